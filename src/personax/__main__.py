@@ -1,0 +1,3 @@
+from personax.cli.main import run
+
+run()

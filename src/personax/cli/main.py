@@ -1,0 +1,100 @@
+"""Entry point of the ``personax`` command.
+
+Exit codes: 0 success; 2 bad input (one sentence on stderr naming the file, column, row or
+value); 1 unexpected failure (traceback with ``--debug``); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+import typer
+
+try:  # recent typer vendors click as typer._click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException
+
+from personax import __version__
+from personax.cli.groups import mount
+from personax.errors import BadInput
+
+app = typer.Typer(
+    name="personax",
+    help="PersonaX: LLM-inferred Big Five behaviour traits — build datasets, test "
+    "independence, learn causal latent structure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# One module per verb group; each defines ``register(app)``. Modules import their heavy
+# libraries (torch, sklearn, ...) inside the commands so that `personax --help` stays fast.
+_COMMAND_MODULES = (
+    "data",
+    "demo",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"personax {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """PersonaX toolkit."""
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"personax.cli.{_name}").register(app)
+mount(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises, never calls sys.exit)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="personax", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except typer.Abort:
+        print("personax: interrupted.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("personax: interrupted.", file=sys.stderr)
+        return 130
+    except BadInput as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"personax: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 — the CLI boundary maps everything to an exit code
+        if debug:
+            traceback.print_exc()
+        print(
+            f"personax: unexpected error ({type(exc).__name__}): {exc}. "
+            "Run again with --debug for the traceback.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

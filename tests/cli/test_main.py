@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from personax import __version__
+from personax.cli.main import main
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_groups(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "data" in out and "demo" in out
+
+
+def test_unknown_command_is_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+
+
+def test_missing_file_exits_2_with_one_sentence(capsys, tmp_path):
+    missing = tmp_path / "absent.csv"
+    assert main(["data", "info", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "Traceback" not in err
+
+
+def test_console_script_runs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "personax", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and __version__ in proc.stdout
