@@ -1,0 +1,464 @@
+"""CRL datasets: multimodal, multi-measurement arrays with optional ground truth.
+
+On disk a CRL dataset is an ``.npz`` file (INTERFACES.md "Level II"): keys ``<modality>.<k>``
+hold the k-th measurement of that modality as an ``n × d`` float array (k = 0, 1, ... without
+gaps); optional keys ``latents`` (``n × L``), ``latent_names`` (L strings), ``graph``
+(``L × L``, entry ``[i, j] = 1`` when latent j causes latent i). personax also reads and writes
+two optional keys of its own: ``latent_modalities`` (L strings: the modality a latent belongs
+to, or ``shared``) and ``ids`` (n strings).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from personax.atomic import atomic_path
+from personax.errors import BadInput
+
+if TYPE_CHECKING:  # pandas is only needed by crl_dataset_from_table
+    import pandas as pd
+
+MODALITY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+MEASUREMENT_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\.(0|[1-9][0-9]*)$")
+OPTIONAL_KEYS = ("latents", "latent_names", "graph", "latent_modalities", "ids")
+SHARED_BLOCK = "shared"
+"""The `latent_modalities` entry of a latent that every modality shares."""
+
+# Fixed timestamp of every member of a written .npz, so that equal data give equal bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class CRLDataset:
+    """Measurements per modality plus optional ground truth.
+
+    ``measurements[m][k]`` is the k-th measurement of modality ``m``: an ``n × d_mk`` float32
+    array (the dimension may differ between measurements). Construction validates shapes and
+    values and raises :class:`~personax.errors.BadInput` with one sentence.
+    """
+
+    measurements: dict[str, list[np.ndarray]]
+    latents: np.ndarray | None = None
+    latent_names: list[str] | None = None
+    graph: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    latent_modalities: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        measurements = _checked_measurements(self.measurements, source="CRL dataset")
+        object.__setattr__(self, "measurements", measurements)
+        n = next(iter(measurements.values()))[0].shape[0]
+        latents, names, graph, blocks = _checked_ground_truth(
+            n,
+            self.latents,
+            self.latent_names,
+            self.graph,
+            self.latent_modalities,
+            first_key=f"{next(iter(measurements))}.0",
+        )
+        object.__setattr__(self, "latents", latents)
+        object.__setattr__(self, "latent_names", names)
+        object.__setattr__(self, "graph", graph)
+        object.__setattr__(self, "latent_modalities", blocks)
+        if self.ids is not None:
+            ids = np.asarray(self.ids).astype(str)
+            if ids.shape != (n,):
+                raise BadInput(f"ids has shape {ids.shape} but the dataset has {n} rows.")
+            object.__setattr__(self, "ids", ids)
+
+    @property
+    def n(self) -> int:
+        """Number of rows (people / samples)."""
+        return int(next(iter(self.measurements.values()))[0].shape[0])
+
+    @property
+    def modalities(self) -> list[str]:
+        """Modality names in dataset order."""
+        return list(self.measurements)
+
+    @property
+    def keys(self) -> list[str]:
+        """Measurement keys ``<modality>.<k>`` in dataset order."""
+        return [f"{m}.{k}" for m, arrays in self.measurements.items() for k in range(len(arrays))]
+
+    def measurement(self, key: str) -> np.ndarray:
+        """The array of one measurement key, e.g. ``"digit.1"``."""
+        match = MEASUREMENT_KEY_RE.match(key)
+        if not match or match.group(1) not in self.measurements:
+            raise BadInput(
+                f"no measurement '{key}' in this dataset (keys: {', '.join(self.keys)})."
+            )
+        arrays = self.measurements[match.group(1)]
+        k = int(match.group(2))
+        if k >= len(arrays):
+            raise BadInput(
+                f"no measurement '{key}' in this dataset (keys: {', '.join(self.keys)})."
+            )
+        return arrays[k]
+
+    def latent_blocks(self) -> dict[str, list[int]]:
+        """Latent column indices per block (modality name or ``shared``), in latent order.
+
+        Empty when the dataset has no ``latent_modalities``.
+        """
+        blocks: dict[str, list[int]] = {}
+        for i, block in enumerate(self.latent_modalities or []):
+            blocks.setdefault(block, []).append(i)
+        return blocks
+
+    def subset(self, rows: np.ndarray) -> CRLDataset:
+        """The dataset restricted to ``rows`` (integer indices or a boolean mask)."""
+        return CRLDataset(
+            measurements={m: [a[rows] for a in arrs] for m, arrs in self.measurements.items()},
+            latents=None if self.latents is None else self.latents[rows],
+            latent_names=self.latent_names,
+            graph=self.graph,
+            ids=None if self.ids is None else self.ids[rows],
+            latent_modalities=self.latent_modalities,
+        )
+
+
+def _finite_or_raise(array: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise BadInput(f"{what} has a NaN or infinite value in row {row}.")
+
+
+def _as_float_matrix(value: object, what: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise BadInput(f"{what} must hold numbers, not {array.dtype} values.")
+    if array.ndim != 2:
+        raise BadInput(f"{what} must be a 2-D array (rows × features), got shape {array.shape}.")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _checked_measurements(
+    measurements: dict[str, list[np.ndarray]], source: str
+) -> dict[str, list[np.ndarray]]:
+    if not isinstance(measurements, dict) or not measurements:
+        raise BadInput(f"{source} has no measurements (keys '<modality>.<k>', e.g. 'digit.0').")
+    checked: dict[str, list[np.ndarray]] = {}
+    first_key, first_rows = None, None
+    for modality, arrays in measurements.items():
+        if not isinstance(modality, str) or not MODALITY_RE.match(modality):
+            raise BadInput(
+                f"{source}: modality name {modality!r} is invalid; use letters, digits, '_' or "
+                "'-', starting with a letter."
+            )
+        if isinstance(arrays, np.ndarray) or not arrays:
+            raise BadInput(f"{source}: modality '{modality}' needs a list of 1 or more arrays.")
+        checked[modality] = []
+        for k, array in enumerate(arrays):
+            key = f"{modality}.{k}"
+            matrix = _as_float_matrix(array, f"{source}: '{key}'")
+            if first_rows is None:
+                first_key, first_rows = key, matrix.shape[0]
+            elif matrix.shape[0] != first_rows:
+                raise BadInput(
+                    f"{source}: '{key}' has {matrix.shape[0]} rows but '{first_key}' has "
+                    f"{first_rows}; every measurement needs one row per sample."
+                )
+            _finite_or_raise(matrix, f"{source}: '{key}'")
+            checked[modality].append(matrix)
+    if first_rows == 0:
+        raise BadInput(f"{source}: '{first_key}' has no rows.")
+    return checked
+
+
+def _checked_ground_truth(
+    n: int,
+    latents: object,
+    names: object,
+    graph: object,
+    blocks: object,
+    first_key: str,
+) -> tuple[np.ndarray | None, list[str] | None, np.ndarray | None, list[str] | None]:
+    size: int | None = None
+    if latents is not None:
+        latents = _as_float_matrix(latents, "latents").astype(np.float64)
+        if latents.shape[0] != n:
+            raise BadInput(
+                f"latents has {latents.shape[0]} rows but '{first_key}' has {n}; "
+                "they must match row for row."
+            )
+        _finite_or_raise(latents, "latents")
+        size = latents.shape[1]
+    name_list = _checked_names(names, "latent_names", size)
+    size = size if size is not None else (None if name_list is None else len(name_list))
+    block_list = _checked_names(blocks, "latent_modalities", size)
+    size = size if size is not None else (None if block_list is None else len(block_list))
+    if graph is not None:
+        graph = np.asarray(graph)
+        if graph.dtype.kind not in "biuf" or graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
+            raise BadInput(f"graph must be a square numeric L × L array, got shape {graph.shape}.")
+        if size is not None and graph.shape[0] != size:
+            raise BadInput(
+                f"graph has shape {graph.shape} but there are {size} latents; it must be "
+                f"{size} × {size}."
+            )
+        graph = np.ascontiguousarray(graph, dtype=np.float64)
+        _finite_or_raise(graph, "graph")
+    return latents, name_list, graph, block_list
+
+
+def _checked_names(values: object, what: str, size: int | None) -> list[str] | None:
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise BadInput(f"{what} must be a 1-D list of strings, got shape {array.shape}.")
+    names = [str(v) for v in array.tolist()]
+    if size is not None and len(names) != size:
+        raise BadInput(f"{what} has {len(names)} entries but there are {size} latents.")
+    return names
+
+
+def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
+    """Read and validate a CRL dataset ``.npz`` (INTERFACES.md); BadInput names what is wrong."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInput(f"{p}: no such file.")
+    if p.is_dir():
+        raise BadInput(f"{p}: is a folder, expected a CRL dataset .npz file.")
+    try:
+        with np.load(p, allow_pickle=False) as npz:
+            contents = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise BadInput(f"{p}: not a readable .npz file ({type(exc).__name__}).") from exc
+    if not isinstance(contents, dict):  # np.load returns an array for a plain .npy
+        raise BadInput(f"{p}: not an .npz archive.")
+    by_modality: dict[str, dict[int, np.ndarray]] = {}
+    for key, array in contents.items():
+        if key in OPTIONAL_KEYS:
+            continue
+        match = MEASUREMENT_KEY_RE.match(key)
+        if not match:
+            raise BadInput(
+                f"{p}: key '{key}' is neither '<modality>.<k>' (e.g. 'digit.0') nor one of "
+                f"{', '.join(OPTIONAL_KEYS)}."
+            )
+        by_modality.setdefault(match.group(1), {})[int(match.group(2))] = array
+    if not by_modality:
+        raise BadInput(
+            f"{p}: has no measurement keys '<modality>.<k>' (found: "
+            f"{', '.join(contents) or 'nothing'})."
+        )
+    measurements: dict[str, list[np.ndarray]] = {}
+    for modality, arrays in by_modality.items():
+        expected = list(range(len(arrays)))
+        if sorted(arrays) != expected:
+            missing = sorted(set(range(max(arrays) + 1)) - set(arrays))
+            raise BadInput(
+                f"{p}: modality '{modality}' has a gap in its measurements: "
+                f"'{modality}.{missing[0]}' is missing (k must run 0, 1, 2, ...)."
+            )
+        measurements[modality] = [arrays[k] for k in expected]
+    try:
+        return CRLDataset(
+            measurements=measurements,
+            latents=contents.get("latents"),
+            latent_names=_string_array(contents.get("latent_names")),
+            graph=contents.get("graph"),
+            ids=_string_array(contents.get("ids")),
+            latent_modalities=_string_array(contents.get("latent_modalities")),
+        )
+    except BadInput as exc:
+        message = str(exc).removeprefix("CRL dataset: ")
+        raise BadInput(f"{p}: {message}") from exc
+
+
+def _string_array(value: np.ndarray | None) -> np.ndarray | None:
+    return None if value is None else np.asarray(value).astype(str)
+
+
+def save_crl_dataset(ds: CRLDataset, path: str | os.PathLike[str]) -> Path:
+    """Write ``ds`` as a compressed ``.npz``, atomically; equal datasets give equal bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    for modality, measurement_list in ds.measurements.items():
+        for k, array in enumerate(measurement_list):
+            arrays[f"{modality}.{k}"] = array
+    if ds.latents is not None:
+        arrays["latents"] = ds.latents
+    if ds.latent_names is not None:
+        arrays["latent_names"] = np.asarray(ds.latent_names, dtype=str)
+    if ds.latent_modalities is not None:
+        arrays["latent_modalities"] = np.asarray(ds.latent_modalities, dtype=str)
+    if ds.graph is not None:
+        arrays["graph"] = ds.graph
+    if ds.ids is not None:
+        arrays["ids"] = np.asarray(ds.ids, dtype=str)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        # np.savez stamps members with the current time; writing the zip ourselves with a
+        # fixed timestamp keeps the bytes a function of the data only.
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for key, array in arrays.items():
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buffer.getvalue(), compresslevel=6)
+    return target
+
+
+def split_indices(
+    n: int, seed: int, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+) -> dict[str, np.ndarray]:
+    """Deterministic random train / val / test row indices (each sorted ascending).
+
+    Sizes are ``round(fraction * n)`` for train and val, the rest for test; each split gets
+    at least one row.
+    """
+    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise BadInput(f"split fractions {fractions} must be three positive numbers summing to 1.")
+    if n < 3:
+        raise BadInput(f"cannot split {n} rows into train, val and test; need at least 3.")
+    n_train = min(max(1, round(fractions[0] * n)), n - 2)
+    n_val = min(max(1, round(fractions[1] * n)), n - n_train - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    return {
+        "train": np.sort(order[:n_train]),
+        "val": np.sort(order[n_train : n_train + n_val]),
+        "test": np.sort(order[n_train + n_val :]),
+    }
+
+
+def parse_latent_dims(text: str) -> dict[str, int]:
+    """Parse ``"digit=2,fashion=2"`` into ``{"digit": 2, "fashion": 2}``."""
+    dims: dict[str, int] = {}
+    tokens = [t.strip() for t in str(text).split(",")]
+    if not any(tokens):
+        raise BadInput("--latent-dims is empty; give sizes like 'digit=2,fashion=2'.")
+    for token in tokens:
+        name, sep, value = token.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not MODALITY_RE.match(name) or not value.isdigit() or int(value) < 1:
+            raise BadInput(
+                f"--latent-dims token '{token}' is not '<modality>=<positive integer>' "
+                "(e.g. 'digit=2')."
+            )
+        if name in dims:
+            raise BadInput(f"--latent-dims names modality '{name}' twice.")
+        dims[name] = int(value)
+    return dims
+
+
+def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
+    """Check that ``dims`` gives a size for exactly the dataset's modalities; returns it in
+    dataset order."""
+    for name in dims:
+        if name not in ds.measurements:
+            raise BadInput(
+                f"--latent-dims names modality '{name}', which the dataset does not have "
+                f"(modalities: {', '.join(ds.modalities)})."
+            )
+    for name in ds.modalities:
+        if name not in dims:
+            raise BadInput(
+                f"--latent-dims gives no size for modality '{name}' "
+                f"(modalities: {', '.join(ds.modalities)})."
+            )
+    return {name: dims[name] for name in ds.modalities}
+
+
+def crl_dataset_from_table(
+    df: pd.DataFrame,
+    modalities: dict[str, list[str]],
+    latents: pd.DataFrame | None = None,
+    drop_missing: bool = False,
+    id_column: str = "id",
+) -> CRLDataset:
+    """Build a CRL dataset from list-of-float embedding columns of a PersonaX table.
+
+    ``modalities`` maps a modality to its measurement columns, e.g.
+    ``{"face": ["face_emb"], "text": ["chatgpt_text_emb", "gemini_text_emb", "llama_text_emb"]}``.
+    ``latents`` (optional) holds ground-truth columns aligned row for row with ``df``. A row
+    with any missing or malformed embedding raises BadInput, or is dropped when
+    ``drop_missing`` is true.
+    """
+    if not modalities:
+        raise BadInput("no modalities given; map each modality to its embedding columns.")
+    columns = [c for cols in modalities.values() for c in cols]
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise BadInput(
+            f"embedding column(s) {', '.join(absent)} not in the table "
+            f"(columns: {', '.join(map(str, df.columns))})."
+        )
+    if latents is not None and len(latents) != len(df):
+        raise BadInput(f"latents have {len(latents)} rows but the table has {len(df)}.")
+    n = len(df)
+    if n == 0:
+        raise BadInput("the table has no rows.")
+    present = np.ones(n, dtype=bool)
+    dims: dict[str, int] = {}
+    for column in columns:
+        lengths = np.array([_embedding_length(v) for v in df[column].tolist()])
+        valid = lengths > 0
+        if not valid.any():
+            raise BadInput(f"embedding column '{column}' has no usable row.")
+        common = int(np.bincount(lengths[valid]).argmax())
+        wrong = valid & (lengths != common)
+        if wrong.any():
+            row = int(np.flatnonzero(wrong)[0])
+            raise BadInput(
+                f"embedding column '{column}' has length {lengths[row]} in row {row} but "
+                f"{common} in most rows; embeddings of one column must have one length."
+            )
+        dims[column] = common
+        present &= valid
+    if not present.all():
+        missing = int((~present).sum())
+        if not drop_missing:
+            raise BadInput(
+                f"{missing} of {n} rows have a missing or non-finite embedding in "
+                f"{', '.join(columns)} (first: row {int(np.flatnonzero(~present)[0])}); "
+                "drop them with drop_missing=True."
+            )
+    if not present.any():
+        raise BadInput("every row has a missing embedding; nothing is left.")
+    keep = np.flatnonzero(present)
+    measurements = {
+        modality: [
+            np.stack([np.asarray(v, dtype=np.float32) for v in df[c].iloc[keep].tolist()])
+            for c in cols
+        ]
+        for modality, cols in modalities.items()
+    }
+    latent_array, latent_names = None, None
+    if latents is not None:
+        non_numeric = [c for c in latents.columns if latents[c].dtype.kind not in "biuf"]
+        if non_numeric:
+            raise BadInput(f"latent column(s) {', '.join(map(str, non_numeric))} are not numeric.")
+        latent_array = latents.to_numpy(dtype=np.float64)[keep]
+        latent_names = [str(c) for c in latents.columns]
+    ids = df[id_column].astype(str).to_numpy()[keep] if id_column in df.columns else None
+    return CRLDataset(
+        measurements=measurements, latents=latent_array, latent_names=latent_names, ids=ids
+    )
+
+
+def _embedding_length(value: object) -> int:
+    """Length of a usable embedding cell; 0 when missing, not a flat list, or not finite."""
+    if value is None or isinstance(value, (str, bytes)):
+        return 0
+    if isinstance(value, float) and np.isnan(value):
+        return 0
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return 0
+    if array.ndim != 1 or array.size == 0 or not np.isfinite(array).all():
+        return 0
+    return int(array.size)

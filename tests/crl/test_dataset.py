@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personax.crl.dataset import (
+    CRLDataset,
+    check_latent_dims,
+    crl_dataset_from_table,
+    load_crl_dataset,
+    parse_latent_dims,
+    save_crl_dataset,
+    split_indices,
+)
+from personax.errors import BadInput
+
+
+def _small(n: int = 20, seed: int = 0) -> CRLDataset:
+    rng = np.random.default_rng(seed)
+    return CRLDataset(
+        measurements={
+            "digit": [rng.standard_normal((n, 5)) for _ in range(3)],
+            "fashion": [rng.standard_normal((n, 4))],
+        },
+        latents=rng.standard_normal((n, 4)),
+        latent_names=["z11", "z12", "z21", "z22"],
+        graph=np.array([[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]),
+        latent_modalities=["digit", "digit", "fashion", "fashion"],
+    )
+
+
+def _write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_properties_and_dtype():
+    ds = _small()
+    assert ds.n == 20
+    assert ds.modalities == ["digit", "fashion"]
+    assert ds.keys == ["digit.0", "digit.1", "digit.2", "fashion.0"]
+    assert all(a.dtype == np.float32 for arrs in ds.measurements.values() for a in arrs)
+    assert ds.latent_blocks() == {"digit": [0, 1], "fashion": [2, 3]}
+    np.testing.assert_array_equal(ds.measurement("digit.2"), ds.measurements["digit"][2])
+    with pytest.raises(BadInput, match="digit.3"):
+        ds.measurement("digit.3")
+
+
+def test_round_trip_and_deterministic_bytes(tmp_path):
+    ds = _small()
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    save_crl_dataset(ds, a)
+    save_crl_dataset(_small(), b)
+    assert a.read_bytes() == b.read_bytes()
+    back = load_crl_dataset(a)
+    assert back.keys == ds.keys and back.latent_names == ds.latent_names
+    assert back.latent_modalities == ds.latent_modalities
+    for key in ds.keys:
+        np.testing.assert_array_equal(back.measurement(key), ds.measurement(key))
+    np.testing.assert_array_equal(back.latents, ds.latents)
+    np.testing.assert_array_equal(back.graph, ds.graph)
+    # numpy itself reads the file (the INTERFACES format is a plain .npz)
+    with np.load(a) as npz:
+        assert set(npz.files) >= {"digit.0", "fashion.0", "latents", "latent_names", "graph"}
+
+
+def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "d.npz"
+    save_crl_dataset(_small(), target)
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", boom)
+    with pytest.raises(RuntimeError):
+        save_crl_dataset(_small(seed=1), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BadInput, match="no such file"):
+        load_crl_dataset(tmp_path / "absent.npz")
+
+
+def test_not_an_npz(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_text("hello")
+    with pytest.raises(BadInput, match="not a readable .npz"):
+        load_crl_dataset(path)
+
+
+def test_no_measurement_keys(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", latents=np.zeros((3, 2)))
+    with pytest.raises(BadInput, match="no measurement keys"):
+        load_crl_dataset(path)
+
+
+@pytest.mark.parametrize("key", ["digit", "digit.a", "digit.01", "1digit.0", "di git.0"])
+def test_bad_key_names(tmp_path, key):
+    path = _write_npz(tmp_path / "x.npz", **{"ok.0": np.zeros((3, 2)), key: np.zeros((3, 2))})
+    with pytest.raises(BadInput, match="neither"):
+        load_crl_dataset(path)
+
+
+def test_gap_in_measurements(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", **{"m.0": np.zeros((3, 2)), "m.2": np.zeros((3, 2))})
+    with pytest.raises(BadInput, match=r"'m\.1' is missing"):
+        load_crl_dataset(path)
+
+
+def test_unequal_rows_names_keys_and_counts(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2)), "b.0": np.zeros((4, 2))})
+    with pytest.raises(BadInput) as info:
+        load_crl_dataset(path)
+    message = str(info.value)
+    assert "'b.0' has 4 rows" in message and "'a.0' has 5" in message and "x.npz" in message
+
+
+def test_non_2d(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros(5)})
+    with pytest.raises(BadInput, match="2-D"):
+        load_crl_dataset(path)
+
+
+def test_nan_names_key_and_row(tmp_path):
+    x = np.zeros((5, 2))
+    x[3, 1] = np.nan
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2)), "a.1": x})
+    with pytest.raises(BadInput, match=r"'a\.1' has a NaN or infinite value in row 3"):
+        load_crl_dataset(path)
+
+
+def test_inf_latents(tmp_path):
+    latents = np.zeros((5, 2))
+    latents[4, 0] = np.inf
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2))}, latents=latents)
+    with pytest.raises(BadInput, match="latents has a NaN or infinite value in row 4"):
+        load_crl_dataset(path)
+
+
+def test_latent_rows_mismatch(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2))}, latents=np.zeros((4, 2)))
+    with pytest.raises(BadInput, match="latents has 4 rows"):
+        load_crl_dataset(path)
+
+
+def test_graph_shape_mismatch(tmp_path):
+    path = _write_npz(
+        tmp_path / "x.npz",
+        **{"a.0": np.zeros((5, 2))},
+        latents=np.zeros((5, 2)),
+        graph=np.zeros((3, 3)),
+    )
+    with pytest.raises(BadInput, match="graph has shape"):
+        load_crl_dataset(path)
+
+
+def test_latent_names_length_mismatch(tmp_path):
+    path = _write_npz(
+        tmp_path / "x.npz",
+        **{"a.0": np.zeros((5, 2))},
+        latents=np.zeros((5, 2)),
+        latent_names=np.array(["a", "b", "c"]),
+    )
+    with pytest.raises(BadInput, match="latent_names has 3 entries"):
+        load_crl_dataset(path)
+
+
+def test_string_measurement_rejected(tmp_path):
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": np.array([["x", "y"]])})
+    with pytest.raises(BadInput, match="numbers"):
+        load_crl_dataset(path)
+
+
+def test_empty_rows_rejected():
+    with pytest.raises(BadInput, match="no rows"):
+        CRLDataset(measurements={"a": [np.zeros((0, 3))]})
+
+
+def test_split_indices_deterministic_and_disjoint():
+    a, b = split_indices(1000, seed=3), split_indices(1000, seed=3)
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(a[name], b[name])
+    assert [len(a[s]) for s in ("train", "val", "test")] == [700, 150, 150]
+    joined = np.concatenate([a["train"], a["val"], a["test"]])
+    np.testing.assert_array_equal(np.sort(joined), np.arange(1000))
+    c = split_indices(1000, seed=4)
+    assert not np.array_equal(a["test"], c["test"])
+
+
+def test_split_indices_small_and_bad():
+    tiny = split_indices(3, seed=0)
+    assert all(len(v) == 1 for v in tiny.values())
+    with pytest.raises(BadInput):
+        split_indices(2, seed=0)
+    with pytest.raises(BadInput):
+        split_indices(100, seed=0, fractions=(0.5, 0.5, 0.5))
+
+
+def test_parse_latent_dims():
+    assert parse_latent_dims("digit=2, fashion=3") == {"digit": 2, "fashion": 3}
+    for bad in ("digit2", "digit=0", "digit=x", "=2", "digit=2,,fashion=2"):
+        with pytest.raises(BadInput, match="token"):
+            parse_latent_dims(bad)
+    with pytest.raises(BadInput, match="twice"):
+        parse_latent_dims("a=1,a=2")
+    with pytest.raises(BadInput, match="empty"):
+        parse_latent_dims("")
+
+
+def test_check_latent_dims():
+    ds = _small()
+    assert check_latent_dims(ds, {"fashion": 2, "digit": 1}) == {"digit": 1, "fashion": 2}
+    with pytest.raises(BadInput, match="'face'"):
+        check_latent_dims(ds, {"digit": 2, "fashion": 2, "face": 2})
+    with pytest.raises(BadInput, match="no size for modality 'fashion'"):
+        check_latent_dims(ds, {"digit": 2})
+
+
+def _table():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(6)],
+            "face_emb": [list(rng.standard_normal(4)) for _ in range(6)],
+            "chatgpt_text_emb": [list(rng.standard_normal(3)) for _ in range(6)],
+            "gemini_text_emb": [list(rng.standard_normal(3)) for _ in range(6)],
+        }
+    )
+
+
+def test_from_table():
+    df = _table()
+    latents = pd.DataFrame({"a": np.arange(6.0), "b": np.ones(6)})
+    ds = crl_dataset_from_table(
+        df, {"face": ["face_emb"], "text": ["chatgpt_text_emb", "gemini_text_emb"]}, latents
+    )
+    assert ds.keys == ["face.0", "text.0", "text.1"]
+    assert ds.measurement("face.0").shape == (6, 4)
+    np.testing.assert_allclose(ds.measurement("text.1")[2], df["gemini_text_emb"][2], rtol=1e-6)
+    assert ds.latent_names == ["a", "b"] and list(ds.ids) == list(df["id"])
+
+
+def test_from_table_missing_rows():
+    df = _table()
+    df.loc[2, "face_emb"] = None
+    df.loc[4, "gemini_text_emb"] = [np.nan, 1.0, 2.0]
+    modalities = {"face": ["face_emb"], "text": ["chatgpt_text_emb", "gemini_text_emb"]}
+    with pytest.raises(BadInput, match="2 of 6 rows"):
+        crl_dataset_from_table(df, modalities)
+    ds = crl_dataset_from_table(df, modalities, drop_missing=True)
+    assert ds.n == 4 and list(ds.ids) == ["p0", "p1", "p3", "p5"]
+
+
+def test_from_table_bad_columns_and_lengths():
+    df = _table()
+    with pytest.raises(BadInput, match="llama_text_emb"):
+        crl_dataset_from_table(df, {"text": ["llama_text_emb"]})
+    df.at[1, "face_emb"] = [1.0, 2.0]
+    with pytest.raises(BadInput, match="length 2 in row 1"):
+        crl_dataset_from_table(df, {"face": ["face_emb"]})

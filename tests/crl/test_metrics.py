@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personax.crl.metrics import (
+    abs_correlations,
+    block_mcc,
+    graph_scores,
+    kernel_r2_scores,
+    mcc,
+    r2_kernel,
+    shd,
+)
+from personax.errors import BadInput
+
+
+def _latents(n=500, dims=4, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, dims))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    perm_seed=st.integers(0, 10_000),
+    scales=st.lists(
+        st.floats(0.01, 100.0).flatmap(lambda v: st.sampled_from([v, -v])), min_size=4, max_size=4
+    ),
+)
+def test_mcc_one_for_permuted_rescaled(perm_seed, scales):
+    true = _latents()
+    perm = np.random.default_rng(perm_seed).permutation(4)
+    est = true[:, perm] * np.array(scales) + 7.0
+    result = mcc(true, est)
+    assert result.value == pytest.approx(1.0, abs=1e-9)
+    # the matching recovers the permutation
+    assert {(int(i), int(j)) for i, j in result.matching} == {(int(perm[j]), j) for j in range(4)}
+
+
+def test_spearman_invariant_to_monotone_maps():
+    true = _latents()
+    est = np.column_stack([np.exp(true[:, 2]), -(true[:, 0] ** 3), np.tanh(true[:, 3]), true[:, 1]])
+    assert mcc(true, est, method="spearman").value == pytest.approx(1.0, abs=1e-12)
+    assert mcc(true, est, method="pearson").value < 0.97
+
+
+def test_mcc_near_zero_for_independent_noise():
+    true, noise = _latents(n=5000, seed=1), _latents(n=5000, seed=2)
+    assert mcc(true, noise).value < 0.05
+
+
+def test_mcc_zero_variance_latent_gives_zero_not_nan():
+    true = _latents()
+    est = true.copy()
+    est[:, 1] = 3.0
+    result = mcc(true, est)
+    assert np.isfinite(result.correlations).all()
+    assert result.value == pytest.approx(0.75, abs=1e-9)
+    constant = np.full((500, 4), 2.0)
+    assert mcc(constant, est).value == 0.0
+
+
+def test_mcc_unequal_latent_counts_match_the_smaller_side():
+    true = _latents(dims=4)
+    fewer = mcc(true, true[:, [3, 1]] * 2)
+    assert fewer.value == pytest.approx(1.0) and len(fewer.matching) == 2
+    more = mcc(true[:, :2], np.column_stack([_latents(seed=5), true[:, :2]]))
+    assert more.value == pytest.approx(1.0) and sorted(more.matching[:, 1]) == [4, 5]
+
+
+def test_mcc_bad_inputs():
+    with pytest.raises(BadInput, match="rows"):
+        mcc(_latents(n=10), _latents(n=9))
+    bad = _latents(n=10)
+    bad[3, 0] = np.nan
+    with pytest.raises(BadInput, match="row 3"):
+        mcc(bad, _latents(n=10))
+    with pytest.raises(BadInput, match="method"):
+        abs_correlations(_latents(), _latents(), method="kendall")
+
+
+def test_block_mcc():
+    true = _latents()
+    est = np.column_stack([true[:, 1], true[:, 0], _latents(seed=9)[:, :2]])
+    blocks = block_mcc(true, est, {"a": [0, 1], "b": [2, 3]}, {"a": [0, 1], "b": [2, 3]})
+    assert blocks["a"].value == pytest.approx(1.0)
+    assert blocks["b"].value < 0.2
+
+
+def _split(x, y, n_train):
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def test_r2_high_for_invertible_nonlinear_map():
+    true = np.random.default_rng(0).uniform(-2, 2, (900, 2))
+    est = np.column_stack([np.tanh(true[:, 1]) + 0.3 * true[:, 0], true[:, 0] ** 3])
+    value = r2_kernel(*_split(est, true, 600), seed=0)
+    assert value > 0.9
+
+
+def test_r2_is_out_of_sample_memorised_noise_scores_low():
+    # Unique random inputs let a kernel model memorise the training targets (in-sample R² is
+    # high), but nothing carries over to new rows: the held-out R² must stay near 0.
+    rng = np.random.default_rng(1)
+    est, true = rng.standard_normal((800, 6)), rng.standard_normal((800, 3))
+    raw = kernel_r2_scores(*_split(est, true, 500), seed=0)
+    assert raw.max() < 0.1
+    assert r2_kernel(*_split(est, true, 500), seed=0) < 0.1
+
+
+def test_r2_deterministic_and_constant_targets():
+    rng = np.random.default_rng(2)
+    est = rng.standard_normal((300, 2))
+    true = np.column_stack([est[:, 0] ** 2, np.ones(300)])
+    a = kernel_r2_scores(*_split(est, true, 200), seed=4)
+    b = kernel_r2_scores(*_split(est, true, 200), seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert a[1] == 0.0 and a[0] > 0.8
+
+
+def test_r2_bad_shapes():
+    x = _latents(n=50)
+    with pytest.raises(BadInput, match="same columns"):
+        r2_kernel(x[:30], x[:30], x[30:, :2], x[30:])
+
+
+def test_shd_basic_cases():
+    true = np.zeros((4, 4))
+    true[1, 0] = true[2, 0] = true[3, 2] = 1  # 0→1, 0→2, 2→3
+    assert shd(true, true) == 0
+    missing = true.copy()
+    missing[3, 2] = 0
+    assert shd(true, missing) == 1
+    extra = true.copy()
+    extra[3, 1] = 1
+    assert shd(true, extra) == 1
+    reversed_edge = true.copy()
+    reversed_edge[1, 0], reversed_edge[0, 1] = 0, 1
+    assert shd(true, reversed_edge) == 1
+    two_way = true.copy()
+    two_way[0, 1] = 1
+    assert shd(true, two_way) == 1
+    assert shd(true, np.zeros((4, 4))) == 3
+    weighted = true * 0.4 + 0.05
+    assert shd(true, weighted, threshold=0.1) == 0
+
+
+def test_graph_scores():
+    true = np.zeros((3, 3))
+    true[1, 0] = true[2, 1] = 1
+    est = np.zeros((3, 3))
+    est[1, 0] = est[1, 2] = 1  # one right, one reversed
+    scores = graph_scores(true, est)
+    assert (scores.shd, scores.precision, scores.recall) == (1, 0.5, 0.5)
+    empty = graph_scores(true, np.zeros((3, 3)))
+    assert empty.precision == 1.0 and empty.recall == 0.0
+    with pytest.raises(BadInput, match="same latents"):
+        shd(true, np.zeros((4, 4)))
