@@ -7,8 +7,10 @@ embedding columns holding fixed-length float lists.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,17 +84,18 @@ def _looks_like_scores(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) or series.dropna().empty
 
 
-def _format_of(path: Path) -> str:
-    if path.is_dir():
+def table_format(path: str | os.PathLike[str], *, allow_folder: bool = True) -> str:
+    """``"csv"``, ``"parquet"`` or ``"folder"`` for ``path``; BadInput for anything else."""
+    path = Path(path)
+    if allow_folder and path.is_dir():
         return "folder"
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return "parquet"
     if suffix in (".csv", ".tsv", ".txt"):
         return "csv"
-    raise BadInput(
-        f"{path}: unknown table format '{suffix or '(none)'}'; use .csv, .parquet or a dataset folder."
-    )
+    uses = ".csv, .parquet or a dataset folder" if allow_folder else ".csv or .parquet"
+    raise BadInput(f"{path}: unknown table format '{suffix or '(none)'}'; use {uses}.")
 
 
 def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -100,7 +103,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise BadInput(f"{p}: no such file or folder.")
-    fmt = _format_of(p)
+    fmt = table_format(p)
     try:
         if fmt == "folder":
             files = sorted((p / "data").glob("*.parquet")) if (p / "data").is_dir() else []
@@ -137,22 +140,92 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         canonicalize_columns = None
     if canonicalize_columns is not None:
         df = canonicalize_columns(df, source=str(path)).frame
+    df = parse_csv_embeddings(df, source=str(path))
     if "id" in df.columns:
         df["id"] = df["id"].astype("string")
     return df
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` atomically as CSV or Parquet (by suffix). Deterministic bytes for equal data."""
+def write_table(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    metadata: Mapping[str, str] | None = None,
+    fmt: str | None = None,
+) -> Path:
+    """Write ``df`` atomically as CSV or Parquet. Deterministic bytes for equal data.
+
+    ``fmt`` ("csv" or "parquet") defaults to the suffix of ``path`` (Parquet without a
+    suffix). ``metadata`` becomes Parquet key-value metadata (ignored for CSV). Embedding
+    columns (float lists) are written to CSV as JSON lists.
+    """
     p = Path(path)
-    fmt = _format_of(p) if p.suffix else "parquet"
+    if fmt is None:
+        fmt = table_format(p, allow_folder=False) if p.suffix else "parquet"
+    if fmt not in ("parquet", "csv"):
+        raise BadInput(f"{p}: cannot write a table to a folder path; give a .csv or .parquet file.")
     with atomic_path(p) as tmp:
         if fmt == "parquet":
-            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
-        elif fmt == "csv":
-            df.to_csv(tmp, index=False, lineterminator="\n")
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if metadata:
+                merged = dict(table.schema.metadata or {})
+                merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+                table = table.replace_schema_metadata(merged)
+            pq.write_table(table, tmp, compression="zstd")
         else:
-            raise BadInput(
-                f"{p}: cannot write a table to a folder path; give a .csv or .parquet file."
-            )
+            _with_json_embeddings(df).to_csv(tmp, index=False, lineterminator="\n")
     return p
+
+
+def _with_json_embeddings(df: pd.DataFrame) -> pd.DataFrame:
+    out = df
+    for col in column_groups(df).embeddings:
+        if out is df:
+            out = df.copy()
+        out[col] = [
+            None if _is_missing(v) else json.dumps([round(float(x), 7) for x in v]) for v in df[col]
+        ]
+    return out
+
+
+def _is_missing(value: object) -> bool:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return False
+    return value is None or bool(pd.isna(value))
+
+
+def parse_csv_embeddings(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Turn ``*_emb`` columns holding JSON lists (as written by ``write_table``) into lists.
+
+    Raises BadInput naming the file, column and row of the first cell that is not a list of
+    numbers.
+    """
+    for col in df.columns:
+        name = str(col)
+        if not name.endswith(EMBEDDING_SUFFIX) or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        parsed: list[object] = []
+        for row, value in enumerate(df[col]):
+            if isinstance(value, (list, tuple, np.ndarray)):
+                parsed.append(value)
+                continue
+            if _is_missing(value):
+                parsed.append(None)
+                continue
+            try:
+                vec = json.loads(str(value))
+                if not isinstance(vec, list) or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in vec
+                ):
+                    raise ValueError
+            except ValueError as exc:
+                raise BadInput(
+                    f"{source}: column '{name}', row {row + 1}: expected a JSON list of numbers, "
+                    f"got {str(value)[:40]!r}."
+                ) from exc
+            parsed.append(np.asarray(vec, dtype=float))
+        df[col] = pd.Series(parsed, index=df.index, dtype=object)
+    return df
