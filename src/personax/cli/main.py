@@ -36,6 +36,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "data",
     "demo",
+    "infer",
 )
 
 

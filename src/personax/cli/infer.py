@@ -1,0 +1,179 @@
+"""`personax infer run|aggregate|evaluate|status` — multi-LLM trait inference with a store."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+from personax.cli.groups import infer_app
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.3g}"
+    return str(value)
+
+
+def _print_table(title: str, df, columns: list[str] | None = None) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    cols = columns or list(df.columns)
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for row in df[cols].itertuples(index=False):
+        table.add_row(*(_fmt(v) for v in row))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @infer_app.command("run")
+    def run(
+        roster: Path = typer.Option(..., "--roster", help="CSV/Parquet with id, name, context."),
+        models: Path = typer.Option(..., "--models", help="Models file (TOML, [[model]] tables)."),
+        store: Path = typer.Option(..., "--store", help="Trait store (SQLite); created if absent."),
+        prompt: str = typer.Option(
+            "number-l3-inc", "--prompt", help="Prompt format, e.g. number-l3-inc, text-l5-exc."
+        ),
+        repeats: int = typer.Option(1, "--repeats", help="Times each model is asked per person."),
+        concurrency: int | None = typer.Option(
+            None, "--concurrency", help="Requests in flight per model (overrides the models file)."
+        ),
+        seed: int = typer.Option(
+            0, "--seed", help="Base seed sent to providers (+ repeat index) and for retry jitter."
+        ),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    ) -> None:
+        """Ask every model about every person; re-running finishes only what is missing."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from personax.traits.client import load_models
+        from personax.traits.prompts import get_format
+        from personax.traits.runner import load_roster, run_inference
+
+        fmt = get_format(prompt)
+        specs = load_models(models)
+        people = load_roster(roster)
+        progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            disable=quiet,
+            transient=False,
+        )
+        task_id = progress.add_task("asking", total=None)
+
+        def on_plan(planned: int, to_ask: int) -> None:
+            progress.update(task_id, total=to_ask)
+
+        # Raised as Abort so the root command maps Ctrl-C to exit code 130 (typer turns a bare
+        # KeyboardInterrupt into a return value the non-standalone entry point would drop).
+        try:
+            with progress:
+                summary = run_inference(
+                    store,
+                    people,
+                    specs,
+                    fmt,
+                    repeats=repeats,
+                    concurrency=concurrency,
+                    seed=seed,
+                    progress=lambda result: progress.advance(task_id),
+                    on_plan=on_plan,
+                )
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+        s = summary
+        typer.echo(
+            f"{store}: {s.planned} cells planned ({fmt.version}); {s.already_answered} already "
+            f"answered; asked {s.asked}: {s.ok} ok, {s.format_failure} format failures, "
+            f"{s.refusal} refusals, {s.error} errors (re-run to retry errors)."
+        )
+
+    @infer_app.command("aggregate")
+    def aggregate(
+        store: Path = typer.Option(..., "--store", help="Trait store (SQLite)."),
+        out: Path = typer.Option(..., "--out", help="Traits table to write (.csv or .parquet)."),
+        prompt: str | None = typer.Option(
+            None, "--prompt", help="Prompt format or version (needed when the store has several)."
+        ),
+    ) -> None:
+        """Write id, <llm>_<t> (most common level over repeats) and final_<t> (median of non-zero)."""
+        from personax.data import write_table
+        from personax.traits.aggregate import aggregate_traits
+        from personax.traits.store import TraitStore
+
+        with TraitStore(store) as st:
+            table = aggregate_traits(st, prompt)
+        write_table(table, out)
+        typer.echo(f"{out}: {len(table)} people × {table.shape[1] - 1} columns.")
+
+    @infer_app.command("evaluate")
+    def evaluate(
+        store: Path = typer.Option(..., "--store", help="Trait store (SQLite)."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for the CSVs and figure."),
+    ) -> None:
+        """Answer rates, latency, tokens, test–retest and inter-model agreement, format comparison."""
+        from personax.atomic import atomic_dir
+        from personax.traits.evaluate import evaluate_store, plot_evaluation
+        from personax.traits.store import TraitStore
+
+        with TraitStore(store) as st:
+            evaluation = evaluate_store(st)
+        _print_table(
+            "Per model",
+            evaluation.models,
+            [
+                "model",
+                "prompt_version",
+                "asked",
+                "answered",
+                "failed",
+                "format_failure_rate",
+                "refusal_rate",
+                "error_rate",
+                "insufficient_rate",
+                "latency_p50_s",
+                "latency_p90_s",
+                "completion_tokens",
+            ],
+        )
+        if not evaluation.retest.empty:
+            _print_table("Test–retest agreement (repeats as raters)", evaluation.retest)
+        if not evaluation.inter_model.empty:
+            _print_table("Inter-model agreement", evaluation.inter_model)
+        if not evaluation.formats.empty:
+            _print_table("Prompt formats: variance across repeats", evaluation.formats)
+        if out is not None:
+            with atomic_dir(out) as tmp:
+                for name, df in evaluation.tables().items():
+                    df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+                plot_evaluation(evaluation, tmp / "evaluation.png")
+            typer.echo(
+                f"{out}: {', '.join(f'{n}.csv' for n in evaluation.tables())}, evaluation.png"
+            )
+
+    @infer_app.command("status")
+    def status(store: Path = typer.Option(..., "--store", help="Trait store (SQLite).")) -> None:
+        """Planned cells per model: done, failed (answered, unusable), errored (retried), pending."""
+        import pandas as pd
+
+        from personax.traits.store import TraitStore
+
+        with TraitStore(store) as st:
+            counts = st.cell_counts()
+        df = pd.DataFrame([c.to_dict() for c in counts])
+        if df.empty:
+            typer.echo(f"{store}: no planned cells.")
+            return
+        _print_table(f"{store}", df)
+        total = df[["planned", "done", "failed", "errored", "pending"]].sum()
+        typer.echo(
+            f"total: {total['done']} done, {total['failed'] + total['errored']} failed "
+            f"({total['failed']} answered unusable, {total['errored']} errored), "
+            f"{total['pending']} pending of {total['planned']} cells."
+        )

@@ -1,0 +1,374 @@
+"""An asynchronous client for OpenAI-compatible chat-completions endpoints.
+
+One :class:`ModelSpec` per ``[[model]]`` table of the models file. The client enforces, per
+model, a concurrency limit and a requests-per-minute limit, a timeout per request (covering
+the whole exchange, so a server that trickles bytes cannot hang a run), and retries with
+exponential backoff and seeded jitter on 429, 5xx, timeouts, dropped connections and
+unreadable bodies, honouring ``Retry-After``.
+
+The API key is read from the environment variable the models file names. It is sent only in
+the ``Authorization`` header; every text this module hands back (raw bodies, error messages)
+passes through :func:`redact` first, so the key can never reach the store, a log or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import tomllib
+
+from personax.errors import BadInput
+
+MODEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the models file. ``api_key`` holds the key read from ``api_key_env``."""
+
+    name: str
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    concurrency: int = 8
+    requests_per_minute: float | None = None
+    timeout: float = 120.0
+    max_retries: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    temperature: float | None = 0.0
+    seed: int | None = None
+    send_seed: bool = True
+    max_tokens: int | None = 1500
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about the model that may be stored (never the key itself)."""
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "api_key_env": self.api_key_env,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+        }
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "base_url": (str,),
+    "model": (str,),
+    "api_key_env": (str,),
+    "concurrency": (int,),
+    "requests_per_minute": (int, float),
+    "timeout": (int, float),
+    "max_retries": (int,),
+    "backoff_base": (int, float),
+    "backoff_max": (int, float),
+    "temperature": (int, float),
+    "seed": (int,),
+    "send_seed": (bool,),
+    "max_tokens": (int,),
+}
+_REQUIRED = ("name", "base_url", "model")
+
+
+def load_models(
+    path: str | os.PathLike[str], environ: dict[str, str] | None = None
+) -> list[ModelSpec]:
+    """Read a models file (TOML, ``[[model]]`` tables). BadInput names the model and field."""
+    env = os.environ if environ is None else environ
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{p}: no such models file.")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{p}: not a valid TOML file ({exc}).") from exc
+    tables = doc.get("model")
+    if not isinstance(tables, list) or not tables:
+        raise BadInput(f"{p}: no [[model]] tables; add at least one model.")
+    specs: list[ModelSpec] = []
+    for index, table in enumerate(tables, start=1):
+        label = f"model #{index}"
+        if isinstance(table.get("name"), str):
+            label = f"model '{table['name']}'"
+        for key in _REQUIRED:
+            if key not in table:
+                raise BadInput(f"{p}: {label} is missing the field '{key}'.")
+        for key, value in table.items():
+            if key not in _FIELD_TYPES:
+                raise BadInput(
+                    f"{p}: {label} has an unknown field '{key}'; known fields: "
+                    f"{', '.join(_FIELD_TYPES)}."
+                )
+            types = _FIELD_TYPES[key]
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise BadInput(f"{p}: {label} field '{key}' has the wrong type ({value!r}).")
+        name = table["name"]
+        if not MODEL_NAME_RE.match(name) or name == "final":
+            raise BadInput(
+                f"{p}: {label} field 'name' must be lower-case letters, digits and '-' "
+                "(it becomes the <llm> column prefix) and not 'final'."
+            )
+        if not table["base_url"].startswith(("http://", "https://")):
+            raise BadInput(f"{p}: {label} field 'base_url' must start with http:// or https://.")
+        for key in ("concurrency", "max_retries", "max_tokens"):
+            if key in table and table[key] < (0 if key == "max_retries" else 1):
+                raise BadInput(f"{p}: {label} field '{key}' must be positive ({table[key]}).")
+        for key in ("requests_per_minute", "timeout", "backoff_max"):
+            if key in table and table[key] <= 0:
+                raise BadInput(f"{p}: {label} field '{key}' must be positive ({table[key]}).")
+        if "backoff_base" in table and table["backoff_base"] < 0:
+            raise BadInput(f"{p}: {label} field 'backoff_base' must not be negative.")
+        api_key = None
+        key_env = table.get("api_key_env")
+        if key_env:
+            api_key = env.get(key_env)
+            if not api_key:
+                raise BadInput(
+                    f"{p}: {label} field 'api_key_env' names the environment variable "
+                    f"{key_env}, which is not set."
+                )
+        fields = {
+            k: (float(v) if k in ("timeout", "backoff_base", "backoff_max") else v)
+            for k, v in table.items()
+        }
+        specs.append(ModelSpec(**fields, api_key=api_key))
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise BadInput(f"{p}: model name '{dupes[0]}' appears more than once.")
+    return specs
+
+
+def redact(text: str, secrets: tuple[str | None, ...]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP exchange (or failed try) with a model."""
+
+    attempt: int
+    started_at: float
+    latency: float
+    http_status: int | None
+    body: str | None  # raw response body, redacted
+    error: str | None  # short reason when the exchange failed, redacted
+    retryable: bool
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of asking one model once (after retries)."""
+
+    ok: bool
+    content: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    attempts: tuple[Attempt, ...]
+    error: str | None = None
+
+    @property
+    def final(self) -> Attempt:
+        return self.attempts[-1]
+
+
+class RateLimiter:
+    """Evenly spaced request starts: at most ``per_minute`` per 60 s, no bursts.
+
+    Hand-written because it is four lines; spacing (instead of a bucket) keeps providers'
+    per-second sub-limits happy too.
+    """
+
+    def __init__(self, per_minute: float | None) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff_delay(
+    spec: ModelSpec, attempt: int, rng: random.Random, retry_after: float | None
+) -> float:
+    """Delay before retry number ``attempt`` (0-based): ``Retry-After`` when the server sent one
+    (capped at ``backoff_max``), else full-jitter exponential backoff."""
+    if retry_after is not None:
+        return min(retry_after, spec.backoff_max)
+    ceiling = min(spec.backoff_max, spec.backoff_base * (2.0**attempt))
+    return ceiling * (0.5 + 0.5 * rng.random())
+
+
+class ModelClient:
+    """Sends chat-completion requests to one model, with that model's limits."""
+
+    def __init__(self, spec: ModelSpec, concurrency: int | None = None) -> None:
+        self.spec = spec
+        self.concurrency = concurrency or spec.concurrency
+        self.limiter = RateLimiter(spec.requests_per_minute)
+        headers = {"Content-Type": "application/json"}
+        if spec.api_key:
+            headers["Authorization"] = f"Bearer {spec.api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=spec.base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=httpx.Timeout(spec.timeout),
+            limits=httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            ),
+        )
+        self._secrets = (spec.api_key,)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def request_body(self, messages: list[dict[str, str]], seed: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.spec.model, "messages": messages}
+        if self.spec.temperature is not None:
+            body["temperature"] = self.spec.temperature
+        if self.spec.max_tokens is not None:
+            body["max_tokens"] = self.spec.max_tokens
+        if self.spec.send_seed and seed is not None:
+            body["seed"] = seed
+        return body
+
+    async def _exchange(self, body: dict[str, Any], attempt: int) -> Attempt:
+        started = time.time()
+        t0 = time.perf_counter()
+        status: int | None = None
+        try:
+            await self.limiter.wait()
+            t0 = time.perf_counter()
+            response = await asyncio.wait_for(
+                self._http.post("chat/completions", json=body), timeout=self.spec.timeout
+            )
+            status = response.status_code
+            text = response.text
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            return Attempt(attempt, started, time.perf_counter() - t0, None, None, "timeout", True)
+        except httpx.TransportError as exc:
+            reason = redact(f"connection error ({type(exc).__name__})", self._secrets)
+            return Attempt(attempt, started, time.perf_counter() - t0, None, None, reason, True)
+        latency = time.perf_counter() - t0
+        text = redact(text, self._secrets)
+        if status == 200:
+            return Attempt(attempt, started, latency, status, text, None, False)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return Attempt(
+            attempt,
+            started,
+            latency,
+            status,
+            text,
+            f"HTTP {status}",
+            status in _RETRYABLE_STATUS,
+            retry_after,
+        )
+
+    async def complete(
+        self, messages: list[dict[str, str]], seed: int | None, rng: random.Random
+    ) -> Completion:
+        """Ask once, retrying transient failures; never raises for HTTP or network trouble."""
+        body = self.request_body(messages, seed)
+        attempts: list[Attempt] = []
+        for attempt in range(self.spec.max_retries + 1):
+            result = await self._exchange(body, attempt)
+            if result.http_status == 200:
+                decoded = _decode_completion(result.body or "")
+                if decoded is not None:
+                    attempts.append(result)
+                    content, finish, p_tok, c_tok = decoded
+                    return Completion(True, content, finish, p_tok, c_tok, tuple(attempts))
+                # A 200 whose body is not a chat completion: a proxy or server glitch; retry.
+                result = Attempt(
+                    result.attempt,
+                    result.started_at,
+                    result.latency,
+                    200,
+                    result.body,
+                    "unreadable response body",
+                    True,
+                )
+            attempts.append(result)
+            if not result.retryable or attempt == self.spec.max_retries:
+                break
+            await asyncio.sleep(backoff_delay(self.spec, attempt, rng, result.retry_after))
+        last = attempts[-1]
+        return Completion(
+            False,
+            None,
+            None,
+            None,
+            None,
+            tuple(attempts),
+            f"{last.error} after {len(attempts)} attempt(s)",
+        )
+
+
+def _decode_completion(text: str) -> tuple[str | None, str | None, int | None, int | None] | None:
+    """(content, finish_reason, prompt_tokens, completion_tokens) of a chat-completion body."""
+    try:
+        doc = json.loads(text)
+        choice = doc["choices"][0]
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            return None
+        usage = doc.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    # Some providers put the refusal in a separate field; keep it as the content to classify.
+    if not content and isinstance(message.get("refusal"), str):
+        content = message["refusal"]
+    p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return (
+        content,
+        choice.get("finish_reason"),
+        p_tok if isinstance(p_tok, int) else None,
+        c_tok if isinstance(c_tok, int) else None,
+    )

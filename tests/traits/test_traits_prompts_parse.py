@@ -1,0 +1,144 @@
+"""Prompt grid and the JSON answer contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personax.errors import BadInput
+from personax.traits.parse import FORMAT_FAILURE, OK, REFUSAL, STATUSES, parse_answer
+from personax.traits.prompts import (
+    DEFAULT_PROMPT,
+    FORMATS,
+    TEXT_LEVEL_WORDS,
+    format_of_version,
+    get_format,
+)
+
+KEYS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+
+
+def answer(scores, descriptions=None) -> str:
+    return json.dumps(
+        {
+            k: {"score": s, "description": (descriptions or {}).get(k, f"about {k}")}
+            for k, s in zip(KEYS, scores, strict=False)
+        }
+    )
+
+
+def test_grid_has_eight_named_formats_and_default():
+    assert len(FORMATS) == 8
+    assert DEFAULT_PROMPT == "number-l3-inc"
+    for name in ("number-l3-inc", "number-l3-exc", "number-l5-inc", "text-l3-exc", "text-l5-exc"):
+        assert get_format(name).name == name
+    with pytest.raises(BadInput, match="number-l9-inc"):
+        get_format("number-l9-inc")
+
+
+def test_versions_are_stable_distinct_and_resolvable():
+    versions = {f.version for f in FORMATS.values()}
+    assert len(versions) == 8
+    fmt = get_format("text-l5-exc")
+    assert fmt.version == get_format("text-l5-exc").version
+    assert fmt.version.startswith("text-l5-exc-") and len(fmt.version.rsplit("-", 1)[1]) == 8
+    assert format_of_version(fmt.version) is fmt
+    with pytest.raises(BadInput):
+        format_of_version("nonsense-1234")
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_messages_carry_person_contract_and_scale(name):
+    fmt = get_format(name)
+    system, user = fmt.messages("Ada Example", "Premier League")
+    text = system["content"] + user["content"]
+    assert "Ada Example" in user["content"] and "Premier League" in user["content"]
+    assert all(k in text for k in KEYS) and "JSON" in text
+    assert ("insufficient information" in text) == fmt.insufficient
+    if fmt.answer == "text":
+        assert all(f'"{w}"' in text for w in TEXT_LEVEL_WORDS[fmt.levels])
+
+
+def test_text_words_map_onto_levels():
+    fmt = get_format("text-l5-inc")
+    assert [fmt.level_of_word(w) for w in TEXT_LEVEL_WORDS[5]] == [1, 2, 3, 4, 5]
+    assert fmt.level_of_word("  Very_High ") == 5
+    assert fmt.level_of_word("Insufficient Information") == 0
+    assert get_format("text-l5-exc").level_of_word("insufficient information") is None
+    assert get_format("text-l3-inc").level_of_word("very high") is None
+
+
+def test_plain_fenced_and_prose_answers_parse_the_same():
+    fmt = get_format("number-l3-inc")
+    body = answer([1, 2, 3, 0, 2])
+    for text in (
+        body,
+        f"```json\n{body}\n```",
+        f"Sure! Here it is:\n{body}\nThanks.",
+        f"```\n{body}```",
+    ):
+        parsed = parse_answer(text, fmt)
+        assert parsed.status == OK
+        assert parsed.levels == {"o": 1, "c": 2, "e": 3, "a": 0, "n": 2}
+        assert parsed.descriptions["o"] == "about openness"
+
+
+@pytest.mark.parametrize(
+    "text, fmt, status",
+    [
+        (answer([1, 2, 3, 4, 2]), "number-l3-inc", FORMAT_FAILURE),  # out of scale
+        (answer([1, 2, 3, -1, 2]), "number-l3-inc", FORMAT_FAILURE),
+        (answer([1, 2, 3, 0, 2]), "number-l3-exc", FORMAT_FAILURE),  # 0 not offered
+        (answer([1, 2, 5, 4, 2]), "number-l5-exc", OK),
+        (answer([1, 2, True, 1, 2]), "number-l3-inc", FORMAT_FAILURE),  # bool is no score
+        (answer([1, 2, 2.5, 1, 2]), "number-l3-inc", FORMAT_FAILURE),
+        (answer([1, 2, 2.0, 1, "3"]), "number-l3-inc", OK),
+        (answer([1, 2, None, 1, 2]), "number-l3-inc", FORMAT_FAILURE),
+        (answer(["low", "high", "medium", "low", "high"]), "text-l3-exc", OK),
+        (answer(["low", "high", "huge", "low", "high"]), "text-l3-exc", FORMAT_FAILURE),
+        (answer([1, 2, 3, 1, 2]), "text-l3-inc", FORMAT_FAILURE),  # numbers in a text format
+        (
+            json.dumps({"openness": {"score": 1, "description": "x"}}),
+            "number-l3-inc",
+            FORMAT_FAILURE,
+        ),
+        ("", "number-l3-inc", FORMAT_FAILURE),
+        ("The person is balanced.", "number-l3-inc", FORMAT_FAILURE),
+        ("{not json at all", "number-l3-inc", FORMAT_FAILURE),
+        ("I'm sorry, but I can't help with that request.", "number-l3-inc", REFUSAL),
+        ("As an AI, I do not make judgements about real people.", "text-l3-inc", REFUSAL),
+    ],
+)
+def test_contract_violations_and_refusals(text, fmt, status):
+    assert parse_answer(text, get_format(fmt)).status == status
+
+
+def test_description_saying_i_cannot_is_not_a_refusal():
+    text = answer([1, 2, 3, 1, 2], {"openness": "I cannot say much, but she tries new things."})
+    assert parse_answer(text, get_format("number-l3-inc")).status == OK
+
+
+def test_description_must_be_text_and_nothing_is_imputed():
+    bad = json.loads(answer([1, 2, 3, 1, 2]))
+    bad["neuroticism"]["description"] = 3
+    parsed = parse_answer(json.dumps(bad), get_format("number-l3-inc"))
+    assert parsed.status == FORMAT_FAILURE and parsed.levels == {} and parsed.descriptions == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=5, max_size=5), st.text(max_size=40))
+def test_any_valid_answer_round_trips_inside_prose(levels, noise):
+    noise = noise.replace("{", "").replace("}", "").replace("`", "")
+    parsed = parse_answer(f"{noise}\n{answer(levels)}\n{noise}", get_format("number-l3-inc"))
+    assert parsed.status == OK
+    assert list(parsed.levels.values()) == levels
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_raises(text):
+    for fmt in FORMATS.values():
+        assert parse_answer(text, fmt).status in STATUSES
