@@ -52,6 +52,7 @@ import pandas as pd
 
 from personax import PAPER_LLMS, TRAIT_NAMES, TRAITS
 from personax.atomic import atomic_path
+from personax.data.schema import FACE_ATTRIBUTES, NUMERIC_ATTRIBUTES
 from personax.errors import BadInput
 
 MODEL_NAME = "personax-sample"
@@ -235,19 +236,6 @@ _CELEBRITY_LATENTS = (
 
 LEAGUES = ("NBA", "NFL", "NHL", "ATP", "PGA", "Premier League", "Bundesliga")
 OCCUPATIONS = ("actor", "singer", "model", "athlete", "politician", "presenter", "writer")
-FACE_ATTRIBUTES = (
-    "arched_eyebrows",
-    "big_nose",
-    "pointy_nose",
-    "bushy_eyebrows",
-    "big_lips",
-    "oval_face",
-    "double_chin",
-    "receding_hairline",
-    "narrow_eyes",
-    "high_cheekbones",
-    "chubby",
-)
 # Approximate country centroids (latitude, longitude) used to "geocode" nationalities.
 _COUNTRIES = (
     (39.8, -98.6),  # United States
@@ -475,21 +463,7 @@ _ATTRIBUTE_ORDER = {
         "height",
         "weight",
     ),
-    "celebrity": (
-        "height",
-        "weight",
-        "birth_year",
-        "birth_month",
-        "birth_day",
-        "birth_day_index",
-        "birth_day_sin",
-        "birth_day_cos",
-        "latitude",
-        "longitude",
-        "occupation",
-        "gender",
-        *FACE_ATTRIBUTES,
-    ),
+    "celebrity": (*NUMERIC_ATTRIBUTES, "occupation", "gender", *FACE_ATTRIBUTES),
 }
 
 # Per-LLM perception: bias per trait (o c e a n) and noise sd; zero-rate intercepts.
@@ -767,20 +741,25 @@ def write_sample(sample: Sample, out_path: str | os.PathLike[str]) -> Path:
     out = Path(out_path)
     truth_path, latents_path = sidecar_paths(out)
     truth_text = json.dumps(sample.truth.to_json_dict(), indent=2, sort_keys=True, allow_nan=False)
-    with contextlib.ExitStack() as stack:
-        # Every file goes to a temporary name first; all are renamed only if all succeeded.
-        tmp_truth = stack.enter_context(atomic_path(truth_path))
-        tmp_truth.write_text(truth_text + "\n", encoding="utf-8")
-        if sample.truth.latents is not None:
-            tmp_latents = stack.enter_context(atomic_path(latents_path))
-            write_table(sample.truth.latents, tmp_latents, metadata=PARQUET_METADATA, fmt="parquet")
-        tmp_table = stack.enter_context(atomic_path(out))
-        write_table(
-            sample.table,
-            tmp_table,
-            metadata=PARQUET_METADATA,
-            fmt=table_format(out, allow_folder=False),
-        )
+    try:
+        with contextlib.ExitStack() as stack:
+            # Every file goes to a temporary name first; all are renamed only if all succeeded.
+            tmp_truth = stack.enter_context(atomic_path(truth_path))
+            tmp_truth.write_text(truth_text + "\n", encoding="utf-8")
+            if sample.truth.latents is not None:
+                tmp_latents = stack.enter_context(atomic_path(latents_path))
+                write_table(
+                    sample.truth.latents, tmp_latents, metadata=PARQUET_METADATA, fmt="parquet"
+                )
+            tmp_table = stack.enter_context(atomic_path(out))
+            write_table(
+                sample.table,
+                tmp_table,
+                metadata=PARQUET_METADATA,
+                fmt=table_format(out, allow_folder=False),
+            )
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write the sample ({exc.strerror or exc}).") from exc
     return out
 
 

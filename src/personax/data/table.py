@@ -19,6 +19,7 @@ import pandas as pd
 
 from personax import TRAITS
 from personax.atomic import atomic_path
+from personax.data.aliases import AliasResult, canonical_name, canonicalize_columns
 from personax.errors import BadInput
 
 FINAL_TRAIT_RE = re.compile(r"^final_([ocean])$")
@@ -99,23 +100,32 @@ def table_format(path: str | os.PathLike[str], *, allow_folder: bool = True) -> 
 
 
 def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a table exactly as stored (no renaming). Raises BadInput on unreadable input."""
+    """Read a table exactly as stored (no renaming). Raises BadInput on unreadable input.
+
+    CSV columns that the alias table maps to ``id`` are read as strings (so ``007`` stays
+    ``007``).
+    """
     p = Path(path)
     if not p.exists():
         raise BadInput(f"{p}: no such file or folder.")
     fmt = table_format(p)
     try:
         if fmt == "folder":
-            files = sorted((p / "data").glob("*.parquet")) if (p / "data").is_dir() else []
+            # Ground-truth sidecars of a synthetic sample are not part of the table.
+            files = [f for f in sorted((p / "data").glob("*.parquet")) if not _is_sidecar(f)]
             if not files:
-                files = sorted(p.glob("*.parquet"))
+                files = [f for f in sorted(p.glob("*.parquet")) if not _is_sidecar(f)]
             if not files:
                 raise BadInput(f"{p}: dataset folder has no data/*.parquet files.")
-            return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+            return pd.concat([_read_parquet(f) for f in files], ignore_index=True)
         if fmt == "parquet":
-            return pd.read_parquet(p)
+            return _read_parquet(p)
+        if p.stat().st_size == 0:
+            raise BadInput(f"{p}: the file is empty.")
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        return pd.read_csv(p, sep=sep, dtype={"id": str}, keep_default_na=True)
+        header = pd.read_csv(p, sep=sep, nrows=0).columns
+        id_columns = {c: str for c in header if canonical_name(c) == "id"}
+        return pd.read_csv(p, sep=sep, dtype=id_columns, keep_default_na=True, low_memory=False)
     except BadInput:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -127,23 +137,33 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInput(f"{p}: cannot be read ({type(exc).__name__}: {exc}).") from exc
 
 
+def _is_sidecar(path: Path) -> bool:
+    return path.name.endswith(".latents.parquet")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if path.stat().st_size == 0:
+        raise BadInput(f"{path}: the file is empty.")
+    return pd.read_parquet(path)
+
+
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a PersonaX table and return it with canonical column names.
 
-    Column names are mapped through the alias table of :mod:`personax.data.aliases` when it
-    is available; ``id`` is returned as strings.
+    Column names are mapped through the alias table of :mod:`personax.data.aliases` (packed
+    per-LLM score columns are expanded); embedding columns stored as JSON text (CSV) become
+    float arrays; ``id`` is returned as strings.
     """
-    df = read_raw_table(path)
-    try:
-        from personax.data.aliases import canonicalize_columns
-    except ImportError:  # pragma: no cover - the alias table is part of the foundation
-        canonicalize_columns = None
-    if canonicalize_columns is not None:
-        df = canonicalize_columns(df, source=str(path)).frame
-    df = parse_csv_embeddings(df, source=str(path))
+    return read_table_with_aliases(path)[0]
+
+
+def read_table_with_aliases(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, AliasResult]:
+    """Like :func:`read_table`, also returning what the alias table renamed and did not know."""
+    aliased = canonicalize_columns(read_raw_table(path), source=str(path))
+    df = parse_csv_embeddings(aliased.frame, source=str(path))
     if "id" in df.columns:
         df["id"] = df["id"].astype("string")
-    return df
+    return df, aliased
 
 
 def write_table(
@@ -164,19 +184,22 @@ def write_table(
         fmt = table_format(p, allow_folder=False) if p.suffix else "parquet"
     if fmt not in ("parquet", "csv"):
         raise BadInput(f"{p}: cannot write a table to a folder path; give a .csv or .parquet file.")
-    with atomic_path(p) as tmp:
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    try:
+        with atomic_path(p) as tmp:
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if metadata:
-                merged = dict(table.schema.metadata or {})
-                merged.update({k.encode(): v.encode() for k, v in metadata.items()})
-                table = table.replace_schema_metadata(merged)
-            pq.write_table(table, tmp, compression="zstd")
-        else:
-            _with_json_embeddings(df).to_csv(tmp, index=False, lineterminator="\n")
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                if metadata:
+                    merged = dict(table.schema.metadata or {})
+                    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+                    table = table.replace_schema_metadata(merged)
+                pq.write_table(table, tmp, compression="zstd")
+            else:
+                _with_json_embeddings(df).to_csv(tmp, index=False, lineterminator="\n")
+    except OSError as exc:
+        raise BadInput(f"{p}: cannot write the table ({exc.strerror or exc}).") from exc
     return p
 
 

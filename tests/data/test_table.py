@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personax.data import column_groups, read_table, write_table
+from personax.data.table import read_raw_table
+from personax.errors import BadInput
+
+
+def _frame():
+    return pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "height": [180.0, np.nan],
+            "chatgpt_o": [1, 0],
+            "final_o": [1.0, np.nan],
+            "face_emb": [np.array([0.5, -1.25]), np.array([1.0, 2.0])],
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_round_trip(tmp_path, suffix):
+    path = write_table(_frame(), tmp_path / f"t{suffix}")
+    back = read_table(path)
+    assert back["id"].tolist() == ["a", "b"]
+    np.testing.assert_allclose(np.stack(back["face_emb"]), [[0.5, -1.25], [1.0, 2.0]])
+    groups = column_groups(back)
+    assert groups.embeddings == ("face_emb",) and groups.llm_traits == ("chatgpt_o",)
+
+
+def test_same_frame_same_bytes(tmp_path):
+    a = write_table(_frame(), tmp_path / "a.parquet", metadata={"k": "v"})
+    b = write_table(_frame(), tmp_path / "b.parquet", metadata={"k": "v"})
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_dataset_folder(tmp_path):
+    folder = tmp_path / "ds"
+    (folder / "data").mkdir(parents=True)
+    (folder / "README.md").write_text("---\nlicense: other\n---\n")
+    write_table(_frame().iloc[:1], folder / "data" / "part-0.parquet")
+    write_table(_frame().iloc[1:], folder / "data" / "part-1.parquet")
+    assert read_table(folder)["id"].tolist() == ["a", "b"]
+
+
+def test_empty_folder_is_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="no data/\\*.parquet"):
+        read_raw_table(tmp_path)
+
+
+def test_bad_embedding_text_names_cell(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('id,face_emb\na,"[1, 2]"\nb,oops\n')
+    with pytest.raises(BadInput, match="column 'face_emb', row 2"):
+        read_table(path)
+
+
+def test_unknown_suffix(tmp_path):
+    path = tmp_path / "t.xlsx"
+    path.write_text("x")
+    with pytest.raises(BadInput, match="unknown table format"):
+        read_table(path)
