@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import personax_like
 from personax.independence import chisq, gsq, hsic, kci, rcit
+from tests.independence.tables import personax_like
 
 causallearn_cit = pytest.importorskip("causallearn.utils.cit")
 ci_hsic = pytest.importorskip("conditional_independence").hsic_test

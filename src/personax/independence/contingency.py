@@ -8,29 +8,20 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from personax.independence.kernels import factorise
-from personax.independence.result import TestResult, invalid_result, paired_finite
+from personax.independence.kernels import as_factorised_pair, contingency
+from personax.independence.result import TestResult, invalid_result
 
 MIN_EXPECTED = 5.0  # the usual rule of thumb for the chi-square approximation
-
-
-def contingency_table(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Counts of every (x value, y value) combination present in the data."""
-    fx, fy = factorise(x), factorise(y)
-    flat = np.bincount(
-        fx.codes * fy.values.size + fy.codes, minlength=fx.values.size * fy.values.size
-    )
-    return flat.reshape(fx.values.size, fy.values.size).astype(float)
 
 
 def _test(x: Any, y: Any, name: str, compat: str | None) -> TestResult:
     if compat not in (None, "paper"):
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
-    xs, ys = paired_finite(x, y)
-    n = xs.size
+    fx, fy = as_factorised_pair(x, y)
+    n = fx.codes.size
     if n == 0:
         return invalid_result(name, 0, "chi2", "no complete rows")
-    table = contingency_table(xs, ys)
+    table = contingency(fx, fy)
     rows, cols = table.shape
     dof = (rows - 1) * (cols - 1)
     if dof == 0 and compat is None:

@@ -7,33 +7,40 @@ from typing import Any
 
 from personax.independence.kernels import (
     GaussianKernel,
+    as_factorised_pair,
     centred_gram_sums,
-    factorise,
     gamma_sf,
     kernel_alignment,
     median_sigma,
     sample_std,
 )
-from personax.independence.result import TestResult, invalid_result, paired_finite
+from personax.independence.result import TestResult, invalid_result
 
 NULL = "gamma"
 PAPER_SIGMA = 1.0 / math.sqrt(2.0)  # conditional_independence.hsic_test's fixed width
 
 
-def hsic(x: Any, y: Any, *, compat: str | None = None) -> TestResult:
+def hsic(
+    x: Any,
+    y: Any,
+    *,
+    compat: str | None = None,
+    sigma_x: float | None = None,
+    sigma_y: float | None = None,
+) -> TestResult:
     """Test x ⟂ y with HSIC (rows where either value is missing are dropped).
 
     ``compat="paper"``: exactly ``conditional_independence.hsic_test`` — raw (unstandardised)
     values, fixed kernel width 1/√2 (k = exp(-(u - v)²)) whose cross term is computed in float32
     as that library does, biased statistic tr(Kxc·Kyc)/n², gamma null with the moments of
     Gretton et al. (2008, theorems 3 and 4). Default: the same statistic and null, exact
-    float64 kernel, median-heuristic width of each variable (units no longer matter).
+    float64 kernel, median-heuristic width of each variable (units no longer matter);
+    ``sigma_x`` / ``sigma_y`` (raw units) override it.
     """
-    xs, ys = paired_finite(x, y)
-    n = xs.size
+    fx, fy = as_factorised_pair(x, y)
+    n = fx.codes.size
     if n < 6:  # the variance formula divides by (n-1)(n-2)(n-3) and vanishes at n = 4, 5
         return invalid_result("hsic", n, NULL, "fewer than 6 complete rows")
-    fx, fy = factorise(xs), factorise(ys)
     if sample_std(fx.values, fx.counts) == 0 or sample_std(fy.values, fy.counts) == 0:
         return invalid_result("hsic", n, NULL, "constant column in this pair")
     if compat == "paper":
@@ -41,11 +48,11 @@ def hsic(x: Any, y: Any, *, compat: str | None = None) -> TestResult:
         kx = ky = GaussianKernel(PAPER_SIGMA, single_precision_cross=True)
     elif compat is None:
         width_rule = "median heuristic"
-        kx = GaussianKernel(median_sigma(fx.values, fx.counts))
-        ky = GaussianKernel(median_sigma(fy.values, fy.counts))
+        kx = GaussianKernel(sigma_x or median_sigma(fx.values, fx.counts))
+        ky = GaussianKernel(sigma_y or median_sigma(fy.values, fy.counts))
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
-    sums = centred_gram_sums(xs, ys, kx, ky, fourth=True)
+    sums = centred_gram_sums(fx, fy, kx, ky, fourth=True)
     statistic = sums.cross / n**2
     mu_x = sums.offdiag_x / (n * (n - 1))
     mu_y = sums.offdiag_y / (n * (n - 1))

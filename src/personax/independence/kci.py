@@ -8,32 +8,39 @@ import numpy as np
 
 from personax.independence.kernels import (
     GaussianKernel,
+    as_factorised_pair,
     centred_gram_sums,
-    factorise,
     gamma_sf,
     kernel_alignment,
     median_sigma,
     paper_kci_sigma,
     sample_std,
 )
-from personax.independence.result import TestResult, invalid_result, paired_finite
+from personax.independence.result import TestResult, invalid_result
 
 NULL = "gamma"
 
 
-def kci(x: Any, y: Any, *, compat: str | None = None) -> TestResult:
+def kci(
+    x: Any,
+    y: Any,
+    *,
+    compat: str | None = None,
+    sigma_x: float | None = None,
+    sigma_y: float | None = None,
+) -> TestResult:
     """Test x ⟂ y with KCI (rows where either value is missing are dropped).
 
     ``compat="paper"``: exactly causal-learn's ``CIT(data, "kci")`` for one pair — inputs
     z-scored (ddof=1), Gaussian kernel of width 0.8 / 0.5 / 0.3 (n < 200 / < 1200 / else),
     statistic tr(Kxc·Kyc), gamma approximation of the null. Default: the same statistic and
-    null with the median-heuristic width of each variable (scale-free, adapts to the data).
+    null with the median-heuristic width of each variable (scale-free, adapts to the data);
+    ``sigma_x`` / ``sigma_y`` (raw units) override it, e.g. widths computed once per column.
     """
-    xs, ys = paired_finite(x, y)
-    n = xs.size
+    fx, fy = as_factorised_pair(x, y)
+    n = fx.codes.size
     if n < 2:
         return invalid_result("kci", n, NULL, "fewer than 2 complete rows")
-    fx, fy = factorise(xs), factorise(ys)
     sd_x, sd_y = sample_std(fx.values, fx.counts), sample_std(fy.values, fy.counts)
     if sd_x == 0 or sd_y == 0:
         return invalid_result("kci", n, NULL, "constant column in this pair")
@@ -42,10 +49,11 @@ def kci(x: Any, y: Any, *, compat: str | None = None) -> TestResult:
         sigma_x, sigma_y = paper_kci_sigma(n) * sd_x, paper_kci_sigma(n) * sd_y
     elif compat is None:
         width_rule = "median heuristic"
-        sigma_x, sigma_y = median_sigma(fx.values, fx.counts), median_sigma(fy.values, fy.counts)
+        sigma_x = sigma_x or median_sigma(fx.values, fx.counts)
+        sigma_y = sigma_y or median_sigma(fy.values, fy.counts)
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
-    sums = centred_gram_sums(xs, ys, GaussianKernel(sigma_x), GaussianKernel(sigma_y))
+    sums = centred_gram_sums(fx, fy, GaussianKernel(sigma_x), GaussianKernel(sigma_y))
     mean = sums.trace_x * sums.trace_y / n
     var = 2.0 * sums.frob_x * sums.frob_y / n**2
     shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (np.nan, np.nan)

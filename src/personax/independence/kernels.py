@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from personax.errors import BadInput
+
 # Above these sizes the k×l algebra switches to blockwise evaluation (bounded memory).
 SMALL_SIDE = 512  # the smaller side is kept dense (k × k)
 DENSE_LIMIT = 4096  # the larger side is kept dense up to this many distinct values
@@ -92,10 +94,16 @@ def median_sigma(values: np.ndarray, counts: np.ndarray) -> float:
         hi = np.searchsorted(u, u + d, side="right")
         return float(w @ (cum[hi] - cum[np.arange(u.size) + 1]))
 
+    if u.size <= 512:  # exact weighted lower median over all pairs of distinct values
+        i, j = np.triu_indices(u.size, k=1)
+        dist, weight = u[j] - u[i], w[i] * w[j]
+        order = np.argsort(dist, kind="stable")
+        reached = np.searchsorted(np.cumsum(weight[order]), total / 2.0)
+        return float(dist[order][min(reached, dist.size - 1)])
     lo, hi = 0.0, float(u[-1] - u[0])
-    for _ in range(200):
+    for _ in range(100):
         mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
+        if mid <= lo or mid >= hi or hi - lo <= 1e-12 * hi:
             break
         if pairs_within(mid) >= total / 2.0:
             hi = mid
@@ -106,19 +114,46 @@ def median_sigma(values: np.ndarray, counts: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Factorised:
-    """A variable as its sorted distinct ``values`` and the ``codes`` of each row."""
+    """A variable as its sorted distinct ``values`` and the ``codes`` of each row (-1 = missing)."""
 
     values: np.ndarray
     codes: np.ndarray
 
     @property
     def counts(self) -> np.ndarray:
-        return np.bincount(self.codes, minlength=self.values.size).astype(float)
+        present = self.codes[self.codes >= 0]
+        return np.bincount(present, minlength=self.values.size).astype(float)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.values[self.codes]
 
 
 def factorise(x: np.ndarray) -> Factorised:
-    values, codes = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-    return Factorised(values=values, codes=codes.reshape(-1).astype(np.int64))
+    """Distinct values and row codes of ``x``; NaN / inf rows get code -1 (computed once per
+    column, then :func:`complete_pairs` restricts it to any pair's rows in O(n + k))."""
+    x = np.asarray(x, dtype=float).reshape(-1)
+    finite = np.isfinite(x)
+    codes = np.full(x.size, -1, dtype=np.int64)
+    values, inverse = np.unique(x[finite], return_inverse=True)
+    codes[finite] = inverse.reshape(-1)
+    return Factorised(values=values, codes=codes)
+
+
+def _compact(values: np.ndarray, codes: np.ndarray) -> Factorised:
+    present = np.bincount(codes, minlength=values.size) > 0
+    if present.all():
+        return Factorised(values=values, codes=codes)
+    remap = np.cumsum(present) - 1
+    return Factorised(values=values[present], codes=remap[codes])
+
+
+def complete_pairs(fx: Factorised, fy: Factorised) -> tuple[Factorised, Factorised]:
+    """Both variables restricted to the rows where both are present (distinct values re-indexed)."""
+    if fx.codes.shape != fy.codes.shape:
+        raise ValueError(f"x and y differ in length ({fx.codes.size} vs {fy.codes.size}).")
+    keep = (fx.codes >= 0) & (fy.codes >= 0)
+    return _compact(fx.values, fx.codes[keep]), _compact(fy.values, fy.codes[keep])
 
 
 @dataclass(frozen=True)
@@ -260,22 +295,21 @@ def _sums_rowwise(
 
 
 def centred_gram_sums(
-    x: np.ndarray,
-    y: np.ndarray,
+    fx: Factorised,
+    fy: Factorised,
     kernel_x: GaussianKernel,
     kernel_y: GaussianKernel,
     *,
     fourth: bool = False,
 ) -> CentredGramSums:
-    """All sums KCI/HSIC need for the pair (x, y) (finite 1-D arrays of equal length).
+    """All sums KCI/HSIC need for a pair given as complete factorised variables (no code -1).
 
     Cost: O(n + k·l·(k + l)) when the smaller side has k ≤ SMALL_SIDE distinct values and the
     other l ≤ DENSE_LIMIT; blockwise O(k·l²) with bounded memory for larger l; blockwise
     O(n²) time and O(n) memory when both sides have many distinct values.
     """
-    fx, fy = factorise(x), factorise(y)
     if min(fx.values.size, fy.values.size) > SMALL_SIDE:
-        return _sums_rowwise(np.asarray(x, float), np.asarray(y, float), kernel_x, kernel_y, fourth)
+        return _sums_rowwise(fx.data, fy.data, kernel_x, kernel_y, fourth)
     if fx.values.size <= fy.values.size:
         return _sums_factorised(fx, fy, kernel_x, kernel_y, fourth)
     s = _sums_factorised(fy, fx, kernel_y, kernel_x, fourth)
@@ -290,6 +324,28 @@ def centred_gram_sums(
         offdiag_y=s.offdiag_x,
         fourth=s.fourth,
     )
+
+
+def as_factorised_pair(x: object, y: object) -> tuple[Factorised, Factorised]:
+    """Accept arrays or already factorised columns; return the complete-rows pair."""
+    fx = x if isinstance(x, Factorised) else factorise(_as_float(x, "x"))
+    fy = y if isinstance(y, Factorised) else factorise(_as_float(y, "y"))
+    return complete_pairs(fx, fy)
+
+
+def _as_float(values: object, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"{name} must be numeric ({exc}).") from exc
+
+
+def contingency(fx: Factorised, fy: Factorised) -> np.ndarray:
+    """Counts of every (x value, y value) combination of a complete pair."""
+    flat = np.bincount(
+        fx.codes * fy.values.size + fy.codes, minlength=fx.values.size * fy.values.size
+    )
+    return flat.reshape(fx.values.size, fy.values.size).astype(float)
 
 
 def gamma_sf(statistic: float, shape: float, scale: float) -> float:

@@ -14,8 +14,14 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from personax.independence.kernels import factorise, median_sigma
-from personax.independence.result import TestResult, invalid_result, paired_finite
+from personax.independence.kernels import (
+    Factorised,
+    as_factorised_pair,
+    contingency,
+    median_sigma,
+    sample_std,
+)
+from personax.independence.result import TestResult, invalid_result
 
 NULL = "lpb4"
 NUM_FEATURES = 5  # causal-learn's RIT uses 5 features per variable
@@ -29,8 +35,9 @@ def _paper_sigma(z: np.ndarray) -> float:
     return 1.0 if sigma == 0 else sigma
 
 
-def _standardise(a: np.ndarray) -> np.ndarray:
-    return (a - a.mean(axis=0)) / a.std(axis=0, ddof=1)
+def _standardised_values(f: Factorised) -> np.ndarray:
+    """Distinct values z-scored with the row mean and standard deviation (ddof=1)."""
+    return (f.values - f.values @ f.counts / f.counts.sum()) / sample_std(f.values, f.counts)
 
 
 def _weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
@@ -50,7 +57,15 @@ def _weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str
     return float(max(p, 0.0)), method
 
 
-def rcit(x: Any, y: Any, *, seed: int = 0, compat: str | None = None) -> TestResult:
+def rcit(
+    x: Any,
+    y: Any,
+    *,
+    seed: int = 0,
+    compat: str | None = None,
+    sigma_x: float | None = None,
+    sigma_y: float | None = None,
+) -> TestResult:
     """Test x ⟂ y with RCIT's unconditional form (RIT), seeded: same seed → same p-value.
 
     ``compat="paper"``: causal-learn's ``CIT(data, "rcit")`` for one pair, with the random
@@ -59,40 +74,56 @@ def rcit(x: Any, y: Any, *, seed: int = 0, compat: str | None = None) -> TestRes
     the first 500 rows. Default: a private ``default_rng(seed)`` and the exact median distance
     over all rows (so the result does not depend on row order).
     """
-    xs, ys = paired_finite(x, y)
-    n = xs.size
+    fx, fy = as_factorised_pair(x, y)
+    n = fx.codes.size
     if n < 3:
         return invalid_result("rcit", n, NULL, "fewer than 3 complete rows", seed=seed)
-    if np.ptp(xs) == 0 or np.ptp(ys) == 0:
+    if fx.values.size < 2 or fy.values.size < 2:
         return invalid_result("rcit", n, NULL, "constant column in this pair", seed=seed)
-    zx, zy = _standardise(xs), _standardise(ys)
+    # Random features are functions of the value: compute them on the distinct values only.
+    zx, zy = _standardised_values(fx), _standardised_values(fy)
     if compat == "paper":
         draw = np.random.RandomState(seed)
-        sigma_x, sigma_y = _paper_sigma(zx), _paper_sigma(zy)
+        sigma_x, sigma_y = _paper_sigma(zx[fx.codes]), _paper_sigma(zy[fy.codes])
         width_rule = "median over first 500 rows"
     elif compat is None:
         draw = np.random.default_rng(seed)
-        fx, fy = factorise(zx), factorise(zy)
-        sigma_x = median_sigma(fx.values, fx.counts)
-        sigma_y = median_sigma(fy.values, fy.counts)
+        # widths in raw units (e.g. computed once per column) → z-score units
+        sigma_x = (
+            sigma_x / sample_std(fx.values, fx.counts) if sigma_x else median_sigma(zx, fx.counts)
+        )
+        sigma_y = (
+            sigma_y / sample_std(fy.values, fy.counts) if sigma_y else median_sigma(zy, fy.counts)
+        )
         width_rule = "median heuristic (all rows)"
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
 
-    def features(z: np.ndarray, sigma: float) -> np.ndarray:
+    def features(z: np.ndarray, counts: np.ndarray, sigma: float) -> np.ndarray:
         w = (1 / sigma) * draw.normal(size=(NUM_FEATURES, 1))
         b = 2 * np.pi * draw.uniform(size=(NUM_FEATURES, 1))
-        return _standardise(np.sqrt(2) * np.cos(w @ z[None, :] + b).T)
+        feat = np.sqrt(2) * np.cos(w @ z[None, :] + b).T  # distinct values × features
+        mean = counts @ feat / n
+        sd = np.sqrt(counts @ (feat - mean) ** 2 / (n - 1))
+        return (feat - mean) / sd  # standardised over the rows (ddof=1), centred
 
-    f_x, f_y = features(zx, sigma_x), features(zy, sigma_y)
-    res_x, res_y = f_x - f_x.mean(axis=0), f_y - f_y.mean(axis=0)
-    cxy = res_x.T @ res_y / (n - 1)
+    res_x = features(zx, fx.counts, sigma_x)
+    res_y = features(zy, fy.counts, sigma_y)
+    table = contingency(fx, fy) if fx.values.size * fy.values.size <= n else None
+    if table is not None:
+        cxy = res_x.T @ table @ res_y / (n - 1)
+        products = (res_x[:, None, :, None] * res_y[None, :, None, :]).reshape(table.size, -1)
+        cov = products.T @ (table.reshape(-1, 1) * products) / n
+    else:
+        rows_x, rows_y = res_x[fx.codes], res_y[fy.codes]
+        cxy = rows_x.T @ rows_y / (n - 1)
+        products = (rows_x[:, :, None] * rows_y[:, None, :]).reshape(n, -1)
+        cov = products.T @ products / n
     statistic = float(n * np.sum(cxy**2))
-    products = (res_x[:, :, None] * res_y[:, None, :]).reshape(n, -1)
-    cov = products.T @ products / n
     eig = np.linalg.eigvalsh(cov)
     p_value, null_method = _weighted_chi2_sf(eig[eig > 0], statistic)
-    cxx, cyy = res_x.T @ res_x / (n - 1), res_y.T @ res_y / (n - 1)
+    cxx = res_x.T @ (fx.counts[:, None] * res_x) / (n - 1)
+    cyy = res_y.T @ (fy.counts[:, None] * res_y) / (n - 1)
     effect = float(np.sum(cxy**2) / math.sqrt(np.sum(cxx**2) * np.sum(cyy**2)))
     return TestResult(
         test="rcit",

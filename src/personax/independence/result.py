@@ -6,8 +6,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class TestResult:
@@ -46,13 +44,3 @@ def invalid_result(test: str, n: int, null: str, note: str, **params: Any) -> Te
         params=dict(params),
         note=note,
     )
-
-
-def paired_finite(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Both inputs as float arrays restricted to the rows where both are finite."""
-    xa = np.asarray(x, dtype=float).reshape(-1)
-    ya = np.asarray(y, dtype=float).reshape(-1)
-    if xa.shape != ya.shape:
-        raise ValueError(f"x and y differ in length ({xa.size} vs {ya.size}).")
-    keep = np.isfinite(xa) & np.isfinite(ya)
-    return xa[keep], ya[keep]

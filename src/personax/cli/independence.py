@@ -1,0 +1,101 @@
+"""`personax independence TABLE ...` — the Level I battery of independence tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("independence")
+    def independence(
+        table: Path = typer.Argument(..., help="PersonaX table (CSV/Parquet) or dataset folder."),
+        out: Path = typer.Option(
+            ..., "--out", help="Folder for results.csv, p-value matrices, heatmaps."
+        ),
+        traits: str | None = typer.Option(
+            None, "--traits", help="Comma-separated trait columns (default: every final_* column)."
+        ),
+        attributes: str | None = typer.Option(
+            None,
+            "--attributes",
+            help="Comma-separated attribute columns (default: all but id, traits, embeddings).",
+        ),
+        tests: str = typer.Option(
+            "kci,rcit,hsic,chisq,gsq", "--tests", help="Comma-separated tests to run."
+        ),
+        compat: str | None = typer.Option(
+            None,
+            "--compat",
+            help="'paper': kernel widths and nulls exactly as the authors' libraries.",
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of RCIT's random features."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Level for BH-adjusted significance."),
+        bins: int | None = typer.Option(
+            None, "--bins", help="Bin continuous attributes into B quantile bins for chisq/gsq."
+        ),
+        jobs: int = typer.Option(1, "--jobs", help="Parallel worker processes."),
+    ) -> None:
+        """Test every trait against every attribute with KCI, RCIT, HSIC, chi-square, G-square."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Table
+
+        from personax.data import read_table
+        from personax.errors import BadInput
+        from personax.independence.battery import run_battery
+        from personax.independence.output import write_battery
+
+        if jobs < 1:
+            raise BadInput(f"--jobs must be at least 1, got {jobs}.")
+        df = read_table(table)
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("[bold]independence[/]"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} attributes"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("pairs", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_battery(
+                df,
+                traits=_split(traits),
+                attributes=_split(attributes),
+                tests=_split(tests) or [],
+                compat=compat,
+                seed=seed,
+                alpha=alpha,
+                bins=bins,
+                n_jobs=jobs,
+                progress=progress,
+                source=str(table),
+            )
+        write_battery(result, out)
+        summary = Table(
+            title=f"Level I: {len(result.traits)} traits × {len(result.attributes)} attributes"
+        )
+        for col in ("test", "pairs tested", "skipped / no p", f"BH p < {alpha:g}"):
+            summary.add_column(col)
+        frame = result.results
+        for test in result.tests:
+            sub = frame[frame["test"] == test]
+            tested = int(sub["p_value"].notna().sum())
+            summary.add_row(
+                test, str(tested), str(len(sub) - tested), str(int(sub["significant"].sum()))
+            )
+        console.print(summary)
+        typer.echo(f"wrote {out / 'results.csv'} and {len(result.tests)} heatmaps to {out}")

@@ -1,0 +1,347 @@
+"""The Level I battery: every trait × every attribute × every test, BH-corrected per test."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups
+from personax.errors import BadInput
+from personax.independence.contingency import chisq, gsq
+from personax.independence.hsic import hsic
+from personax.independence.kci import kci
+from personax.independence.kernels import Factorised, factorise, median_sigma
+from personax.independence.rcit import rcit
+from personax.independence.result import TestResult
+
+TESTS = ("kci", "rcit", "hsic", "chisq", "gsq")
+CONTINGENCY_TESTS = ("chisq", "gsq")
+MAX_DISCRETE_VALUES = 40  # INTERFACES.md: discrete = categorical or at most 40 distinct values
+RESULT_COLUMNS = [
+    "trait",
+    "attribute",
+    "test",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "significant",
+    "n",
+    "effect_size",
+    "null",
+    "group",
+    "params",
+    "note",
+]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column prepared for testing: float values (NaN = missing) and how it was coded."""
+
+    name: str
+    values: np.ndarray
+    categorical: bool
+    distinct: int
+    categories: tuple[str, ...] = ()
+
+    @cached_property
+    def factorised(self) -> Factorised:
+        # once per column; each pair then restricts it to its rows in O(n + k)
+        return factorise(self.values)
+
+    @cached_property
+    def median_sigma(self) -> float:
+        # the default kernel width is a property of the variable: computed once, on all its rows
+        return median_sigma(self.factorised.values, self.factorised.counts)
+
+    @property
+    def discrete(self) -> bool:
+        return self.categorical or self.distinct <= MAX_DISCRETE_VALUES
+
+
+@dataclass(frozen=True)
+class BatteryResult:
+    """Long results table plus what is needed to draw and reproduce it."""
+
+    results: pd.DataFrame
+    traits: tuple[str, ...]
+    attributes: tuple[str, ...]
+    tests: tuple[str, ...]
+    alpha: float
+    compat: str | None
+    seed: int
+    groups: dict[str, str] = field(default_factory=dict)  # trait column → "final" / LLM name
+
+    def pvalue_matrix(self, test: str, adjusted: bool = False) -> pd.DataFrame:
+        """Traits × attributes matrix of (adjusted) p-values of one test."""
+        sub = self.results[self.results["test"] == test]
+        column = "p_adjusted" if adjusted else "p_value"
+        wide = sub.pivot(index="trait", columns="attribute", values=column)
+        return wide.reindex(index=list(self.traits), columns=list(self.attributes))
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """BH-adjusted p-values; NaN entries stay NaN and do not count as tests."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    order = np.argsort(p[ok], kind="stable")
+    ranked = p[ok][order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    values = np.empty(m)
+    values[order] = adjusted
+    out[ok] = values
+    return out
+
+
+def _looks_numeric_text(series: pd.Series) -> tuple[bool, str]:
+    """Whether a text column is mostly numbers (a numeric column with stray strings)."""
+    present = series.dropna().astype(str)
+    if present.empty:
+        return False, ""
+    parsed = pd.to_numeric(present, errors="coerce")
+    bad = present[parsed.isna()]
+    if parsed.notna().mean() >= 0.5 and not bad.empty:
+        return True, str(bad.iloc[0])
+    return False, ""
+
+
+def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "table") -> Column:
+    """Numeric values of a column: categorical text → sorted category codes (as the paper did)."""
+    series = df[name]
+    if series.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+        raise BadInput(f"{source}: column '{name}' holds embeddings (lists), not scalar values.")
+    if pd.api.types.is_bool_dtype(series):
+        series = series.astype("float")
+    if pd.api.types.is_numeric_dtype(series):
+        values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
+        values[~np.isfinite(values)] = np.nan
+        if trait and (FINAL_TRAIT_RE.match(name) or LLM_TRAIT_RE.match(name)):
+            values[values == 0] = np.nan  # 0 = "insufficient information"
+        distinct = int(pd.Series(values).nunique())
+        return Column(name, values, categorical=False, distinct=distinct)
+    numeric_text, bad = _looks_numeric_text(series)
+    if trait or numeric_text:
+        example = bad or str(series.dropna().iloc[0]) if series.notna().any() else ""
+        raise BadInput(
+            f"{source}: column '{name}' must be numeric but holds the text value {example!r}."
+        )
+    categories = series.astype("category")
+    codes = categories.cat.codes.to_numpy().astype(float, copy=True)
+    codes[codes < 0] = np.nan
+    cats = tuple(str(c) for c in categories.cat.categories)
+    return Column(name, codes, categorical=True, distinct=len(cats), categories=cats)
+
+
+def default_columns(df: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Traits = every final_* column; attributes = every other non-id, non-trait, non-embedding."""
+    groups = column_groups(df)
+    return groups.final_traits, groups.attributes
+
+
+def _trait_group(name: str) -> str:
+    if FINAL_TRAIT_RE.match(name):
+        return "final"
+    match = LLM_TRAIT_RE.match(name)
+    return match.group(1) if match else "traits"
+
+
+def _bin(values: np.ndarray, bins: int) -> np.ndarray:
+    present = np.isfinite(values)
+    out = np.full(values.shape, np.nan)
+    codes = pd.qcut(values[present], q=bins, labels=False, duplicates="drop")
+    out[present] = np.asarray(codes, dtype=float)
+    return out
+
+
+def _run_one(
+    test: str, x: Column, y: Column, y_data: Factorised, compat: str | None, seed: int
+) -> TestResult:
+    if test in CONTINGENCY_TESTS:
+        return (chisq if test == "chisq" else gsq)(x.factorised, y_data, compat=compat)
+    widths = {} if compat else {"sigma_x": x.median_sigma, "sigma_y": y.median_sigma}
+    if test == "kci":
+        return kci(x.factorised, y_data, compat=compat, **widths)
+    if test == "rcit":
+        return rcit(x.factorised, y_data, seed=seed, compat=compat, **widths)
+    return hsic(x.factorised, y_data, compat=compat, **widths)
+
+
+def _skipped(trait: str, attribute: str, test: str, note: str) -> dict[str, Any]:
+    return {
+        "trait": trait,
+        "attribute": attribute,
+        "test": test,
+        "statistic": math.nan,
+        "p_value": math.nan,
+        "n": 0,
+        "effect_size": math.nan,
+        "null": "",
+        "params": "{}",
+        "note": note,
+    }
+
+
+def _attribute_task(
+    attribute: Column,
+    traits: Sequence[Column],
+    tests: Sequence[str],
+    compat: str | None,
+    seed: int,
+    bins: int | None,
+) -> list[dict[str, Any]]:
+    """All tests of one attribute against every trait (one unit of parallel work)."""
+    rows = []
+    binned = None
+    if not attribute.discrete and bins:
+        binned = factorise(_bin(attribute.values, bins))
+    for trait in traits:
+        for test in tests:
+            y = attribute.factorised
+            extra = ""
+            if test in CONTINGENCY_TESTS and not attribute.discrete:
+                if binned is None:
+                    rows.append(
+                        _skipped(
+                            trait.name,
+                            attribute.name,
+                            test,
+                            f"skipped: continuous attribute ({attribute.distinct} distinct "
+                            f"values > {MAX_DISCRETE_VALUES}); pass --bins to bin it",
+                        )
+                    )
+                    continue
+                y, extra = binned, f"attribute binned into {bins} quantile bins"
+            result = _run_one(test, trait, attribute, y, compat, seed)
+            note = "; ".join(s for s in (extra, result.note) if s)
+            if not np.isfinite(result.p_value) and not note:
+                note = "no p-value (degenerate null)"
+            rows.append(
+                {
+                    "trait": trait.name,
+                    "attribute": attribute.name,
+                    "test": test,
+                    "statistic": result.statistic,
+                    "p_value": result.p_value,
+                    "n": result.n,
+                    "effect_size": result.effect_size,
+                    "null": result.null,
+                    "params": json.dumps(result.params, sort_keys=True, default=float),
+                    "note": note,
+                }
+            )
+    return rows
+
+
+def _check_names(df: pd.DataFrame, names: Sequence[str], what: str, source: str) -> None:
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise BadInput(f"{source}: unknown {what} column(s): {', '.join(missing)}.")
+
+
+def run_battery(
+    df: pd.DataFrame,
+    traits: Sequence[str] | None = None,
+    attributes: Sequence[str] | None = None,
+    tests: Sequence[str] = TESTS,
+    compat: str | None = None,
+    seed: int = 0,
+    alpha: float = 0.05,
+    bins: int | None = None,
+    n_jobs: int = 1,
+    progress: Progress | None = None,
+    source: str = "table",
+) -> BatteryResult:
+    """Run every test on every (trait, attribute) pair; rows with a missing value are dropped
+    per pair; p-values are Benjamini–Hochberg-adjusted within each test."""
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise BadInput(f"{source}: the table is empty.")
+    unknown = [t for t in tests if t not in TESTS]
+    if unknown or not tests:
+        raise BadInput(
+            f"unknown test(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TESTS)}."
+        )
+    if compat not in (None, "paper"):
+        raise BadInput(f"unknown --compat mode {compat!r}; the only mode is 'paper'.")
+    if not 0 < alpha < 1:
+        raise BadInput(f"alpha must lie in (0, 1), got {alpha}.")
+    if bins is not None and bins < 2:
+        raise BadInput(f"--bins must be at least 2, got {bins}.")
+    default_traits, default_attributes = default_columns(df)
+    trait_names = tuple(traits) if traits else default_traits
+    if traits:
+        _check_names(df, trait_names, "trait", source)
+    if not trait_names:
+        raise BadInput(f"{source}: no trait columns (final_*) found; pass --traits.")
+    if attributes:
+        _check_names(df, attributes, "attribute", source)
+        attribute_names = tuple(attributes)
+    else:
+        attribute_names = tuple(a for a in default_attributes if a not in trait_names)
+    if not attribute_names:
+        raise BadInput(f"{source}: no attribute columns to test; pass --attributes.")
+    trait_cols = [prepare_column(df, t, trait=True, source=source) for t in trait_names]
+    attr_cols = [prepare_column(df, a, trait=False, source=source) for a in attribute_names]
+    tests = tuple(tests)
+
+    total = len(attr_cols)
+    rows: list[dict[str, Any]] = []
+    if progress:
+        progress(0, total)
+    args = [(a, trait_cols, tests, compat, seed, bins) for a in attr_cols]
+    if n_jobs == 1:
+        outputs = (_attribute_task(*a) for a in args)
+    else:
+        from joblib import Parallel, delayed
+
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_attribute_task)(*a) for a in args
+        )
+    for done, chunk in enumerate(outputs, start=1):
+        rows.extend(chunk)
+        if progress:
+            progress(done, total)
+
+    results = pd.DataFrame(rows)
+    results["p_adjusted"] = np.nan
+    for test in tests:
+        mask = (results["test"] == test).to_numpy()
+        results.loc[mask, "p_adjusted"] = benjamini_hochberg(
+            results.loc[mask, "p_value"].to_numpy()
+        )
+    results["significant"] = results["p_adjusted"] < alpha
+    results["group"] = results["trait"].map(_trait_group)
+    order = {t: i for i, t in enumerate(tests)}
+    results = results.sort_values(
+        ["test", "trait", "attribute"],
+        key=lambda s: (
+            s.map(order)
+            if s.name == "test"
+            else s.map(
+                {v: i for i, v in enumerate(trait_names if s.name == "trait" else attribute_names)}
+            )
+        ),
+        kind="stable",
+    ).reset_index(drop=True)
+    return BatteryResult(
+        results=results[RESULT_COLUMNS],
+        traits=trait_names,
+        attributes=attribute_names,
+        tests=tests,
+        alpha=alpha,
+        compat=compat,
+        seed=seed,
+        groups={t: _trait_group(t) for t in trait_names},
+    )

@@ -1,0 +1,154 @@
+"""The battery: defaults, skipping, BH, outputs, edge cases and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personax.errors import BadInput
+from personax.independence.battery import benjamini_hochberg, run_battery
+from personax.independence.output import write_battery
+from tests.independence.tables import personax_like
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return personax_like(400, seed=4)
+
+
+def test_defaults_cover_final_traits_and_all_attributes(table: pd.DataFrame) -> None:
+    result = run_battery(table, tests=("kci", "chisq"))
+    assert result.traits == ("final_o", "final_c")
+    assert "id" not in result.attributes and "chatgpt_o" not in result.attributes
+    assert set(result.attributes) == {
+        "height", "weight", "birth_year", "latitude", "day_sin", "gender", "occupation", "big_nose"
+    }  # fmt: skip
+    frame = result.results
+    assert len(frame) == 2 * len(result.attributes) * 2
+    # continuous attributes are skipped by chisq with a note, discrete ones are tested
+    weight = frame[(frame.test == "chisq") & (frame.attribute == "weight")]
+    assert weight.p_value.isna().all() and weight.note.str.contains("continuous").all()
+    gender = frame[(frame.test == "chisq") & (frame.attribute == "gender")]
+    assert gender.p_value.notna().all()
+    # planted dependency final_o ~ gender is found by every test
+    hit = frame[(frame.trait == "final_o") & (frame.attribute == "gender")]
+    assert (hit.p_value < 1e-4).all()
+
+
+def test_bins_make_continuous_attributes_testable(table: pd.DataFrame) -> None:
+    frame = run_battery(table, attributes=["weight"], tests=("gsq",), bins=4).results
+    assert frame.p_value.notna().all()
+    assert frame.note.str.contains("binned into 4").all()
+
+
+def test_bh_adjustment_within_each_test(table: pd.DataFrame) -> None:
+    frame = run_battery(table, tests=("kci", "hsic")).results
+    for test in ("kci", "hsic"):
+        sub = frame[frame.test == test]
+        np.testing.assert_allclose(sub.p_adjusted, benjamini_hochberg(sub.p_value.to_numpy()))
+        assert (sub.p_adjusted >= sub.p_value - 1e-15).all()
+        assert (sub.significant == (sub.p_adjusted < 0.05)).all()
+
+
+def test_benjamini_hochberg_known_values() -> None:
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.5])
+    adj = benjamini_hochberg(p)
+    np.testing.assert_allclose(adj[[0, 1, 2, 4]], [0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    assert math.isnan(adj[3])
+
+
+def test_parallel_equals_serial_and_seed_reproducible(table: pd.DataFrame) -> None:
+    serial = run_battery(table, tests=("rcit", "kci"), seed=3).results
+    parallel = run_battery(table, tests=("rcit", "kci"), seed=3, n_jobs=2).results
+    pd.testing.assert_frame_equal(serial, parallel)
+    other = run_battery(table, tests=("rcit",), seed=4).results
+    assert not np.allclose(other.p_value, serial[serial.test == "rcit"].p_value.to_numpy())
+
+
+def test_progress_callback_reaches_total(table: pd.DataFrame) -> None:
+    calls = []
+    run_battery(
+        table,
+        attributes=["gender", "height"],
+        tests=("chisq",),
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert calls[0] == (0, 2) and calls[-1] == (2, 2)
+
+
+def test_degenerate_pairs_give_nan_with_note() -> None:
+    df = pd.DataFrame(
+        {
+            "final_o": [1.0, 2.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0],
+            "constant": [5.0] * 8,
+            "empty": [np.nan] * 8,
+            "one_row": [np.nan] * 7 + [1.0],
+        }
+    )
+    frame = run_battery(df).results
+    assert frame.p_value.isna().all()
+    assert (frame.note.str.len() > 0).all()
+    assert frame.p_adjusted.isna().all() and not frame.significant.any()
+
+
+def test_one_row_table() -> None:
+    df = pd.DataFrame({"final_o": [2.0], "height": [170.0]})
+    frame = run_battery(df).results
+    assert frame.p_value.isna().all() and (frame.note != "").all()
+
+
+def test_bad_input(table: pd.DataFrame) -> None:
+    with pytest.raises(BadInput, match="unknown attribute column"):
+        run_battery(table, attributes=["nope"])
+    with pytest.raises(BadInput, match="unknown trait column"):
+        run_battery(table, traits=["final_x"])
+    with pytest.raises(BadInput, match="unknown test"):
+        run_battery(table, tests=("kci", "ttest"))
+    with pytest.raises(BadInput, match="empty"):
+        run_battery(table.iloc[:0])
+    broken = table.copy()
+    broken["height"] = broken["height"].astype(object)
+    broken.loc[3, "height"] = "tall"
+    with pytest.raises(BadInput, match="'height'.*'tall'"):
+        run_battery(broken, attributes=["height"])
+    text_trait = table.assign(final_o=table["final_o"].astype(str))
+    with pytest.raises(BadInput, match="final_o"):
+        run_battery(text_trait)
+
+
+def test_zero_trait_scores_are_missing() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=200)
+    df = pd.DataFrame({"chatgpt_o": scores, "gender": rng.choice(["f", "m"], size=200)})
+    frame = run_battery(df, traits=["chatgpt_o"], tests=("chisq",)).results
+    assert frame.n.iloc[0] == int((scores > 0).sum())
+
+
+def test_write_battery_outputs(table: pd.DataFrame, tmp_path) -> None:
+    df = table.copy()
+    result = run_battery(df, traits=["final_o", "chatgpt_o", "gemini_o"], tests=("kci", "chisq"))
+    written = write_battery(result, tmp_path)
+    names = {p.name for p in written}
+    assert {
+        "results.csv",
+        "pvalues_kci.csv",
+        "heatmap_kci.png",
+        "heatmap_kci.svg",
+        "run.json",
+    } <= names
+    back = pd.read_csv(tmp_path / "results.csv")
+    for col in ("trait", "attribute", "test", "statistic", "p_value", "p_adjusted", "n"):
+        assert col in back.columns
+    wide = pd.read_csv(tmp_path / "pvalues_kci.csv", index_col="trait")
+    assert list(wide.index) == ["final_o", "chatgpt_o", "gemini_o"]
+    assert (tmp_path / "heatmap_chisq.png").read_bytes()[:4] == b"\x89PNG"
+    # same inputs → same bytes
+    first = (tmp_path / "heatmap_kci.svg").read_bytes(), (tmp_path / "results.csv").read_bytes()
+    write_battery(result, tmp_path)
+    assert first == (
+        (tmp_path / "heatmap_kci.svg").read_bytes(),
+        (tmp_path / "results.csv").read_bytes(),
+    )

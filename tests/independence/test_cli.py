@@ -1,0 +1,49 @@
+"""`personax independence` end to end: outputs and exit codes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from personax.cli.main import main
+from tests.independence.tables import personax_like
+
+
+def test_cli_writes_results(tmp_path, capsys) -> None:
+    table = tmp_path / "t.csv"
+    personax_like(250, seed=2).to_csv(table, index=False)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "independence",
+            str(table),
+            "--tests",
+            "kci,chisq",
+            "--compat",
+            "paper",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    frame = pd.read_csv(out / "results.csv")
+    assert set(frame.test) == {"kci", "chisq"}
+    assert (out / "heatmap_kci.svg").exists()
+
+
+def test_cli_bad_input_exit_2(tmp_path, capsys) -> None:
+    table = tmp_path / "t.csv"
+    personax_like(50, seed=2).to_csv(table, index=False)
+    assert (
+        main(["independence", str(table), "--attributes", "nope", "--out", str(tmp_path / "o")])
+        == 2
+    )
+    assert "nope" in capsys.readouterr().err
+    assert (
+        main(["independence", str(table), "--compat", "authors", "--out", str(tmp_path / "o")]) == 2
+    )
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,final_o,height\n")
+    assert main(["independence", str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o" / "results.csv").exists()
