@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "data",
     "demo",
     "infer",
+    "independence",
 )
 
 
