@@ -34,3 +34,31 @@ def test_console_script_runs():
         [sys.executable, "-m", "personax", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_bad_input_traceback_only_with_debug(tmp_path, capsys):
+    missing = tmp_path / "absent.csv"
+    assert main(["data", "validate", str(missing)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["--debug", "data", "info", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and str(missing) in err
+
+
+def test_unexpected_failure_exits_1(tmp_path, capsys, monkeypatch):
+    import personax.data.info as info
+
+    def broken(path):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(info, "table_info", broken)
+    assert main(["data", "info", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "boom" in err and "--debug" in err and "Traceback" not in err
+    assert main(["--debug", "data", "info", str(tmp_path)]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_usage_error_for_missing_required_option(capsys):
+    assert main(["data", "sample"]) == 2
+    assert "--out" in capsys.readouterr().err
