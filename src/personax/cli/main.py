@@ -34,6 +34,7 @@ app = typer.Typer(
 # One module per verb group; each defines ``register(app)``. Modules import their heavy
 # libraries (torch, sklearn, ...) inside the commands so that `personax --help` stays fast.
 _COMMAND_MODULES = (
+    "discover",
     "data",
     "demo",
     "infer",

@@ -1,0 +1,126 @@
+"""`personax discover` (PC with background knowledge) and `personax crl explain` (naming latents)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from personax.cli.groups import crl_app
+
+
+def _rich_progress():
+    """A rich progress bar and a ``progress(stage, done, total)`` callback that drives it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+    )
+    tasks: dict[str, int] = {}
+
+    def callback(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, callback
+
+
+def _parse_tiers(text: str | None) -> list[list[str]] | None:
+    from personax.discovery.knowledge import parse_name_list
+
+    if text is None or not text.strip():
+        return None
+    return [list(parse_name_list(tier)) for tier in text.split(";") if tier.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("discover")
+    def discover_command(
+        table: Path = typer.Argument(..., help="Table (CSV/Parquet), e.g. a latents.csv."),
+        out: Path = typer.Option(..., "--out", help="Folder for graph.json/.png/.svg/.dot."),
+        columns: str = typer.Option(
+            None,
+            "--columns",
+            help="Comma-separated columns. Default: every numeric column except id and split.",
+        ),
+        roots: str = typer.Option(
+            None, "--roots", help="Columns nothing may point into (e.g. shared latents)."
+        ),
+        forbid: str = typer.Option(
+            None, "--forbid", help="Forbidden edges a>b,c>d: no a → b and no undirected a — b."
+        ),
+        require: str = typer.Option(None, "--require", help="Required edges a>b,c>d."),
+        tiers: str = typer.Option(
+            None,
+            "--tiers",
+            help="Causal tiers 'a,b;c,d': a later tier never causes an earlier one.",
+        ),
+        test: str = typer.Option("fisherz", "--test", help="kci | rcit | fisherz."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the CI tests."),
+        seed: int = typer.Option(0, "--seed", help="Seed (RCIT features, KCI subsample)."),
+        split: str = typer.Option(
+            None, "--split", help="Keep only rows with this value of the 'split' column."
+        ),
+        max_rows_kci: int = typer.Option(
+            1500, "--max-rows-kci", help="KCI runs on a seeded subsample above this many rows."
+        ),
+    ) -> None:
+        """PC causal discovery with background knowledge that always holds in the output."""
+        from personax.data.table import read_raw_table
+        from personax.discovery import discover, write_graph
+        from personax.discovery.knowledge import parse_edge_list, parse_name_list
+        from personax.discovery.search import select_split
+        from personax.errors import BadInput
+
+        if max_rows_kci < 10:
+            raise BadInput(f"--max-rows-kci must be at least 10, got {max_rows_kci}.")
+        df = select_split(read_raw_table(table), split, source=str(table))
+        bar, callback = _rich_progress()
+        with bar:
+            graph = discover(
+                df,
+                columns=list(parse_name_list(columns)) if columns else None,
+                roots=parse_name_list(roots),
+                forbid=parse_edge_list(forbid, "--forbid"),
+                require=parse_edge_list(require, "--require"),
+                tiers=_parse_tiers(tiers),
+                test=test.lower(),
+                alpha=alpha,
+                seed=seed,
+                max_rows_kci=max_rows_kci,
+                progress=callback,
+                source=str(table),
+            )
+        write_graph(graph, out)
+        counts = {t: sum(e.type == t for e in graph.edges) for t in ("directed", "undirected")}
+        typer.echo(
+            f"{len(graph.nodes)} nodes, {len(graph.edges)} edges ({counts['directed']} directed, "
+            f"{counts['undirected']} undirected, "
+            f"{len(graph.edges) - sum(counts.values())} bidirected) → {out}/graph.json"
+        )
+        for note in graph.notes:
+            typer.echo(f"  note: {note}")
+
+    @crl_app.command("explain")
+    def explain_command(
+        latents: Path = typer.Argument(..., help="latents.csv written by `personax crl train`."),
+        table: Path = typer.Option(..., "--table", help="The PersonaX table of the same people."),
+        out: Path = typer.Option(..., "--out", help="Folder for explain.csv, labels.csv, heatmap."),
+        split: str = typer.Option(
+            None, "--split", help="Keep only latents rows with this split (e.g. test)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of the mutual-information estimate."),
+    ) -> None:
+        """Name learned latents: correlation and mutual information with traits and attributes."""
+        from personax.data.table import read_raw_table, read_table
+        from personax.discovery.explain import align_latents, explain_latents, write_explain
+
+        latents_df, table_df = align_latents(
+            read_raw_table(latents), read_table(table), split, str(latents), str(table)
+        )
+        result = explain_latents(latents_df, table_df, seed=seed)
+        write_explain(result, out)
+        for label in result.labels:
+            typer.echo(f"  {label.text}")
+        typer.echo(f"→ {out}/explain.csv, {out}/labels.csv, {out}/heatmap.png")

@@ -1,0 +1,116 @@
+"""Conditional independence tests over the columns of one data matrix, as PC calls them.
+
+Each tester answers ``p_value(i, j, cond)`` for column indices and caches answers (PC asks the
+same question from both ends of an edge). The statistics themselves live in
+:mod:`personax.independence.conditional`; this module only indexes columns and subsamples.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import networkx as nx
+import numpy as np
+
+KCI_MAX_ROWS = 1500
+"""Conditional KCI costs O(n³) time and O(n²) memory; above this many rows PC runs it on a
+seeded random subsample of this size (the notes of the graph say so)."""
+
+
+class _Cached(ABC):
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, int, tuple[int, ...]], float] = {}
+
+    def p_value(self, i: int, j: int, cond: tuple[int, ...]) -> float:
+        key = (min(i, j), max(i, j), tuple(sorted(cond)))
+        if key not in self._cache:
+            self._cache[key] = float(self._compute(*key))
+        return self._cache[key]
+
+    @abstractmethod
+    def _compute(self, i: int, j: int, cond: tuple[int, ...]) -> float:
+        """The p-value of column i independent of column j given the columns in cond."""
+
+
+class FisherZTester(_Cached):
+    """Fisher-z partial-correlation test on the full correlation matrix (linear-Gaussian)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        super().__init__()
+        self.n = data.shape[0]
+        self.correlation = np.corrcoef(np.asarray(data, dtype=float), rowvar=False)
+
+    def _compute(self, i, j, cond):
+        from personax.independence.conditional import fisherz_from_correlation
+
+        variables = [i, j, *cond]
+        sub = self.correlation[np.ix_(variables, variables)]
+        return fisherz_from_correlation(sub, self.n).p_value
+
+
+class KCITester(_Cached):
+    """Conditional KCI (kernel test, any dependence shape). The O(n³) residual operator of
+    each conditioning set is kept for the next questions (a few sets at a time)."""
+
+    def __init__(self, data: np.ndarray, operators_kept: int = 4) -> None:
+        super().__init__()
+        self.data = np.asarray(data, dtype=float)
+        self._operators: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self._operators_kept = operators_kept
+
+    def _residual_operator(self, cond: tuple[int, ...]) -> np.ndarray:
+        from personax.independence.conditional import kci_residual_operator
+
+        if cond in self._operators:
+            self._operators.move_to_end(cond)
+        else:
+            self._operators[cond] = kci_residual_operator(self.data[:, list(cond)])
+            if len(self._operators) > self._operators_kept:
+                self._operators.popitem(last=False)
+        return self._operators[cond]
+
+    def _compute(self, i, j, cond):
+        from personax.independence.conditional import kci_ci
+
+        if not cond:
+            return kci_ci(self.data[:, i], self.data[:, j]).p_value
+        return kci_ci(
+            self.data[:, i],
+            self.data[:, j],
+            self.data[:, list(cond)],
+            residual_operator=self._residual_operator(cond),
+        ).p_value
+
+
+class RCITTester(_Cached):
+    """Conditional RCIT/RCoT (random Fourier features; linear in n). Seeded per question so
+    the answer does not depend on the order in which PC asks."""
+
+    def __init__(self, data: np.ndarray, seed: int = 0) -> None:
+        super().__init__()
+        self.data = np.asarray(data, dtype=float)
+        self.seed = seed
+
+    def _compute(self, i, j, cond):
+        from personax.independence.conditional import rcit_ci
+
+        z = self.data[:, list(cond)] if cond else None
+        question_seed = [self.seed, i, j, *cond]
+        return rcit_ci(self.data[:, i], self.data[:, j], z, seed=question_seed).p_value
+
+
+class OracleTester(_Cached):
+    """Exact answers from d-separation in a known DAG (for tests): p = 1 when d-separated."""
+
+    def __init__(self, dag: nx.DiGraph, nodes: Sequence[str]) -> None:
+        super().__init__()
+        self.dag = dag
+        self.nodes = list(nodes)
+
+    def _compute(self, i, j, cond):
+        separated = nx.is_d_separator(
+            self.dag, {self.nodes[i]}, {self.nodes[j]}, {self.nodes[c] for c in cond}
+        )
+        return 1.0 if separated else 0.0

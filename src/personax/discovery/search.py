@@ -1,0 +1,140 @@
+"""``discover``: PC with background knowledge on the columns of a table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from personax.discovery.citests import KCI_MAX_ROWS, FisherZTester, KCITester, RCITTester
+from personax.discovery.graph import CausalGraph
+from personax.discovery.knowledge import Knowledge
+from personax.discovery.pc import Progress, pc
+from personax.errors import BadInput
+
+TESTS = ("fisherz", "kci", "rcit")
+NON_DATA_COLUMNS = ("id", "split")
+
+
+def default_columns(df: pd.DataFrame) -> list[str]:
+    """Every numeric (non-boolean-free) column except ``id`` and ``split``."""
+    return [
+        str(c)
+        for c in df.columns
+        if str(c) not in NON_DATA_COLUMNS
+        and pd.api.types.is_numeric_dtype(df[c])
+        and not pd.api.types.is_complex_dtype(df[c])
+    ]
+
+
+def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> pd.DataFrame:
+    """Rows whose ``split`` column equals ``split`` (all rows when ``split`` is None)."""
+    if split is None:
+        return df
+    if "split" not in df.columns:
+        raise BadInput(f"{source}: --split {split} needs a 'split' column, which is missing.")
+    kept = df[df["split"].astype(str) == split]
+    if kept.empty:
+        values = ", ".join(sorted(df["split"].astype(str).unique()))
+        raise BadInput(f"{source}: no row has split '{split}' (values present: {values}).")
+    return kept.reset_index(drop=True)
+
+
+def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
+    """The chosen columns as a float matrix; BadInput for unknown, non-numeric, missing or
+    constant columns."""
+    if len(columns) < 2:
+        raise BadInput(f"{source}: causal discovery needs at least 2 columns, got {len(columns)}.")
+    seen: set[str] = set()
+    for c in columns:
+        if c in seen:
+            raise BadInput(f"{source}: column '{c}' is listed twice.")
+        seen.add(c)
+        if c not in df.columns:
+            available = ", ".join(map(str, df.columns))
+            raise BadInput(f"{source}: no column '{c}' (columns: {available}).")
+        series = df[c]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_complex_dtype(series):
+            raise BadInput(
+                f"{source}: column '{c}' is not numeric (dtype {series.dtype}); "
+                "encode it as numbers first."
+            )
+        values = series.to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise BadInput(
+                f"{source}: column '{c}' has {int(bad.sum())} missing or infinite value(s) "
+                f"(first at row {first + 1}); drop or impute them first."
+            )
+        if len(values) and np.all(values == values[0]):
+            raise BadInput(f"{source}: column '{c}' is constant, so it cannot be tested.")
+    matrix = df[list(columns)].to_numpy(dtype=float)
+    if matrix.shape[0] < len(columns) + 4:
+        raise BadInput(
+            f"{source}: {matrix.shape[0]} rows are too few for {len(columns)} columns "
+            f"(need at least {len(columns) + 4})."
+        )
+    return matrix
+
+
+def discover(
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    roots: Iterable[str] = (),
+    forbid: Iterable[tuple[str, str]] = (),
+    require: Iterable[tuple[str, str]] = (),
+    tiers: Iterable[Iterable[str]] | None = None,
+    test: str = "fisherz",
+    alpha: float = 0.05,
+    seed: int = 0,
+    max_rows_kci: int = KCI_MAX_ROWS,
+    progress: Progress | None = None,
+    source: str = "table",
+) -> CausalGraph:
+    """PC over ``columns`` of ``df`` with background knowledge that always holds in the output.
+
+    ``test``: ``fisherz`` (linear-Gaussian), ``kci`` (kernel; O(n³), so above ``max_rows_kci``
+    rows it runs on a seeded random subsample of that size) or ``rcit`` (RCoT; linear in n,
+    seeded). ``columns`` None means every numeric column except ``id`` and ``split``.
+    Raises BadInput for bad columns, options or contradictory knowledge.
+    """
+    if test not in TESTS:
+        raise BadInput(f"unknown test '{test}'; choose one of {', '.join(TESTS)}.")
+    if not 0 < alpha < 1:
+        raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
+    cols = list(columns) if columns is not None else default_columns(df)
+    data = data_matrix(df, cols, source)
+    knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)
+    n_rows = data.shape[0]
+    notes = []
+    if test == "kci" and n_rows > max_rows_kci:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(n_rows, size=max_rows_kci, replace=False))
+        data = data[keep]
+        notes.append(
+            f"Conditional KCI costs O(n³): it ran on a seeded random subsample of "
+            f"{max_rows_kci} of the {n_rows} rows (seed {seed}); use --test rcit to use all rows."
+        )
+    if test == "fisherz":
+        tester = FisherZTester(data)
+    elif test == "kci":
+        tester = KCITester(data)
+    else:
+        tester = RCITTester(data, seed=seed)
+    result = pc(cols, tester, alpha=alpha, knowledge=knowledge, progress=progress)
+    graph = result.graph
+    knowledge.check(graph)  # must never fire; raises KnowledgeViolation if it does
+    summary = (
+        f"PC (stable skeleton) with the {test} test at alpha {alpha} on {data.shape[0]} rows "
+        f"and {len(cols)} columns; {result.n_tests} conditional independence tests."
+    )
+    return CausalGraph(
+        nodes=graph.nodes,
+        edges=graph.edges,
+        notes=(summary, *notes, *graph.notes),
+        knowledge=graph.knowledge,
+    )

@@ -1,0 +1,269 @@
+"""Conditional independence tests x ⟂ y | z: Fisher-z, KCI and RCIT (the RCoT variant).
+
+Each returns the package's ``TestResult`` (statistic, p_value, n). With ``z`` empty or None the
+kernel tests delegate to the unconditional ``kci`` / ``rcit`` of this package.
+
+- ``fisherz``: partial correlation, Fisher's z transform, normal null — the linear-Gaussian
+  test; the same formula as causal-learn's ``fisherz`` so PC skeletons agree with it.
+- ``kci_ci``: kernel conditional independence (Zhang, Peters, Janzing & Schölkopf 2011):
+  Gaussian kernels on standardised data, kernel ridge residuals given z, the trace statistic
+  and a gamma approximation of its null. O(n³) time, O(n²) memory: keep n to a few thousand
+  (PC subsamples above ``personax.discovery.citests.KCI_MAX_ROWS``).
+- ``rcit_ci``: randomized conditional correlation test (RCoT, Strobl, Zhang & Visweswaran
+  2019): random Fourier features of x, y and z, linear regression of the x and y features on
+  the z features, the squared Frobenius norm of the residual cross-covariance, and the
+  Lindsay–Pilla–Basak approximation of its weighted-chi-square null (as the unconditional
+  ``rcit``). Linear in n; seeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+from scipy.spatial.distance import pdist
+
+from personax.independence.kernels import GaussianKernel, gamma_sf
+from personax.independence.rcit import _weighted_chi2_sf
+from personax.independence.result import TestResult, invalid_result
+
+KCI_CI_EPSILON = 1e-3
+"""Ridge of the kernel regression on z (the value causal-learn uses)."""
+
+
+def _as_matrix(a: np.ndarray | Sequence[float] | None, name: str, n: int | None) -> np.ndarray:
+    if a is None:
+        return np.empty((0 if n is None else n, 0))
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 1-D or 2-D array, got {arr.ndim} dimensions.")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but x has {n}.")
+    return arr
+
+
+def _inputs(x, y, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y, z as 2-D float arrays restricted to the rows where all of them are finite."""
+    xm = _as_matrix(x, "x", None)
+    n = xm.shape[0]
+    ym, zm = _as_matrix(y, "y", n), _as_matrix(z, "z", n)
+    keep = np.isfinite(xm).all(axis=1) & np.isfinite(ym).all(axis=1) & np.isfinite(zm).all(axis=1)
+    return xm[keep], ym[keep], zm[keep]
+
+
+def _too_few(test: str, null: str, n: int, zm: np.ndarray) -> TestResult | None:
+    needed = zm.shape[1] + 4
+    if n < needed:
+        return invalid_result(test, n, null, f"fewer than {needed} complete rows")
+    return None
+
+
+def _standardize(a: np.ndarray) -> np.ndarray:
+    sd = a.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (a - a.mean(axis=0)) / sd
+
+
+def fisherz_from_correlation(correlation: np.ndarray, n: int) -> TestResult:
+    """Fisher-z test of variables 0 ⟂ 1 given the rest, from their correlation matrix."""
+    n_cond = correlation.shape[0] - 2
+    try:
+        precision = np.linalg.inv(correlation)
+    except np.linalg.LinAlgError:
+        precision = np.linalg.pinv(correlation)  # collinear columns: use the pseudo-inverse
+    r = -precision[0, 1] / np.sqrt(abs(precision[0, 0] * precision[1, 1]))
+    r = float(np.clip(r, -1 + np.finfo(float).eps, 1 - np.finfo(float).eps))
+    dof = max(n - n_cond - 3, 1)
+    z_score = np.sqrt(dof) * 0.5 * np.log((1 + r) / (1 - r))
+    p = 2 * stats.norm.sf(abs(z_score))
+    return TestResult(
+        test="fisherz",
+        statistic=float(z_score),
+        p_value=float(p),
+        n=int(n),
+        null="normal",
+        params={"n_conditioning": int(n_cond)},
+        effect_size=r,
+    )
+
+
+def fisherz(x, y, z=None) -> TestResult:
+    """Fisher-z partial-correlation test of x ⟂ y | z (z: None, 1-D or n × k)."""
+    xm, ym, zm = _inputs(x, y, z)
+    if xm.shape[1] != 1 or ym.shape[1] != 1:
+        raise ValueError("fisherz tests one column x against one column y.")
+    if (short := _too_few("fisherz", "normal", xm.shape[0], zm)) is not None:
+        return short
+    data = np.hstack([xm, ym, zm])
+    if np.any(np.ptp(data, axis=0) == 0):
+        return invalid_result(
+            "fisherz", data.shape[0], "normal", "a column is constant: correlation undefined"
+        )
+    correlation = np.corrcoef(data, rowvar=False)
+    return fisherz_from_correlation(correlation, data.shape[0])
+
+
+def _kci_width(n: int) -> float:
+    # causal-learn's empirical rule for the conditional KCI (sigma per unit dimension).
+    if n < 200:
+        return 1.2
+    if n < 1200:
+        return 0.7
+    return 0.4
+
+
+def _gaussian_gram(data: np.ndarray, sigma: float) -> np.ndarray:
+    """Centred Gaussian Gram matrix on rows of ``data``: the product over dimensions of the
+    package's 1-D Gaussian kernel is the multivariate kernel exp(-‖u - v‖² / (2 sigma²))."""
+    kernel = GaussianKernel(sigma)
+    gram = np.ones((data.shape[0], data.shape[0]))
+    for column in data.T:
+        gram *= kernel(column, column)
+    row_mean = gram.mean(axis=1)
+    return gram - row_mean[:, None] - row_mean[None, :] + row_mean.mean()
+
+
+def _gamma_p(statistic: float, mean: float, var: float) -> float:
+    """Gamma law matched to the null's mean and variance (Satterthwaite)."""
+    if mean <= 0 or var <= 0:
+        return float("nan")
+    return gamma_sf(statistic, mean**2 / var, var / mean)
+
+
+def kci_residual_operator(z, *, epsilon: float = KCI_CI_EPSILON) -> np.ndarray:
+    """eps (Kz + eps I)⁻¹: the residual operator of kernel ridge regression on z.
+
+    The O(n³) part of conditional KCI that depends on z only; PC asks many questions with the
+    same conditioning set, so callers may compute it once and pass it to :func:`kci_ci`.
+    """
+    zs = _standardize(_as_matrix(z, "z", None))
+    n = zs.shape[0]
+    kz = _gaussian_gram(zs, _kci_width(n) * np.sqrt(zs.shape[1]))
+    return epsilon * np.linalg.inv(kz + epsilon * np.eye(n))
+
+
+def kci_ci(
+    x,
+    y,
+    z=None,
+    *,
+    epsilon: float = KCI_CI_EPSILON,
+    residual_operator: np.ndarray | None = None,
+) -> TestResult:
+    """Conditional KCI test of x ⟂ y | z with the gamma null approximation.
+
+    ``residual_operator``: the result of :func:`kci_residual_operator` for this z (optional).
+    """
+    xm, ym, zm = _inputs(x, y, z)
+    if zm.shape[1] == 0:
+        from personax.independence.kci import kci
+
+        return kci(xm[:, 0] if xm.shape[1] == 1 else xm, ym[:, 0] if ym.shape[1] == 1 else ym)
+    n = xm.shape[0]
+    if (short := _too_few("kci", "gamma", n, zm)) is not None:
+        return short
+    if np.ptp(xm) == 0 or np.ptp(ym) == 0:
+        return invalid_result("kci", n, "gamma", "constant column in this test")
+    width = _kci_width(n)
+    rz = (
+        kci_residual_operator(zm, epsilon=epsilon)
+        if residual_operator is None
+        else residual_operator
+    )
+    # Following Zhang et al. (2011), x is augmented with z before its kernel is residualised.
+    xz = _standardize(np.hstack([xm, zm]))
+    ys = _standardize(ym)
+    kx_z = rz @ _gaussian_gram(xz, width * np.sqrt(xz.shape[1])) @ rz
+    ky_z = rz @ _gaussian_gram(ys, width * np.sqrt(ys.shape[1])) @ rz
+    both = kx_z * ky_z
+    statistic = float(both.sum())  # trace(Kx|z · Ky|z), both matrices being symmetric
+    # Under H0 the statistic is ≈ Σ λ_k χ²₁ with λ the eigenvalues of Kx|z ∘ Ky|z (the
+    # Hadamard product of the two residual kernels): its mean is the trace and its variance
+    # twice the squared Frobenius norm — O(n²), no eigendecomposition needed.
+    mean = float(np.sum(np.diag(kx_z) * np.diag(ky_z)))
+    var = float(2 * np.sum(both * both))
+    return TestResult(
+        test="kci",
+        statistic=statistic,
+        p_value=_gamma_p(statistic, mean, var),
+        n=n,
+        null="gamma",
+        params={"width": width, "epsilon": epsilon, "n_conditioning": int(zm.shape[1])},
+    )
+
+
+def _fourier_features(data: np.ndarray, n_features: int, rng: np.random.Generator) -> np.ndarray:
+    # Median heuristic on the first 500 rows (as RCoT does); 1.0 if all distances are 0.
+    distances = pdist(data[:500])
+    positive = distances[distances > 0]
+    width = float(np.median(positive)) if positive.size else 1.0
+    weights = rng.standard_normal((data.shape[1], n_features)) / width
+    phases = rng.uniform(0, 2 * np.pi, n_features)
+    features = np.sqrt(2.0) * np.cos(data @ weights + phases)
+    return features - features.mean(axis=0)
+
+
+def rcit_ci(
+    x,
+    y,
+    z=None,
+    *,
+    seed: int | Sequence[int] = 0,
+    n_features_xy: int = 5,
+    n_features_z: int = 100,
+):
+    """Conditional RCoT test of x ⟂ y | z (random Fourier features, LPB4 null), seeded.
+
+    ``seed`` may be a sequence of integers (PC passes [seed, i, j, *conditioning set] so
+    each question has its own stream, whatever the order of the questions).
+    """
+    xm, ym, zm = _inputs(x, y, z)
+    if zm.shape[1] == 0:
+        from personax.independence.rcit import rcit
+
+        seed0 = (
+            seed
+            if isinstance(seed, int)
+            else int(np.random.SeedSequence(seed).generate_state(1)[0])
+        )
+        return rcit(
+            xm[:, 0] if xm.shape[1] == 1 else xm, ym[:, 0] if ym.shape[1] == 1 else ym, seed=seed0
+        )
+    n = xm.shape[0]
+    if (short := _too_few("rcit", "lpb4", n, zm)) is not None:
+        return short
+    if np.ptp(xm) == 0 or np.ptp(ym) == 0:
+        return invalid_result("rcit", n, "lpb4", "constant column in this test")
+    rng = np.random.default_rng(seed)
+    # Fewer z features than rows/4, or the regression on z would absorb all signal.
+    n_features_z = max(1, min(n_features_z, n // 4))
+    fx = _fourier_features(_standardize(xm), n_features_xy, rng)
+    fy = _fourier_features(_standardize(ym), n_features_xy, rng)
+    fz = _fourier_features(_standardize(zm), n_features_z, rng)
+    czz = fz.T @ fz / (n - 1)
+    ridge = 1e-10 * np.eye(fz.shape[1])
+    res_x = fx - fz @ np.linalg.solve(czz + ridge, fz.T @ fx / (n - 1))
+    res_y = fy - fz @ np.linalg.solve(czz + ridge, fz.T @ fy / (n - 1))
+    cross = res_x.T @ res_y / (n - 1)
+    statistic = float(n * np.sum(cross**2))
+    products = (res_x[:, :, None] * res_y[:, None, :]).reshape(n, -1)
+    products = products - products.mean(axis=0)
+    eig = np.linalg.eigvalsh(products.T @ products / n)
+    # The same weighted-chi-square null (Lindsay–Pilla–Basak) as the unconditional RCIT.
+    p, null_method = _weighted_chi2_sf(eig[eig > 0], statistic)
+    return TestResult(
+        test="rcit",
+        statistic=statistic,
+        p_value=p,
+        n=n,
+        null=null_method or "lpb4",
+        params={
+            "seed": seed if isinstance(seed, int) else list(seed),
+            "n_features_xy": n_features_xy,
+            "n_features_z": n_features_z,
+            "n_conditioning": int(zm.shape[1]),
+        },
+    )

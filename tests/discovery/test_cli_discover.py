@@ -1,0 +1,158 @@
+"""`personax discover` and `personax crl explain`: outputs, schema and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personax.cli.main import main
+
+
+@pytest.fixture
+def latents_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    s0 = rng.standard_normal(n)
+    z_text_0 = 0.8 * s0 + 0.6 * rng.standard_normal(n)
+    z_face_0 = 0.8 * z_text_0 + 0.6 * rng.standard_normal(n)
+    z_face_1 = rng.standard_normal(n)
+    df = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "split": np.where(np.arange(n) % 4 == 0, "test", "train"),
+            "s_0": s0,
+            "z_text_0": z_text_0,
+            "z_face_0": z_face_0,
+            "z_face_1": z_face_1,
+        }
+    )
+    path = tmp_path / "latents.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_discover_writes_graph_files_matching_schema(tmp_path, latents_csv, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["discover", str(latents_csv), "--roots", "s_0", "--test", "fisherz", "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().err
+    graph = json.loads((out / "graph.json").read_text())
+    assert graph["nodes"] == ["s_0", "z_text_0", "z_face_0", "z_face_1"]  # id, split skipped
+    for edge in graph["edges"]:
+        assert set(edge) == {"source", "target", "type"}
+        assert edge["type"] in {"directed", "undirected", "bidirected"}
+        assert edge["target"] != "s_0" or edge["type"] == "directed" and edge["source"] == "s_0"
+    edges = {(e["source"], e["target"], e["type"]) for e in graph["edges"]}
+    assert ("s_0", "z_text_0", "directed") in edges
+    assert ("z_text_0", "z_face_0", "directed") in edges
+    for name in ("graph.png", "graph.svg", "graph.dot"):
+        assert (out / name).stat().st_size > 0
+    assert graph["knowledge"]["roots"] == ["s_0"]
+
+
+def test_discover_is_reproducible_bytes(tmp_path, latents_csv):
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        args = ["discover", str(latents_csv), "--test", "rcit", "--seed", "3", "--out", str(out)]
+        assert main(args) == 0
+    for name in ("graph.json", "graph.svg", "graph.png", "graph.dot"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
+
+
+def test_discover_split_keeps_held_out_rows(tmp_path, latents_csv, capsys):
+    out = tmp_path / "out"
+    assert main(["discover", str(latents_csv), "--split", "test", "--out", str(out)]) == 0
+    graph = json.loads((out / "graph.json").read_text())
+    assert any("on 100 rows" in note for note in graph["notes"])
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--columns", "s_0,nope"], "no column 'nope'"),
+        (["--forbid", "s_0-z_text_0"], "'s_0-z_text_0' is not of the form a>b"),
+        (["--roots", "s_9"], "'s_9' is not one of the columns"),
+        (["--columns", "s_0,id"], "column 'id' is not numeric"),
+        (["--test", "magic"], "unknown test 'magic'"),
+        (["--alpha", "1.5"], "alpha"),
+        (["--split", "holdout"], "no row has split 'holdout'"),
+        (["--require", "z_face_0>s_0", "--roots", "s_0"], "root 's_0'"),
+    ],
+)
+def test_discover_bad_input_exit_2(tmp_path, latents_csv, capsys, extra, fragment):
+    code = main(["discover", str(latents_csv), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "graph.json").exists()
+
+
+def test_discover_nan_is_bad_input(tmp_path, latents_csv, capsys):
+    df = pd.read_csv(latents_csv)
+    df.loc[5, "z_face_0"] = np.nan
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 2
+    assert "column 'z_face_0' has 1 missing" in capsys.readouterr().err
+
+
+def test_explain_writes_tables_and_labels(tmp_path, latents_csv, capsys):
+    lat = pd.read_csv(latents_csv)
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(
+        {
+            "id": lat["id"][::-1].to_numpy(),  # another row order: the join is by id
+            "final_c": (lat["z_text_0"] + 0.3 * rng.standard_normal(len(lat)))[::-1].to_numpy(),
+            "height": rng.standard_normal(len(lat)),
+            "league": rng.choice(["NBA", "NFL"], len(lat)),
+        }
+    )
+    table_path = tmp_path / "table.csv"
+    table.to_csv(table_path, index=False)
+    out = tmp_path / "explain"
+    code = main(
+        [
+            "crl",
+            "explain",
+            str(latents_csv),
+            "--table",
+            str(table_path),
+            "--split",
+            "test",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    labels = pd.read_csv(out / "labels.csv")
+    row = labels.set_index("latent").loc["z_text_0"]
+    assert row["label"] == "final_c" and row["spearman"] > 0.8
+    assert row["text"].startswith("z_text_0 ≈ final_c, ρ = 0.")
+    explain = pd.read_csv(out / "explain.csv")
+    assert set(explain.columns) >= {"latent", "feature", "spearman", "mutual_information", "n"}
+    assert (explain["n"] == 100).all()
+    league = explain[explain.feature == "league"]
+    assert league["spearman"].isna().all() and league["mutual_information"].notna().all()
+    assert (out / "heatmap.png").exists() and (out / "heatmap.svg").exists()
+
+
+def test_explain_row_order_join_needs_equal_lengths(tmp_path, latents_csv, capsys):
+    table_path = tmp_path / "table.csv"
+    pd.DataFrame({"final_c": np.arange(10.0)}).to_csv(table_path, index=False)
+    code = main(
+        [
+            "crl",
+            "explain",
+            str(latents_csv),
+            "--table",
+            str(table_path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "rows are matched by order" in capsys.readouterr().err
