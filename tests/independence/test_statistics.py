@@ -1,0 +1,124 @@
+"""Validation of the statistics: calibration under independence, power, seeding, ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from personax.independence import chisq, gsq, hsic, kci, rcit
+
+
+def _draw(rng: np.random.Generator, n: int, dependence: float):
+    """A discrete trait with ties, a continuous and a discrete attribute."""
+    latent = rng.normal(size=n)
+    trait = np.clip(np.round((2 + 0.8 * latent + rng.normal(scale=0.6, size=n)) * 2) / 2, 1, 3)
+    continuous = np.round(170 + 7 * rng.normal(size=n) + dependence * 7 * latent)
+    discrete = (rng.random(n) < 1 / (1 + np.exp(-dependence * latent))) + rng.integers(0, 3, size=n)
+    return trait, continuous, discrete.astype(float)
+
+
+def _rejection_rates(sims: int, n: int, dependence: float, compat: str | None) -> dict[str, float]:
+    rng = np.random.default_rng(12345)
+    hits = dict.fromkeys(("kci", "hsic", "rcit", "chisq", "gsq"), 0)
+    for s in range(sims):
+        trait, continuous, discrete = _draw(rng, n, dependence)
+        attribute = continuous if s % 2 == 0 else discrete  # kernel tests see both kinds
+        hits["kci"] += kci(trait, attribute, compat=compat).p_value < 0.05
+        hits["hsic"] += hsic(trait, attribute, compat=compat).p_value < 0.05
+        hits["rcit"] += rcit(trait, attribute, seed=s, compat=compat).p_value < 0.05
+        hits["chisq"] += chisq(trait, discrete, compat=compat).p_value < 0.05
+        hits["gsq"] += gsq(trait, discrete, compat=compat).p_value < 0.05
+    return {k: v / sims for k, v in hits.items()}
+
+
+def test_type_one_error_fast() -> None:
+    # 400 simulations: binomial sd ≈ 0.011 at 0.05, so the band is ±3.5 sd
+    rates = _rejection_rates(sims=400, n=300, dependence=0.0, compat=None)
+    for test, rate in rates.items():
+        assert 0.015 <= rate <= 0.09, (test, rate)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compat", [None, "paper"])
+def test_type_one_error_within_3_to_7_percent(compat: str | None) -> None:
+    rates = _rejection_rates(sims=3000, n=500, dependence=0.0, compat=compat)
+    for test, rate in rates.items():
+        assert 0.03 <= rate <= 0.07, (test, rate)
+
+
+def test_power_on_planted_dependence() -> None:
+    rates = _rejection_rates(sims=60, n=400, dependence=1.5, compat=None)
+    for test, rate in rates.items():
+        assert rate >= 0.8, (test, rate)
+
+
+def test_default_widths_beat_paper_widths_on_continuous_attribute() -> None:
+    # the paper's fixed widths waste power on a continuous attribute (README: differences)
+    rng = np.random.default_rng(8)
+    wins = 0
+    for _ in range(30):
+        trait, continuous, _ = _draw(rng, 300, 0.35)
+        ours = hsic(trait, continuous).p_value
+        paper = hsic(trait, continuous, compat="paper").p_value
+        wins += ours < paper
+    assert wins >= 20
+
+
+def test_rcit_seeded() -> None:
+    rng = np.random.default_rng(0)
+    trait, continuous, _ = _draw(rng, 500, 0.2)
+    for compat in (None, "paper"):
+        first = rcit(trait, continuous, seed=5, compat=compat)
+        again = rcit(trait, continuous, seed=5, compat=compat)
+        other = rcit(trait, continuous, seed=6, compat=compat)
+        assert first.p_value == again.p_value and first.statistic == again.statistic
+        assert other.statistic != first.statistic
+
+
+def test_results_invariant_to_row_order_and_units() -> None:
+    rng = np.random.default_rng(1)
+    trait, continuous, _ = _draw(rng, 400, 0.3)
+    order = rng.permutation(400)
+    for test in (kci, hsic):
+        base = test(trait, continuous)
+        shuffled = test(trait[order], continuous[order])
+        rescaled = test(trait, continuous / 100.0)  # cm → m: default widths are scale-free
+        assert shuffled.p_value == pytest.approx(base.p_value, rel=1e-9, abs=1e-14)
+        assert rescaled.p_value == pytest.approx(base.p_value, rel=1e-9, abs=1e-14)
+    base = rcit(trait, continuous, seed=2)
+    assert rcit(trait[order], continuous[order], seed=2).p_value == pytest.approx(
+        base.p_value, rel=1e-9
+    )
+
+
+def test_edge_inputs() -> None:
+    assert np.isnan(kci([1.0], [2.0]).p_value)
+    assert np.isnan(hsic(np.ones(20), np.arange(20.0)).p_value)
+    assert "constant" in kci(np.ones(20), np.arange(20.0)).note
+    assert np.isnan(rcit([np.nan] * 5, [1.0] * 5).p_value)
+    assert np.isnan(chisq([np.nan, 1.0], [2.0, np.nan]).p_value)
+    assert chisq(np.ones(10), np.arange(10.0), compat="paper").p_value == 1.0  # causal-learn's rule
+    assert np.isnan(chisq(np.ones(10), np.arange(10.0)).p_value)
+    with pytest.raises(ValueError):
+        kci([1.0, 2.0], [1.0])
+    from personax.errors import BadInput
+
+    with pytest.raises(BadInput):
+        kci(["a", "b", "c"], [1.0, 2.0, 3.0])
+
+
+def test_planted_truth_of_embedded_sample() -> None:
+    sample_module = pytest.importorskip("personax.data.sample")
+    from personax.independence.battery import run_battery
+
+    sample = sample_module.make_sample("celebrity", n=3000, seed=1)
+    truth = {(d.trait, d.attribute): d.dependent for d in sample.truth.dependencies}
+    frame = run_battery(sample.table, tests=("kci", "hsic", "rcit", "chisq")).results
+    frame = frame[frame.p_value.notna()]
+    planted = np.array([truth[(t, a)] for t, a in zip(frame.trait, frame.attribute, strict=True)])
+    for test in ("kci", "hsic", "rcit", "chisq"):
+        mask = (frame.test == test).to_numpy()
+        power = frame.significant.to_numpy()[mask & planted].mean()
+        false_positive_rate = frame.significant.to_numpy()[mask & ~planted].mean()
+        assert power >= 0.65, (test, power)
+        assert false_positive_rate <= 0.08, (test, false_positive_rate)
