@@ -149,3 +149,10 @@ def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sample, "make_sample", interrupted)
     code, _, _ = _run(capsys, "data", "sample", "--n", 10, "--out", tmp_path / "s.parquet")
     assert code == 130
+
+
+def test_info_shows_renamed_and_unrecognised(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("ID,Height(cm),Shoe size\na,180,44\n")
+    code, out, _ = _run(capsys, "data", "info", path)
+    assert code == 0 and "Height(cm) → height" in out and "Shoe size" in out

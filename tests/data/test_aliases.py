@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personax.data import read_table
 from personax.data.aliases import ALIASES, canonical_name, canonicalize_columns, normalize_name
@@ -123,3 +125,36 @@ def test_read_table_applies_aliases_and_keeps_id_text(tmp_path):
     df = read_table(path)
     assert df.columns.tolist() == ["id", "birth_year", "chatgpt_o", "height"]
     assert df["id"].tolist() == ["007", "010"]
+
+
+NAME = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["ID", "id", "Height", "height(cm)", "Chatgpt_score", "4o_o", "chatgpt_o"]),
+    st.integers(-3, 3),
+)
+CELL = st.one_of(
+    st.none(), st.integers(-5, 5), st.floats(), st.text(max_size=10), st.lists(st.integers(0, 3))
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(names=st.lists(NAME, max_size=6), data=st.data())
+def test_canonicalize_only_ever_raises_bad_input(names, data):
+    frame = pd.DataFrame(
+        {i: data.draw(st.lists(CELL, min_size=2, max_size=2)) for i in range(len(names))},
+        index=range(2),
+    )
+    frame.columns = names
+    try:
+        result = canonicalize_columns(frame, "t.csv")
+    except BadInput as exc:
+        assert str(exc).startswith("t.csv: ")
+        return
+    assert len(result.frame) == 2
+    assert len(set(result.frame.columns)) == len(result.frame.columns)
+    assert all(isinstance(c, str) for c in result.frame.columns)
+
+
+@given(st.text(max_size=20))
+def test_normalize_is_idempotent(name):
+    assert normalize_name(normalize_name(name)) == normalize_name(name)

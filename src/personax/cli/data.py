@@ -118,6 +118,8 @@ def _print_info(summary) -> None:
     groups.add_row("per-LLM traits", ", ".join(t.column for t in summary.llm_traits) or "-")
     groups.add_row("aggregated traits", ", ".join(f.column for f in summary.final_traits) or "-")
     groups.add_row("embeddings", ", ".join(e.column for e in summary.embeddings) or "-")
+    if summary.renamed:
+        groups.add_row("renamed", ", ".join(f"{a} → {b}" for a, b in summary.renamed.items()))
     if summary.unrecognised:
         groups.add_row("not recognised", ", ".join(summary.unrecognised))
     console.print(groups)
