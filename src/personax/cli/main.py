@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "discover",
     "data",
     "demo",
+    "build",
     "infer",
     "independence",
 )

@@ -1,0 +1,345 @@
+"""`personax build`: roster + traits + trait store (+ images) → a publishable dataset folder.
+
+Output (written atomically, byte-identical for the same inputs and key)::
+
+    DATASET_DIR/README.md                          dataset card (YAML header + datasheet)
+    DATASET_DIR/data/train-00000-of-00001.parquet  one row per person
+    DATASET_DIR/personax_build.json                what `personax data reveal` needs (no secret)
+
+Nothing identifying leaves: ids become keyed pseudonyms, names and contexts are dropped, the
+models' descriptions only enter as rotated embeddings, images only as rotated embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from personax import __version__
+from personax.atomic import atomic_dir
+from personax.build.card import CardFacts, render_card
+from personax.build.images import (
+    ImageEncoder,
+    PixelProjectionEncoder,
+    embed_images,
+    load_image_encoder,
+)
+from personax.build.privacy import key_fingerprint, obfuscate, pseudonyms
+from personax.build.text import EmbeddingCache, TextEmbedder, embed_texts, trait_documents
+from personax.data import column_groups, read_table
+from personax.errors import BadInput
+
+Progress = Callable[[str, int, int], None]
+DATA_FILE = "data/train-00000-of-00001.parquet"
+BUILD_FILE = "personax_build.json"
+ROSTER_COLUMNS = ("id", "name", "context")
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+}
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did; the CLI prints it and it is serialisable to JSON."""
+
+    out: str
+    rows: int
+    llms: tuple[str, ...]
+    prompt_version: str
+    text_model: str
+    image_encoder: str | None
+    texts_embedded: int
+    texts_computed: int
+    texts_cached: int
+    texts_missing: dict[str, int]
+    images_missing: int
+    images_unreadable: int
+    traits_missing: int
+    attributes: tuple[str, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def default_cache_path(store: str | os.PathLike[str]) -> Path:
+    """The embedding cache next to the store: ``S.sqlite`` → ``S.embeddings.sqlite``."""
+    p = Path(store)
+    return p.with_name(f"{p.stem}.embeddings.sqlite")
+
+
+def _llm_column_prefix(model: str) -> str:
+    prefix = re.sub(r"[^a-z0-9-]+", "-", str(model).strip().lower()).strip("-")
+    if not prefix:
+        raise BadInput(f"trait store model name '{model}' gives no usable column prefix.")
+    return prefix
+
+
+def _read_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
+    roster = read_table(path)
+    missing = [c for c in ROSTER_COLUMNS if c not in roster.columns]
+    if missing:
+        raise BadInput(
+            f"{path}: roster lacks the column(s) {', '.join(missing)} (needs id, name, context)."
+        )
+    if roster.empty:
+        raise BadInput(f"{path}: roster has no rows.")
+    ids = roster["id"].astype("string")
+    empty = ids.isna() | (ids.str.strip() == "")
+    if empty.any():
+        raise BadInput(f"{path}: roster row {int(np.flatnonzero(empty)[0]) + 2} has an empty id.")
+    dup = ids.duplicated()
+    if dup.any():
+        raise BadInput(f"{path}: roster id '{ids[dup].iloc[0]}' appears more than once.")
+    roster["id"] = ids.astype(str)
+    return roster.reset_index(drop=True)
+
+
+def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
+    traits = read_table(path)
+    if "id" not in traits.columns:
+        raise BadInput(f"{path}: traits table lacks the column id.")
+    ids = traits["id"].astype("string")
+    dup = ids.duplicated() & ids.notna()
+    if dup.any():
+        raise BadInput(f"{path}: traits id '{ids[dup].iloc[0]}' appears more than once.")
+    groups = column_groups(traits)
+    columns = list(groups.llm_traits) + list(groups.final_traits)
+    if not columns:
+        raise BadInput(f"{path}: traits table has no <llm>_<t> or final_<t> columns.")
+    traits = traits[["id", *columns]].copy()
+    traits["id"] = ids.astype(str)
+    for col in groups.llm_traits:  # integer levels with holes stay integers (nullable)
+        values = pd.to_numeric(traits[col], errors="coerce")
+        whole = values.dropna()
+        if (whole == np.round(whole)).all():
+            traits[col] = values.astype("Int64")
+    for col in groups.final_traits:
+        traits[col] = pd.to_numeric(traits[col], errors="coerce").astype("float64")
+    return traits, columns
+
+
+def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
+    """Refuse attribute columns that repeat people's names (they would leak identity)."""
+    names = set(roster["name"].dropna().astype(str).str.strip())
+    names.discard("")
+    for col in attributes:
+        values = roster[col]
+        if values.dtype.kind in "biufc":
+            continue
+        hits = values.dropna().astype(str).str.strip().isin(names)
+        if hits.any():
+            row = int(np.flatnonzero(values.astype(str).str.strip().isin(names))[0]) + 2
+            raise BadInput(
+                f"{path}: roster column '{col}' holds a person's name (row {row}); "
+                "remove it — names never leave in a published dataset."
+            )
+
+
+def _choose_prompt_version(store_answers: pd.DataFrame, wanted: str | None, store: object) -> str:
+    versions = sorted(store_answers["prompt_version"].dropna().astype(str).unique())
+    if wanted is not None:
+        if wanted not in versions:
+            raise BadInput(
+                f"{store}: no ok answers with prompt version '{wanted}' "
+                f"(found: {', '.join(versions) or 'none'})."
+            )
+        return wanted
+    if not versions:
+        raise BadInput(f"{store}: the trait store has no ok answers to build from.")
+    if len(versions) > 1:
+        raise BadInput(
+            f"{store}: answers of several prompt versions ({', '.join(versions)}); "
+            "choose one with --prompt-version."
+        )
+    return versions[0]
+
+
+def _list_column(matrix: np.ndarray, present: np.ndarray) -> pa.Array:
+    """float32 list column; rows without an embedding are null."""
+    dim = matrix.shape[1]
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1), type=pa.float32())
+    offsets = pa.array(np.arange(0, (len(matrix) + 1) * dim, dim, dtype=np.int32))
+    full = pa.ListArray.from_arrays(offsets, flat)
+    if present.all():
+        return full
+    mask = pa.array(~present)
+    return pa.ListArray.from_arrays(offsets, flat, mask=mask)
+
+
+def _attribute_array(series: pd.Series) -> pa.Array:
+    if series.dtype.kind in "biufc" or pd.api.types.is_bool_dtype(series):
+        return pa.array(series, from_pandas=True)
+    values = series.astype("string")  # mixed objects become text, missing stays null
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def build_dataset(
+    roster: str | os.PathLike[str],
+    traits: str | os.PathLike[str],
+    store: str | os.PathLike[str],
+    key: bytes,
+    out: str | os.PathLike[str],
+    images: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    text_model: str | None = None,
+    image_encoder: str | ImageEncoder | None = None,
+    prompt_version: str | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    pretty_name: str | None = None,
+    license: str = "other",
+    text_embedder: TextEmbedder | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build the publishable dataset folder ``out`` (see the module docstring).
+
+    ``seed`` seeds the default image encoder's random projection (the privacy transforms are
+    derived from ``key`` alone). ``text_embedder`` lets a caller reuse a loaded model.
+    """
+    from personax.traits.store import TraitStore
+
+    people = _read_roster(roster)
+    trait_table, trait_columns = _read_traits(traits)
+    store_path = Path(store)
+    if not store_path.is_file():
+        raise BadInput(f"{store_path}: no such trait store.")
+    with TraitStore(store_path) as trait_store:
+        answers = trait_store.answers(prompt_version)
+    version = _choose_prompt_version(answers, prompt_version, store_path)
+    answers = answers[answers["prompt_version"].astype(str) == version]
+
+    ids = people["id"].tolist()
+    groups = column_groups(people)
+    attributes = [c for c in groups.attributes if c not in ROSTER_COLUMNS]
+    _check_no_names(people, attributes, roster)
+    warnings: list[str] = []
+    dropped = [c for c in people.columns if c not in (*attributes, "id", "name", "context")]
+    if dropped:
+        warnings.append(f"roster columns not carried over: {', '.join(dropped)}")
+
+    # Traits: left join on the roster (people without traits keep empty scores).
+    merged = people[["id", *attributes]].merge(trait_table, on="id", how="left")
+    traits_missing = int((~people["id"].isin(set(trait_table["id"]))).sum())
+    extra = int((~trait_table["id"].isin(set(ids))).sum())
+    if extra:
+        warnings.append(f"{extra} traits rows have ids not in the roster and were left out")
+
+    # Text embeddings: one document per person and LLM.
+    docs = trait_documents(answers)
+    llms = sorted({m for (_, m) in docs})
+    prefixes = {m: _llm_column_prefix(m) for m in llms}
+    if len(set(prefixes.values())) != len(prefixes):
+        raise BadInput(f"{store_path}: model names collide as column prefixes: {', '.join(llms)}.")
+    embedder = text_embedder or TextEmbedder(text_model)
+    keys = [(pid, m) for m in llms for pid in ids if (pid, m) in docs]
+    cache_path = Path(cache) if cache is not None else default_cache_path(store_path)
+    with EmbeddingCache(cache_path) as text_cache:
+        vectors, stats = embed_texts([docs[k] for k in keys], embedder, text_cache, progress)
+    row_of = {pid: i for i, pid in enumerate(ids)}
+    embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    texts_missing: dict[str, int] = {}
+    for m in llms:
+        matrix = np.zeros((len(ids), embedder.dim), dtype=np.float32)
+        present = np.zeros(len(ids), dtype=bool)
+        for k, vec in zip(keys, vectors, strict=True):
+            if k[1] == m:
+                matrix[row_of[k[0]]] = vec
+                present[row_of[k[0]]] = True
+        embeddings[f"{prefixes[m]}_text_emb"] = (matrix, present)
+        texts_missing[prefixes[m]] = int((~present).sum())
+
+    # Image embeddings.
+    encoder_name = None
+    images_missing = images_unreadable = 0
+    if images is not None:
+        if image_encoder is None or image_encoder == "pixel-projection":
+            encoder: ImageEncoder = PixelProjectionEncoder(seed=seed)
+        elif isinstance(image_encoder, str):
+            encoder = load_image_encoder(image_encoder)
+        else:
+            encoder = image_encoder
+        result = embed_images(ids, images, encoder, progress=progress)
+        encoder_name = result.encoder
+        images_missing, images_unreadable = len(result.missing), len(result.unreadable)
+        embeddings["face_emb"] = (np.nan_to_num(result.matrix), result.present)
+
+    # Privacy: pseudonyms and rotations; rows sorted by pseudonym.
+    published_ids = pseudonyms(key, ids)
+    order = np.argsort(np.asarray(published_ids, dtype=object), kind="stable")
+    arrays: dict[str, pa.Array] = {"id": pa.array([published_ids[i] for i in order], pa.string())}
+    merged = merged.iloc[order].reset_index(drop=True)
+    for col in attributes:
+        arrays[col] = _attribute_array(merged[col])
+    for col in trait_columns:
+        arrays[col] = pa.array(merged[col], from_pandas=True)
+    emb_dims: dict[str, int] = {}
+    for col in embeddings:  # text embeddings in LLM order, then face_emb
+        matrix, present = embeddings[col]
+        rotated = obfuscate(matrix[order], key, col).astype(np.float32)
+        arrays[col] = _list_column(rotated, present[order])
+        emb_dims[col] = int(matrix.shape[1])
+    table = pa.table(arrays)
+
+    facts = CardFacts(
+        pretty_name=pretty_name or f"PersonaX dataset ({len(ids)} people)",
+        n_rows=len(ids),
+        schema=table.schema,
+        llms=tuple(prefixes[m] for m in llms),
+        prompt_version=version,
+        text_model=embedder.model_id,
+        image_encoder=encoder_name,
+        attributes=tuple(attributes),
+        key_fingerprint=key_fingerprint(key),
+        license=license,
+        images_missing=images_missing,
+        images_unreadable=images_unreadable,
+        texts_missing=texts_missing,
+    )
+    build_info = {
+        "personax_version": __version__,
+        "format": 1,
+        "key_fingerprint": key_fingerprint(key),
+        "embedding_columns": emb_dims,
+        "transform": "orthogonal rotation per column, derived from the key (HMAC-SHA256)",
+        "prompt_version": version,
+        "text_model": embedder.model_id,
+        "image_encoder": encoder_name,
+        "rows": len(ids),
+    }
+    with atomic_dir(out) as tmp:
+        (tmp / "data").mkdir()
+        pq.write_table(table, tmp / DATA_FILE, **PARQUET_OPTIONS)
+        (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
+        (tmp / BUILD_FILE).write_text(
+            json.dumps(build_info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+    return BuildReport(
+        out=str(out),
+        rows=len(ids),
+        llms=facts.llms,
+        prompt_version=version,
+        text_model=embedder.model_id,
+        image_encoder=encoder_name,
+        texts_embedded=stats.texts,
+        texts_computed=stats.computed,
+        texts_cached=stats.cached,
+        texts_missing=texts_missing,
+        images_missing=images_missing,
+        images_unreadable=images_unreadable,
+        traits_missing=traits_missing,
+        attributes=tuple(attributes),
+        warnings=tuple(warnings),
+    )

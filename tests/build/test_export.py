@@ -1,0 +1,355 @@
+"""`personax build` end to end: privacy, determinism, loading with `datasets`, reveal, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from build_fixtures import LLMS, make_project
+
+from personax.build.export import BUILD_FILE, DATA_FILE, build_dataset, default_cache_path
+from personax.build.privacy import pseudonym, read_key, reidentification_accuracy
+from personax.build.reveal import reveal_dataset
+from personax.build.text import EmbeddingCache, trait_documents
+from personax.errors import BadInput
+
+
+def _build(project, out: Path, minilm, key_path: Path | None = None, **kw):
+    return build_dataset(
+        roster=project.roster,
+        traits=project.traits,
+        store=project.store,
+        key=read_key(key_path or project.key),
+        out=out,
+        images=project.images,
+        text_embedder=minilm,
+        **kw,
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _emb_matrix(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    present = values.map(lambda v: v is not None).to_numpy()
+    rows = [np.asarray(v, dtype=np.float64) for v in values[present]]
+    return np.stack(rows), present
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, minilm):
+    """One project and one build for the read-only tests (embedding is the slow part)."""
+    root = tmp_path_factory.mktemp("build")
+    project = make_project(root / "project")
+    out = root / "dataset"
+    report = _build(project, out, minilm)
+    return project, out, report
+
+
+@pytest.fixture
+def built(shared):
+    return shared
+
+
+def test_report_counts(built):
+    project, out, report = built
+    assert report.rows == len(project.people)
+    assert report.llms == LLMS
+    assert report.images_missing == len(project.missing_image_ids)
+    assert report.images_unreadable == len(project.unreadable_image_ids)
+    assert report.texts_missing == {"chatgpt": 0, "gemini": 0, "llama": 1}
+    assert report.attributes == ("league", "height")
+    assert sorted(_files(out)) == ["README.md", DATA_FILE, BUILD_FILE]
+
+
+def test_same_inputs_and_key_give_same_bytes_and_use_the_cache(built, minilm, tmp_path):
+    project, out, first = built
+    assert first.texts_computed == first.texts_embedded
+    again = _build(project, tmp_path / "again", minilm)
+    assert again.texts_computed == 0 and again.texts_cached == first.texts_embedded
+    assert _files(out) == _files(tmp_path / "again")
+    metadata = pq.read_metadata(out / DATA_FILE).metadata or {}
+    assert b"pandas" not in metadata  # no library metadata that could carry a timestamp
+    stamp = re.compile(rb"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}")  # dates or clock times
+    for name in ("README.md", BUILD_FILE):
+        assert not stamp.search((out / name).read_bytes()), name
+    assert not stamp.search(repr(metadata).encode())
+
+
+def test_different_key_gives_different_ids_and_embeddings(built, minilm, tmp_path):
+    project, out, _ = built
+    other = tmp_path / "other"
+    _build(project, other, minilm, key_path=project.other_key)
+    a = pd.read_parquet(out / DATA_FILE)
+    b = pd.read_parquet(other / DATA_FILE)
+    assert set(a["id"]).isdisjoint(b["id"])
+    b = b.set_index(
+        b["id"].map({pseudonym(read_key(project.other_key), i): i for i in project.people["id"]})
+    )
+    a = a.set_index(
+        a["id"].map({pseudonym(read_key(project.key), i): i for i in project.people["id"]})
+    )
+    b = b.loc[a.index]
+    for col in ("chatgpt_text_emb", "face_emb"):
+        xa, _ = _emb_matrix(a[col])
+        xb, _ = _emb_matrix(b[col])
+        assert np.max(np.abs(xa - xb)) > 0.05
+        # ... while distances are the same under both keys
+        da = np.linalg.norm(xa[:, None] - xa[None], axis=-1)
+        db = np.linalg.norm(xb[:, None] - xb[None], axis=-1)
+        assert np.max(np.abs(da - db)) < 1e-6
+
+
+def test_reveal_restores_embeddings_and_ids(built, minilm):
+    project, out, _ = built
+    revealed = reveal_dataset(out, read_key(project.key), roster=project.roster)
+    assert set(revealed["id"]) == set(project.people["id"])
+    assert revealed["pseudonym"].str.startswith("p").all()
+    from personax.traits.store import TraitStore
+
+    with TraitStore(project.store) as store:
+        docs = trait_documents(store.answers())
+    # The originals: what MiniLM computed during the build (kept in the cache; one recomputed).
+    with EmbeddingCache(default_cache_path(project.store)) as cache:
+        first = next(iter(docs.values()))
+        cached = cache.get_many([EmbeddingCache.text_hash(first)], minilm.model_id)
+        assert np.array_equal(next(iter(cached.values())), minilm.encode([first])[0])
+        for m in LLMS:
+            col = f"{m}_text_emb"
+            ids = [pid for pid in revealed["id"] if (pid, m) in docs]
+            hashes = [EmbeddingCache.text_hash(docs[(pid, m)]) for pid in ids]
+            found = cache.get_many(hashes, minilm.model_id)
+            expected = np.stack([found[h] for h in hashes])
+            got, present = _emb_matrix(revealed.set_index("id").loc[ids, col])
+            assert present.all()
+            assert np.max(np.abs(got - expected)) < 1e-6
+    nulls = revealed.set_index("id")["llama_text_emb"]
+    assert nulls[project.people["id"][0]] is None
+    faces = revealed.set_index("id")["face_emb"]
+    no_face = set(project.missing_image_ids) | set(project.unreadable_image_ids)
+    assert {pid for pid, v in faces.items() if v is None} == no_face
+    # Without the roster, ids stay pseudonyms.
+    assert reveal_dataset(out, read_key(project.key))["id"].str.startswith("p").all()
+
+
+def test_wrong_key_cannot_reveal_or_reidentify(built, minilm):
+    project, out, _ = built
+    with pytest.raises(BadInput, match="does not match"):
+        reveal_dataset(out, read_key(project.other_key))
+    # The attacker knows the true text embeddings and tries the wrong key's inverse.
+    from personax.build.privacy import reveal as unrotate
+
+    published = pd.read_parquet(out / DATA_FILE)
+    truth = reveal_dataset(out, read_key(project.key))
+    x_pub, present = _emb_matrix(published["gemini_text_emb"])
+    x_true, _ = _emb_matrix(truth["gemini_text_emb"])
+    guess = unrotate(x_pub, read_key(project.other_key), "gemini_text_emb")
+    assert (
+        reidentification_accuracy(x_true, unrotate(x_pub, read_key(project.key), "gemini_text_emb"))
+        == 1.0
+    )
+    # 12 people: chance is 1/12; a wrong key must not do better than a few lucky hits.
+    assert reidentification_accuracy(x_true, guess) <= 3 / len(x_true)
+
+
+def test_no_names_descriptions_or_raw_ids_in_output(built):
+    project, out, _ = built
+    forbidden = (
+        set(project.people["name"]) | set(project.people["context"]) | set(project.people["id"])
+    )
+    forbidden |= {"Fenwhistle", "Vexmoor", "trait pattern", "interviews"}
+    for texts in project.descriptions.values():
+        forbidden |= set(texts.values())
+    raw = _files(out)
+    # 1) the bytes of every file, as stored
+    # 2) the decoded content of the Parquet file (compression would hide strings from 1)
+    table = pq.read_table(out / DATA_FILE)
+    decoded = (
+        json.dumps(table.to_pylist(), default=str)
+        + str(table.schema)
+        + str(pq.read_metadata(out / DATA_FILE).metadata)
+    )
+    for needle in forbidden:
+        for name, data in raw.items():
+            assert needle.encode() not in data, (needle, name)
+        assert needle not in decoded, needle
+    assert "NBA" in decoded  # the scan does see carried-over strings
+
+
+def test_roster_column_with_names_is_refused(project, minilm, tmp_path):
+    roster = pd.read_csv(project.roster)
+    roster["nickname"] = roster["name"]
+    roster.to_csv(project.roster, index=False)
+    with pytest.raises(BadInput, match="nickname"):
+        _build(project, tmp_path / "x", minilm)
+    assert not (tmp_path / "x").exists()
+
+
+def test_loads_with_datasets_and_validates(built, tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    project, out, _ = built
+    ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
+    train = ds["train"]
+    assert train.num_rows == len(project.people)
+    assert "face_emb" in train.column_names and "name" not in train.column_names
+    assert len(train[0]["chatgpt_text_emb"]) == 384
+    from personax.data.validate import validate_table
+
+    report = validate_table(out)
+    assert report.ok, report.summary()
+    from personax.cli.main import main
+
+    assert main(["data", "validate", str(out)]) == 0
+
+
+def test_card_has_header_and_sections(built):
+    import yaml
+
+    _, out, report = built
+    text = (out / "README.md").read_text()
+    assert text.startswith("---\n")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["configs"][0]["data_files"][0]["path"] == "data/train-*.parquet"
+    assert header["size_categories"] == ["n<1K"]
+    assert {f["name"] for f in header["dataset_info"]["features"]} >= {"id", "face_emb", "final_o"}
+    for section in (
+        "## Motivation",
+        "## Composition",
+        "## Collection process",
+        "## Preprocessing",
+        "## Uses",
+        "## Terms of use",
+        "## Distribution",
+        "## Maintenance",
+    ):
+        assert section in text
+    for phrase in (
+        "non-commercial",
+        "high-stakes",
+        "profiling",
+        "re-identification",
+        "LLM-inferred",
+    ):
+        assert phrase in text
+    assert report.prompt_version in text and "pixel-projection" in text
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def _cli_args(project, out: Path, key: Path | None = None, roster: Path | None = None):
+    return [
+        "build",
+        "--roster",
+        roster or project.roster,
+        "--traits",
+        project.traits,
+        "--store",
+        project.store,
+        "--key-file",
+        key or project.key,
+        "--out",
+        out,
+        "--images",
+        project.images,
+    ]
+
+
+def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
+    from personax.cli.main import main
+
+    project = built[0]
+    monkeypatch.setattr("personax.build.export.TextEmbedder", lambda model=None: minilm)
+    out = tmp_path / "cli-ds"
+    assert main([str(a) for a in _cli_args(project, out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 missing, 1 unreadable" in printed
+    assert "llama: 1 people without descriptions" in printed
+    revealed = tmp_path / "revealed.parquet"
+    code = main(
+        [
+            "data",
+            "reveal",
+            str(out),
+            "--key-file",
+            str(project.key),
+            "--out",
+            str(revealed),
+            "--roster",
+            str(project.roster),
+        ]
+    )
+    assert code == 0
+    assert set(pd.read_parquet(revealed)["id"]) == set(project.people["id"])
+    code = main(
+        [
+            "data",
+            "reveal",
+            str(out),
+            "--key-file",
+            str(project.other_key),
+            "--out",
+            str(tmp_path / "bad.parquet"),
+        ]
+    )
+    assert code == 2 and not (tmp_path / "bad.parquet").exists()
+    code = main(
+        [
+            "data",
+            "reveal",
+            str(out),
+            "--key-file",
+            str(project.key),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ]
+    )
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    "problem",
+    ["missing-key", "empty-key", "short-key", "roster-columns", "duplicate-id", "no-store"],
+)
+def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
+    from personax.cli.main import main
+
+    project = built[0]
+    key, roster = project.key, project.roster
+    if problem == "missing-key":
+        key = tmp_path / "absent.key"
+    elif problem == "empty-key":
+        key = tmp_path / "empty.key"
+        key.write_bytes(b"")
+    elif problem == "short-key":
+        key = tmp_path / "short.key"
+        key.write_bytes(b"0123456789")
+    elif problem == "roster-columns":
+        roster = tmp_path / "roster.csv"
+        project.people.drop(columns=["name"]).to_csv(roster, index=False)
+    elif problem == "duplicate-id":
+        roster = tmp_path / "roster.csv"
+        pd.concat([project.people, project.people.iloc[:1]]).to_csv(roster, index=False)
+    args = _cli_args(project, tmp_path / "out", key=key, roster=roster)
+    if problem == "no-store":
+        args[args.index("--store") + 1] = tmp_path / "no-store.sqlite"
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    if problem in ("missing-key", "empty-key", "short-key"):
+        assert "head -c 32 /dev/urandom" in err and "0123456789" not in err
+    if problem == "roster-columns":
+        assert "name" in err

@@ -1,0 +1,79 @@
+"""Image encoders and the image-embedding pass (missing/unreadable images never fatal)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from personax.build.images import (
+    ImageEncoder,
+    PixelProjectionEncoder,
+    embed_images,
+    find_image,
+    load_image_encoder,
+)
+from personax.errors import BadInput
+
+
+def test_pixel_projection_deterministic_and_normalised():
+    rng = np.random.default_rng(0)
+    images = [
+        Image.fromarray(rng.integers(0, 256, (30 + i, 20, 3), dtype=np.uint8)) for i in range(4)
+    ]
+    enc = PixelProjectionEncoder()
+    assert isinstance(enc, ImageEncoder)
+    a = enc.encode(images)
+    assert a.shape == (4, enc.dim) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(a, PixelProjectionEncoder().encode(images))
+    assert not np.allclose(a, PixelProjectionEncoder(seed=1).encode(images))
+    flat = Image.new("RGB", (10, 10), (7, 7, 7))  # constant image: no NaN
+    assert np.all(np.isfinite(enc.encode([flat])))
+    assert enc.encode([]).shape == (0, enc.dim)
+
+
+def test_encoder_specs(tmp_path):
+    assert load_image_encoder(None).name == "pixel-projection"
+    with pytest.raises(BadInput, match="unknown image encoder"):
+        load_image_encoder("imagebind")
+    with pytest.raises(BadInput, match="CLIP checkpoint folder not found"):
+        load_image_encoder(f"clip:{tmp_path / 'none'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="cannot load a CLIP model"):
+        load_image_encoder(f"clip:{tmp_path / 'empty'}")
+    with pytest.raises(BadInput, match="open_clip"):
+        load_image_encoder("open_clip:ViT-B-32")
+    with pytest.raises(BadInput, match="open_clip"):
+        load_image_encoder(f"open_clip:ViT-B-32:{tmp_path / 'none.pt'}")
+
+
+def test_missing_and_unreadable_images_are_counted(tmp_path):
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "a.png")
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(tmp_path / "b.JPG")
+    (tmp_path / "c.webp").write_bytes(b"garbage")
+    ids = ["a", "b", "c", "d", "../a", ""]
+    seen = []
+    result = embed_images(
+        ids, tmp_path, PixelProjectionEncoder(), batch_size=2, progress=lambda *a: seen.append(a)
+    )
+    assert result.present.tolist() == [True, True, False, False, False, False]
+    assert result.unreadable == ("c",)
+    assert result.missing == ("d", "../a", "")
+    assert np.isnan(result.matrix[2:]).all() and np.isfinite(result.matrix[:2]).all()
+    assert seen[-1] == ("image embeddings", 6, 6)
+    assert find_image(tmp_path, "b") == tmp_path / "b.JPG"
+
+
+def test_encoder_with_wrong_output_shape_is_rejected(tmp_path):
+    class Broken:
+        name, dim = "broken", 3
+
+        def encode(self, images):
+            return np.zeros((len(images), 2))
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    with pytest.raises(BadInput, match="broken"):
+        embed_images(["a"], tmp_path, Broken())
+    with pytest.raises(BadInput, match="images folder not found"):
+        embed_images(["a"], tmp_path / "nope", Broken())
