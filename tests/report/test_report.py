@@ -1,0 +1,131 @@
+"""The report is built only from the run folder, is self-contained, and escapes all text."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personax.errors import BadInput
+from personax.report import build_report, render_report
+
+SECTION_IDS = ("restrictions", "dataset", "level1", "level2", "discovery", "run")
+
+
+def test_tiny_run_report_has_every_section(tiny_run):
+    html = tiny_run.report.read_text(encoding="utf-8")
+    for anchor in SECTION_IDS:
+        assert f'id="{anchor}"' in html
+    assert "synthetic sample" in html
+    assert "non-commercial academic research only" in html
+    assert "re-identify" in html and "profiling individuals" in html
+    # Self-contained: no external resources, no scripts, figures inline.
+    assert "<script" not in html.lower()
+    assert "<link" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    images = re.findall(r'<img class="figure" src="([^"]+)"', html)
+    assert images and all(src.startswith("data:image/") for src in images)
+
+
+def test_report_numbers_come_from_the_run_files(tiny_run):
+    run_dir = tiny_run.out_dir
+    html = tiny_run.report.read_text(encoding="utf-8")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["synthetic_sample"] is True
+    metrics_path = run_dir / "crl" / "metrics.json"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+        assert f"{metrics['mcc']:.3f}" in html
+    results_path = run_dir / "independence" / "results.csv"
+    if results_path.is_file():
+        results = pd.read_csv(results_path).dropna(subset=["p_value"])
+        assert f">{len(results):,}<" in html  # the "pairs × tests run" figure
+
+
+def test_rebuild_is_deterministic(tiny_run, tmp_path):
+    first = render_report(tiny_run.out_dir)
+    second = render_report(tiny_run.out_dir)
+    assert first == second
+
+
+def _hand_made_run(root, columns: dict, steps=()):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir()
+    pd.DataFrame(columns).to_parquet(root / "data" / "table.parquet")
+    manifest = {
+        "parameters": {"data": "<user table>", "seed": 3, "quick": False, "alpha": 0.05},
+        "synthetic_sample": False,
+        "table": "data/table.parquet",
+        "versions": {"personax": "0.1.0", "python": "3.11"},
+        "steps": list(steps),
+    }
+    (root / "run.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_text_is_escaped_and_missing_steps_are_honest(tmp_path):
+    evil = "<script>alert(1)</script>"
+    run = _hand_made_run(
+        tmp_path / "run",
+        {
+            "id": ["a", "b", "c"],
+            evil: [1.0, np.nan, 3.0],
+            "chatgpt_o": [1, 2, 0],
+            "gemini_o": [1, 3, 2],
+            "final_o": [1.0, 2.5, 2.0],
+        },
+        steps=[
+            {"name": "data", "status": "ok", "seconds": 0.1, "note": "table <b>x</b>"},
+            {"name": "independence", "status": "unavailable", "seconds": 0.0, "note": "absent"},
+            {"name": "crl", "status": "failed", "seconds": 1.0, "note": "RuntimeError: boom"},
+        ],
+    )
+    html = build_report(run).read_text(encoding="utf-8")
+    assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "table <b>x</b>" not in html
+    assert "not available in this build" in html
+    assert "RuntimeError: boom" in html
+    assert "user data" in html and "synthetic sample —" not in html
+    # One missing value out of three in the evil column: share 0.333.
+    assert "0.333" in html
+
+
+def test_agreement_uses_krippendorff_alpha(tmp_path):
+    import krippendorff
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(1, 4, 60)
+    cols = {"id": [f"p{i}" for i in range(60)], "height": rng.normal(size=60)}
+    for k, llm in enumerate(("chatgpt", "gemini", "llama")):
+        noisy = np.where(rng.random(60) < 0.2 * k, rng.integers(0, 4, 60), base)
+        cols[f"{llm}_o"] = noisy
+    cols["final_o"] = base.astype(float)
+    run = _hand_made_run(tmp_path / "run", cols)
+    html = build_report(run).read_text(encoding="utf-8")
+    ratings = np.array([cols[f"{m}_o"] for m in ("chatgpt", "gemini", "llama")], dtype=float)
+    ratings[ratings == 0] = np.nan
+    expected = krippendorff.alpha(reliability_data=ratings, level_of_measurement="ordinal")
+    assert f"{expected:.3f}" in html
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(BadInput, match="run.json"):
+        render_report(tmp_path)
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(BadInput, match="not valid JSON"):
+        render_report(tmp_path)
+
+
+def test_cli_report_exit_codes(cli, tmp_path, tiny_run):
+    assert cli("report", str(tmp_path / "absent")) == 2
+    assert cli("report", str(tmp_path)) == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.out_dir, copy)
+    target = copy / "report.html"
+    target.unlink()
+    assert cli("report", str(copy)) == 0
+    assert target.is_file() and target.stat().st_size > 10_000

@@ -1,0 +1,182 @@
+"""`personax demo` end to end, step isolation, and the scoring against the planted truth."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from personax.pipeline import (
+    DemoSettings,
+    StepUnavailable,
+    run_demo,
+    score_discovery,
+    score_level1,
+)
+
+TINY = DemoSettings(
+    n=300, tabular_n=300, crl_epochs=3, crl_max_seconds=10.0, discovery_test="fisherz"
+)
+# The file each step must leave behind when its library is part of this build.
+REQUIRED = {
+    "data": (("personax.data.sample", "make_sample", "write_sample"), "data/sample.parquet"),
+    "independence": (
+        ("personax.independence", "run_battery", "write_battery"),
+        "independence/results.csv",
+    ),
+    "crl": (("personax.crl.train", "train_crl", "write_crl_run"), "crl/metrics.json"),
+    "discovery": (("personax.discovery", "discover", "write_graph"), "discovery/graph.json"),
+}
+
+
+def _available(module: str, *names: str) -> bool:
+    """Whether this build has the library a step needs (the pipeline's own check)."""
+    from personax.pipeline import _require
+
+    try:
+        _require(module, *names)
+    except StepUnavailable:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    from personax.cli.main import main
+
+    out = tmp_path_factory.mktemp("quick") / "demo"
+    code = main(["demo", "--quick", "--out", str(out), "--seed", "0"])
+    return code, out
+
+
+def test_quick_demo_end_to_end(quick_run):
+    code, out = quick_run
+    manifest = json.loads((out / "run.json").read_text())
+    steps = {s["name"]: s for s in manifest["steps"]}
+    assert code == (1 if any(s["status"] == "failed" for s in steps.values()) else 0)
+    assert not [s for s in steps.values() if s["status"] == "failed"], steps
+    assert (out / "report.html").is_file()
+    for step, (library, path) in REQUIRED.items():
+        if _available(*library):
+            assert steps[step]["status"] == "ok", steps[step]
+            assert (out / path).is_file(), path
+        else:
+            assert steps[step]["status"] == "unavailable", steps[step]
+            assert "in this build" in steps[step]["note"]
+    assert manifest["parameters"]["seed"] == 0 and manifest["parameters"]["quick"] is True
+    for key in ("personax", "python", "numpy", "torch"):
+        assert manifest["versions"][key]
+    assert all(s["seconds"] >= 0 for s in manifest["steps"])
+    if steps["crl"]["status"] == "ok":
+        metrics = json.loads((out / "crl" / "metrics.json").read_text())
+        assert 0 <= metrics["mcc"] <= 1 and metrics["split"] == "test"
+
+
+def test_report_rebuild_from_run_folder(quick_run, cli):
+    _, out = quick_run
+    before = (out / "report.html").read_text(encoding="utf-8")
+    (out / "report.html").unlink()
+    assert cli("report", str(out)) == 0
+    after = (out / "report.html").read_text(encoding="utf-8")
+    # The rebuilt report also lists the report step itself; the analysis content is the same.
+    assert after.split('id="run"')[0] == before.split('id="run"')[0]
+
+
+def test_bad_data_exits_2_and_writes_nothing(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("demo", "--data", str(tmp_path / "missing.csv"), "--out", str(out)) == 2
+    no_traits = tmp_path / "no_traits.csv"
+    pd.DataFrame({"id": ["a", "b"], "height": [1.0, 2.0]}).to_csv(no_traits, index=False)
+    assert cli("demo", "--data", str(no_traits), "--out", str(out)) == 2
+    assert cli("demo", "--kind", "wizard", "--out", str(out)) == 2
+    assert not out.exists()
+
+
+def test_a_failing_step_is_reported_and_the_rest_survives(tmp_path, monkeypatch):
+    import personax.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted failure")
+
+    if not _available("personax.data.sample", "make_sample", "write_sample"):
+        pytest.skip("the embedded sample is not part of this build")
+    monkeypatch.setattr(pipeline, "_step_crl", broken)
+    result = run_demo(tmp_path / "run", settings=TINY)
+    assert not result.ok
+    assert result.step("crl").status == "failed"
+    assert "planted failure" in result.step("crl").note
+    assert result.step("data").status == "ok"
+    assert result.step("discovery").status in ("unavailable", "skipped")
+    assert result.report is not None and result.report.is_file()
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert {s["name"]: s["status"] for s in manifest["steps"]}["crl"] == "failed"
+    assert "planted failure" in result.report.read_text(encoding="utf-8")
+    assert not (tmp_path / "run" / "crl").exists()
+
+
+def test_cli_exit_1_when_a_step_fails(cli, tmp_path, monkeypatch):
+    import personax.pipeline as pipeline
+
+    monkeypatch.setattr(
+        pipeline, "_step_crl", lambda *a, **k: (_ for _ in ()).throw(ValueError("x"))
+    )
+    monkeypatch.setattr(pipeline.DemoSettings, "for_mode", classmethod(lambda cls, quick: TINY))
+    assert cli("demo", "--out", str(tmp_path / "run")) == 1
+
+
+def test_score_level1_counts():
+    results = pd.DataFrame(
+        {
+            "trait": ["final_o", "final_o", "final_c", "final_c", "chatgpt_o"],
+            "attribute": ["league", "height", "league", "height", "league"],
+            "test": ["kci"] * 5,
+            "p_value": [0.001, 0.2, 0.01, 0.03, 0.001],
+            "p_adjusted": [0.004, 0.2, 0.02, 0.04, 0.004],
+        }
+    )
+    deps = pd.DataFrame(
+        {
+            "trait": ["final_o", "final_o", "final_c", "final_c"],
+            "attribute": ["league", "height", "league", "height"],
+            "dependent": [True, True, False, False],
+        }
+    )
+    scored = score_level1(results, deps, alpha=0.05)["per_test"][0]
+    assert (scored["true_positives"], scored["false_negatives"]) == (1, 1)
+    assert (scored["false_positives"], scored["true_negatives"]) == (2, 0)
+    assert scored["power"] == 0.5 and scored["false_positive_rate"] == 1.0
+    assert scored["pairs"] == 4  # per-LLM trait rows are not scored
+
+
+def test_score_discovery_reads_edges_through_the_matching():
+    matches = [
+        {"true": "a", "learned": "z_0", "abs_corr": 0.9},
+        {"true": "b", "learned": "z_1", "abs_corr": 0.8},
+        {"true": "c", "learned": "z_2", "abs_corr": 0.7},
+    ]
+    graph = {
+        "nodes": ["z_0", "z_1", "z_2"],
+        "edges": [
+            {"source": "z_1", "target": "z_0", "type": "directed"},
+            {"source": "z_1", "target": "z_2", "type": "undirected"},
+        ],
+    }
+    scored = score_discovery(graph, [("a", "b"), ("b", "c"), ("a", "c")], matches)
+    found = [e["found"] for e in scored["edges"]]
+    assert found == ["directed, reversed", "undirected", "missing"]
+    assert scored["adjacencies_found"] == 2 and scored["oriented_correctly"] == 0
+    assert scored["extra_edges"] == 0
+
+
+def test_step_unavailable_is_not_a_failure():
+    from personax.pipeline import DemoResult, StepOutcome
+
+    result = DemoResult(
+        out_dir=None,
+        steps=(StepOutcome("crl", "unavailable", 0.0), StepOutcome("data", "ok", 0.1)),
+        report=None,
+        manifest=None,
+    )
+    assert result.ok
+    assert issubclass(StepUnavailable, Exception)
