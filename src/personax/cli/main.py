@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "build",
     "infer",
     "independence",
+    "crl_data",
 )
 
 

@@ -127,3 +127,183 @@ def make_tabular(
         graph=benchmark_graph(shared_dims),
         latent_modalities=["m1", "m1", "m2", "m2"] + [SHARED_BLOCK] * shared_dims,
     )
+
+
+# ----------------------------------------------------------------------------- variant MNIST
+
+VARIANT_MNIST_RANGES = {
+    "digit_rotation": (-60.0, 60.0),  # degrees, counter-clockwise
+    "digit_hue": (0.0, 0.7),  # fraction of the colour wheel: red → yellow → green → blue
+    "fashion_rotation": (-60.0, 60.0),  # degrees
+    "fashion_scale": (0.55, 1.0),  # size relative to the original item
+    "brightness": (0.5, 1.0),  # the optional shared latent: ink intensity of both images
+}
+IMAGE_SIDE = 14
+DEFAULT_DIGIT_CLASSES = (2,)
+"""Digit class drawn by default: one class, so the class adds no nuisance (README)."""
+DEFAULT_FASHION_CLASSES = (1,)
+"""Fashion-MNIST class drawn by default: 1 = trouser (long and upright: rotation and scale
+are plain to see)."""
+
+
+def hue_to_rgb(hue: np.ndarray) -> np.ndarray:
+    """Fully saturated, full-value RGB colours (``n × 3`` in [0, 1]) of hues in [0, 1)."""
+    h6 = 6.0 * np.asarray(hue, dtype=np.float64)[:, None]
+    offsets = np.array([3.0, 2.0, 4.0])
+    signs = np.array([1.0, -1.0, -1.0])
+    base = np.array([-1.0, 2.0, 2.0])
+    return np.clip(base + signs * np.abs(h6 - offsets), 0.0, 1.0)
+
+
+def render_affine(
+    images: np.ndarray, angle_deg: np.ndarray, scale: np.ndarray, side: int = IMAGE_SIDE
+) -> np.ndarray:
+    """Rotate (counter-clockwise, about the centre) and scale 28 × 28 uint8 images, then
+    downsample to ``side × side`` by area averaging; float32 values in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(images)
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)[:, None]
+    theta_rad = torch.from_numpy(np.deg2rad(np.asarray(angle_deg, dtype=np.float64)))
+    inv_scale = torch.from_numpy(1.0 / np.asarray(scale, dtype=np.float64))
+    cos, sin = torch.cos(theta_rad) * inv_scale, torch.sin(theta_rad) * inv_scale
+    # affine_grid maps output coordinates to input coordinates: the inverse rotation and scale.
+    # Its y axis points down, so a counter-clockwise turn on screen is a clockwise one here.
+    affine = torch.zeros(n, 2, 3, dtype=torch.float64)
+    affine[:, 0, 0], affine[:, 0, 1] = cos, -sin
+    affine[:, 1, 0], affine[:, 1, 1] = sin, cos
+    grid = F.affine_grid(affine.float(), [n, 1, 28, 28], align_corners=False)
+    warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    small = F.adaptive_avg_pool2d(warped, side)
+    return small[:, 0].clamp_(0.0, 1.0).numpy()
+
+
+def render_digit(
+    images: np.ndarray, rotation: np.ndarray, hue: np.ndarray, brightness: np.ndarray
+) -> np.ndarray:
+    """Coloured digits, ``n × 3 × 14 × 14`` float32 in [0, 1]: each 28 × 28 uint8 image
+    rotated by ``rotation`` degrees, downsampled, and painted with the fully saturated colour of
+    ``hue`` times ``brightness``."""
+    gray = render_affine(images, rotation, np.ones(len(images)))
+    colour = (hue_to_rgb(hue) * np.asarray(brightness, dtype=np.float64)[:, None]).astype(
+        np.float32
+    )
+    return gray[:, None, :, :] * colour[:, :, None, None]
+
+
+def render_fashion(
+    images: np.ndarray, rotation: np.ndarray, scale: np.ndarray, brightness: np.ndarray
+) -> np.ndarray:
+    """Fashion items, ``n × 14 × 14`` float32 in [0, 1]: rotated by ``rotation`` degrees,
+    scaled by ``scale``, downsampled, times ``brightness``."""
+    gray = render_affine(images, rotation, scale)
+    return gray * np.asarray(brightness, dtype=np.float32)[:, None, None]
+
+
+def _physical(u: np.ndarray, name: str) -> np.ndarray:
+    """Map a standardised latent to its rendering range with the normal CDF (monotone)."""
+    from scipy.special import ndtr
+
+    lo, hi = VARIANT_MNIST_RANGES[name]
+    return lo + (hi - lo) * ndtr(u)
+
+
+def _distinct_choices(pool: int, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``n × k`` indices into ``range(pool)``, distinct within each row."""
+    if pool < k:
+        raise BadInput(f"need at least {k} images to draw {k} different ones per row, have {pool}.")
+    picks = rng.integers(pool, size=(n, k))
+    while True:
+        dup = np.zeros(n, dtype=bool)
+        for a in range(k):
+            for b in range(a + 1, k):
+                dup |= picks[:, a] == picks[:, b]
+        if not dup.any():
+            return picks
+        picks[dup] = rng.integers(pool, size=(int(dup.sum()), k))
+
+
+def _class_pool(labels: np.ndarray, classes: tuple[int, ...] | None, what: str) -> np.ndarray:
+    if classes is None:
+        return np.arange(len(labels))
+    unknown = sorted(set(classes) - set(np.unique(labels).tolist()))
+    if unknown:
+        raise BadInput(f"{what} class(es) {unknown} do not occur in the {what} images.")
+    return np.flatnonzero(np.isin(labels, classes))
+
+
+def make_variant_mnist(
+    n: int = 10000,
+    seed: int = 0,
+    mnist: tuple[np.ndarray, np.ndarray] | None = None,
+    fashion_dir: str | None = None,
+    *,
+    mnist_dir: str | None = None,
+    fashion: tuple[np.ndarray, np.ndarray] | None = None,
+    digit_measurements: int = 3,
+    digit_classes: tuple[int, ...] | None = DEFAULT_DIGIT_CLASSES,
+    fashion_classes: tuple[int, ...] | None = DEFAULT_FASHION_CLASSES,
+    shared_dims: int = 0,
+) -> CRLDataset:
+    """The variant-MNIST benchmark: modality ``digit`` (3 measurements of 3 × 14 × 14 = 588
+    floats) and ``fashion`` (1 measurement of 14 × 14 = 196 floats), pixels in [0, 1].
+
+    Latents follow the tabular SCM (:func:`make_tabular`), each mapped to its rendering range
+    by the normal CDF (:data:`VARIANT_MNIST_RANGES`): z11 digit rotation, z12 digit hue
+    (caused by z11), z21 Fashion item rotation (caused by z11), z22 Fashion item scale
+    (caused by z21). Each digit measurement draws a *different* MNIST image (of
+    ``digit_classes``, default the digit 2; ``None`` = all) — that image is the measurement
+    noise η — rotated by z11 and coloured with hue z12; the fashion measurement draws one
+    Fashion-MNIST item (of ``fashion_classes``, default trousers; ``None`` = all), rotated by
+    z21 and scaled by z22. With
+    ``shared_dims=1`` a shared latent s1 (brightness) multiplies both modalities' images.
+    ``mnist`` / ``fashion`` take ``(images, labels)`` arrays directly; otherwise they are
+    loaded with :mod:`personax.data.mnist` from ``mnist_dir`` / ``fashion_dir``.
+    """
+    from personax.data.mnist import load_fashion_mnist, load_mnist
+
+    if n < 3:
+        raise BadInput(f"--n must be at least 3, got {n}.")
+    if shared_dims not in (0, 1):
+        raise BadInput(
+            f"--shared-dims {shared_dims} is not available for variant-mnist: it has 0 or 1 "
+            "shared latent (brightness)."
+        )
+    if digit_measurements < 1:
+        raise BadInput(f"digit_measurements must be at least 1, got {digit_measurements}.")
+    digit_images, digit_labels = mnist if mnist is not None else load_mnist(mnist_dir)
+    fashion_images, fashion_labels = (
+        fashion if fashion is not None else load_fashion_mnist(fashion_dir)
+    )
+    for what, images in (("MNIST", digit_images), ("Fashion-MNIST", fashion_images)):
+        if np.asarray(images).shape[1:] != (28, 28):
+            raise BadInput(f"{what} images must be 28 × 28, got {np.asarray(images).shape[1:]}.")
+    digit_pool = _class_pool(np.asarray(digit_labels), digit_classes, "MNIST")
+    fashion_pool = _class_pool(np.asarray(fashion_labels), fashion_classes, "Fashion-MNIST")
+
+    latent_rng, shared_rng, digit_rng, fashion_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    u = _latent_scm(n, latent_rng)
+    names = ["digit_rotation", "digit_hue", "fashion_rotation", "fashion_scale"]
+    z = np.column_stack([_physical(u[:, i], name) for i, name in enumerate(names)])
+    brightness = np.ones(n)
+    if shared_dims:
+        brightness = shared_rng.uniform(*VARIANT_MNIST_RANGES["brightness"], n)
+
+    picks = digit_pool[_distinct_choices(len(digit_pool), n, digit_measurements, digit_rng)]
+    digits = [
+        render_digit(digit_images[picks[:, k]], z[:, 0], z[:, 1], brightness).reshape(n, -1)
+        for k in range(digit_measurements)
+    ]
+    items = fashion_pool[fashion_rng.integers(len(fashion_pool), size=n)]
+    clothes = render_fashion(fashion_images[items], z[:, 2], z[:, 3], brightness)
+    latents = np.column_stack([z, brightness]) if shared_dims else z
+    return CRLDataset(
+        measurements={"digit": digits, "fashion": [clothes.reshape(n, -1)]},
+        latents=latents,
+        latent_names=names + (["brightness"] if shared_dims else []),
+        graph=benchmark_graph(shared_dims),
+        latent_modalities=["digit", "digit", "fashion", "fashion"] + [SHARED_BLOCK] * shared_dims,
+    )
