@@ -28,10 +28,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; published outputs get the usual umask-based mode.
+        if tmp.is_file():
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask is process-wide, so toggling it later could race with threads.
+_UMASK = _read_umask()
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

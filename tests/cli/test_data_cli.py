@@ -135,11 +135,6 @@ def test_interrupted_sample_leaves_no_file(tmp_path, capsys, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    reason="cli/main.py ignores the exit code typer returns in non-standalone mode "
-    "(KeyboardInterrupt becomes Exit(130), returned not raised); reported to the lead",
-    strict=False,
-)
 def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
     import personax.data.sample as sample
 

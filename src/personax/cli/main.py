@@ -7,6 +7,7 @@ value); 1 unexpected failure (traceback with ``--debug``); 130 interrupted.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 import traceback
 
@@ -17,6 +18,7 @@ try:  # recent typer vendors click as typer._click
 except ImportError:  # pragma: no cover
     from click import ClickException
 
+import personax.cli
 from personax import __version__
 from personax.cli.groups import mount
 from personax.errors import BadInput
@@ -31,16 +33,14 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-# One module per verb group; each defines ``register(app)``. Modules import their heavy
+# Every module of personax.cli that defines ``register(app)`` adds its commands; modules are
+# found automatically, so a verb group is live as soon as its file exists. They import heavy
 # libraries (torch, sklearn, ...) inside the commands so that `personax --help` stays fast.
-_COMMAND_MODULES = (
-    "discover",
-    "data",
-    "demo",
-    "build",
-    "infer",
-    "independence",
-    "crl_data",
+# (There is no list of modules to edit: just add `src/personax/cli/<name>.py` with `register`.)
+_COMMAND_MODULES = tuple(
+    info.name
+    for info in pkgutil.iter_modules(personax.cli.__path__)
+    if info.name not in ("main", "groups")
 )
 
 
@@ -61,7 +61,9 @@ def _root(
 
 
 for _name in _COMMAND_MODULES:
-    importlib.import_module(f"personax.cli.{_name}").register(app)
+    _module = importlib.import_module(f"personax.cli.{_name}")
+    if hasattr(_module, "register"):
+        _module.register(app)
 mount(app)
 
 
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="personax", standalone_mode=False)
+        # Without standalone mode, click returns (rather than raises) the code of a typer.Exit.
+        result = command.main(args=args, prog_name="personax", standalone_mode=False)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except ClickException as exc:
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

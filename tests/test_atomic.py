@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from personax.atomic import atomic_dir, atomic_path, write_json, write_text
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_previous_file_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("new")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+
+
+def test_outputs_are_not_owner_only(tmp_path):
+    target = tmp_path / "x.json"
+    write_json(target, {"b": 1, "a": 2})
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+    assert target.read_text().index('"a"') < target.read_text().index('"b"')
+
+
+def test_atomic_dir_replaces_whole_folder(tmp_path):
+    target = tmp_path / "ds"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+    with atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "c.txt").write_text("3")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
