@@ -121,7 +121,10 @@ def _looks_numeric_text(series: pd.Series) -> tuple[bool, str]:
 def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "table") -> Column:
     """Numeric values of a column: categorical text → sorted category codes (as the paper did)."""
     series = df[name]
-    if series.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+    if (
+        series.dtype == object
+        and series.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()
+    ):
         raise BadInput(f"{source}: column '{name}' holds embeddings (lists), not scalar values.")
     if pd.api.types.is_bool_dtype(series):
         series = series.astype("float")

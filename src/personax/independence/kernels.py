@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import special
@@ -94,12 +95,14 @@ def median_sigma(values: np.ndarray, counts: np.ndarray) -> float:
         hi = np.searchsorted(u, u + d, side="right")
         return float(w @ (cum[hi] - cum[np.arange(u.size) + 1]))
 
-    if u.size <= 512:  # exact weighted lower median over all pairs of distinct values
+    if u.size <= 512:  # exact, with numpy's median convention (mean of the two middle values)
         i, j = np.triu_indices(u.size, k=1)
         dist, weight = u[j] - u[i], w[i] * w[j]
         order = np.argsort(dist, kind="stable")
-        reached = np.searchsorted(np.cumsum(weight[order]), total / 2.0)
-        return float(dist[order][min(reached, dist.size - 1)])
+        dist, cum_weight = dist[order], np.cumsum(weight[order])
+        middle = [(total + 1) / 2] if total % 2 else [total / 2, total / 2 + 1]
+        at = np.minimum(np.searchsorted(cum_weight, middle), dist.size - 1)
+        return float(dist[at].mean())
     lo, hi = 0.0, float(u[-1] - u[0])
     for _ in range(100):
         mid = 0.5 * (lo + hi)
@@ -119,7 +122,7 @@ class Factorised:
     values: np.ndarray
     codes: np.ndarray
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
         present = self.codes[self.codes >= 0]
         return np.bincount(present, minlength=self.values.size).astype(float)

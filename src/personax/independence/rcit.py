@@ -12,12 +12,12 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import pdist
 
 from personax.independence.kernels import (
     Factorised,
     as_factorised_pair,
     contingency,
+    factorise,
     median_sigma,
     sample_std,
 )
@@ -29,9 +29,11 @@ PAPER_MEDIAN_ROWS = 500  # causal-learn takes the median distance over the first
 
 
 def _paper_sigma(z: np.ndarray) -> float:
-    dist = pdist(z[:PAPER_MEDIAN_ROWS, None])
-    nonzero = dist[dist != 0]
-    sigma = float(np.median(nonzero)) if nonzero.size else math.nan
+    """causal-learn: median of the non-zero distances among the first 500 rows (1 if zero)."""
+    head = factorise(z[:PAPER_MEDIAN_ROWS])
+    if head.values.size < 2:
+        return math.nan
+    sigma = median_sigma(head.values, head.counts)
     return 1.0 if sigma == 0 else sigma
 
 
