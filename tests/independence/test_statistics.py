@@ -122,3 +122,21 @@ def test_planted_truth_of_embedded_sample() -> None:
         false_positive_rate = frame.significant.to_numpy()[mask & ~planted].mean()
         assert power >= 0.65, (test, power)
         assert false_positive_rate <= 0.08, (test, false_positive_rate)
+
+
+def test_grid_approximation_is_close_and_marked() -> None:
+    from personax.independence.kernels import SMALL_SIDE
+
+    rng = np.random.default_rng(4)
+    n = 2 * SMALL_SIDE + 300
+    x = rng.normal(size=n)
+    y = 0.15 * np.sin(2 * x) + rng.normal(size=n)
+    for test in (kci, hsic):
+        exact, approx = test(x, y), test(x, y, approx="grid")
+        assert exact.note == "" and "approximate" in approx.note
+        assert approx.statistic == pytest.approx(exact.statistic, rel=2e-3)
+        assert abs(approx.p_value - exact.p_value) <= 0.01
+    # discrete × continuous never needs it: the exact factorised route is used
+    trait, continuous, _ = _draw(rng, n, 0.2)
+    assert kci(trait, continuous, approx="grid").note == ""
+    assert kci(trait, continuous, approx="grid").p_value == kci(trait, continuous).p_value

@@ -43,6 +43,12 @@ def register(app: typer.Typer) -> None:
             None, "--bins", help="Bin continuous attributes into B quantile bins for chisq/gsq."
         ),
         jobs: int = typer.Option(1, "--jobs", help="Parallel worker processes."),
+        approx: str | None = typer.Option(
+            None,
+            "--approx",
+            help="'grid': opt-in approximation of KCI/HSIC for pairs where both columns are "
+            "continuous (exact otherwise); marked in the note column.",
+        ),
     ) -> None:
         """Test every trait against every attribute with KCI, RCIT, HSIC, chi-square, G-square."""
         from rich.console import Console
@@ -83,6 +89,7 @@ def register(app: typer.Typer) -> None:
                 n_jobs=jobs,
                 progress=progress,
                 source=str(table),
+                approx=approx,
             )
         write_battery(result, out)
         summary = Table(
