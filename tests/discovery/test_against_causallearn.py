@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from personax.discovery import discover
-
-from .helpers import linear_gaussian, random_dag
+from personax.discovery.simulate import random_dag, simulate
 
 causallearn_pc = pytest.importorskip("causallearn.search.ConstraintBased.PC").pc
 
@@ -28,7 +27,7 @@ def causallearn_skeleton(data: np.ndarray, names: list[str], alpha: float) -> se
 def test_same_skeleton_as_causallearn(seed):
     rng = np.random.default_rng(seed)
     dag = random_dag(8 + seed % 3, 0.3, rng)
-    data = linear_gaussian(dag, 200 + 100 * seed, rng)
+    data = simulate(dag, 200 + 100 * seed, rng)
     names = list(dag.nodes)
     for alpha in (0.01, 0.05, 0.2):
         ours = discover(pd.DataFrame(data, columns=names), test="fisherz", alpha=alpha)

@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personax.discovery import Knowledge, discover
+from personax.discovery.simulate import random_dag, simulate
 from personax.errors import BadInput
-
-from .helpers import linear_gaussian, random_dag
 
 
 @st.composite
@@ -20,7 +19,7 @@ def problems(draw):
     seed = draw(st.integers(0, 10_000))
     rng = np.random.default_rng(seed)
     dag = random_dag(n_nodes, draw(st.floats(0.1, 0.7)), rng)
-    data = linear_gaussian(dag, draw(st.integers(60, 300)), rng)
+    data = simulate(dag, draw(st.integers(60, 300)), rng)
     names = list(dag.nodes)
     # Consistent knowledge: a hidden order; tiers and required edges follow it.
     order = draw(st.permutations(names))

@@ -9,8 +9,9 @@ kernel tests delegate to the unconditional ``kci`` / ``rcit`` of this package.
   Gaussian kernels on standardised data, kernel ridge residuals given z, the trace statistic
   and a gamma approximation of its null. O(n³) time, O(n²) memory: keep n to a few thousand
   (PC subsamples above ``personax.discovery.citests.KCI_MAX_ROWS``).
-- ``rcit_ci``: randomized conditional correlation test (RCoT, Strobl, Zhang & Visweswaran
-  2019): random Fourier features of x, y and z, linear regression of the x and y features on
+- ``rcit_ci``: randomized conditional independence test (RCIT, or its RCoT variant; Strobl,
+  Zhang & Visweswaran 2019): random Fourier features of x, of (y, z) and of z, linear
+  regression of the x and y features on
   the z features, the squared Frobenius norm of the residual cross-covariance, and the
   Lindsay–Pilla–Basak approximation of its weighted-chi-square null (as the unconditional
   ``rcit``). Linear in n; seeded.
@@ -203,7 +204,9 @@ def _fourier_features(data: np.ndarray, n_features: int, rng: np.random.Generato
     weights = rng.standard_normal((data.shape[1], n_features)) / width
     phases = rng.uniform(0, 2 * np.pi, n_features)
     features = np.sqrt(2.0) * np.cos(data @ weights + phases)
-    return features - features.mean(axis=0)
+    sd = features.std(axis=0, ddof=1)
+    sd[sd == 0] = 1.0
+    return (features - features.mean(axis=0)) / sd
 
 
 def rcit_ci(
@@ -214,12 +217,17 @@ def rcit_ci(
     seed: int | Sequence[int] = 0,
     n_features_xy: int = 5,
     n_features_z: int = 100,
+    variant: str = "rcit",
 ):
-    """Conditional RCoT test of x ⟂ y | z (random Fourier features, LPB4 null), seeded.
+    """Conditional RCIT test of x ⟂ y | z (random Fourier features, LPB4 null), seeded.
 
-    ``seed`` may be a sequence of integers (PC passes [seed, i, j, *conditioning set] so
-    each question has its own stream, whatever the order of the questions).
+    ``variant="rcit"`` (default, as causal-learn): the features of y are drawn on (y, z);
+    ``"rcot"``: on y alone (Strobl et al.'s faster variant). ``seed`` may be a sequence of
+    integers (PC passes [seed, i, j, *conditioning set] so each question has its own stream,
+    whatever the order of the questions).
     """
+    if variant not in ("rcit", "rcot"):
+        raise ValueError(f"unknown variant {variant!r}; use 'rcit' or 'rcot'.")
     xm, ym, zm = _inputs(x, y, z)
     if zm.shape[1] == 0:
         from personax.independence.rcit import rcit
@@ -241,7 +249,8 @@ def rcit_ci(
     # Fewer z features than rows/4, or the regression on z would absorb all signal.
     n_features_z = max(1, min(n_features_z, n // 4))
     fx = _fourier_features(_standardize(xm), n_features_xy, rng)
-    fy = _fourier_features(_standardize(ym), n_features_xy, rng)
+    y_input = np.hstack([ym, zm]) if variant == "rcit" else ym
+    fy = _fourier_features(_standardize(y_input), n_features_xy, rng)
     fz = _fourier_features(_standardize(zm), n_features_z, rng)
     czz = fz.T @ fz / (n - 1)
     ridge = 1e-10 * np.eye(fz.shape[1])
@@ -264,6 +273,7 @@ def rcit_ci(
             "seed": seed if isinstance(seed, int) else list(seed),
             "n_features_xy": n_features_xy,
             "n_features_z": n_features_z,
+            "variant": variant,
             "n_conditioning": int(zm.shape[1]),
         },
     )
