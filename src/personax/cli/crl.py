@@ -1,0 +1,186 @@
+"""`personax crl train` and `personax bench crl` — Level II causal representation learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from personax.cli.groups import bench_app, crl_app
+
+
+def _int_list(value: str, option: str) -> list[int]:
+    from personax.errors import BadInput
+
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    try:
+        numbers = [int(v) for v in items]
+    except ValueError:
+        raise BadInput(f"{option} must be comma-separated integers, got '{value}'.") from None
+    if not numbers:
+        raise BadInput(f"{option} is empty; give e.g. '0,1,2'.")
+    return numbers
+
+
+def _epoch_bar(console, label: str):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @crl_app.command("train")
+    def train(
+        data: Path = typer.Argument(..., help="CRL dataset (.npz, INTERFACES.md format)."),
+        latent_dims: str = typer.Option(
+            ..., "--latent-dims", help="Latents per modality, e.g. 'digit=2,fashion=2'."
+        ),
+        out: Path = typer.Option(..., "--out", help="Run folder to write."),
+        shared_dims: int = typer.Option(0, "--shared-dims", help="Shared latents s."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the splits, initialisation, batches."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs."),
+        batch_size: int | None = typer.Option(None, "--batch-size", help="Mini-batch size."),
+        lr: float | None = typer.Option(None, "--lr", help="Adam learning rate."),
+        max_seconds: float | None = typer.Option(
+            None, "--max-seconds", help="Wall-clock budget; the best validation epoch is kept."
+        ),
+        method: str = typer.Option(
+            "personax", "--method", help="personax (default) or a baseline: mmcrl, betavae, mcl."
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+    ) -> None:
+        """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
+        from rich.console import Console
+
+        from personax.crl.baselines import train_method
+        from personax.crl.config import CRLConfig
+        from personax.crl.dataset import check_latent_dims, load_crl_dataset, parse_latent_dims
+        from personax.crl.train import write_crl_run
+
+        dataset = load_crl_dataset(data)
+        dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
+        changes = {
+            k: v
+            for k, v in {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "max_seconds": max_seconds,
+            }.items()
+            if v is not None
+        }
+        config = CRLConfig().replace(**changes)
+        console = Console(stderr=True)
+        with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
+            task = bar.add_task("train", total=config.epochs, status="")
+
+            def progress(epoch: int, total: int, row: dict) -> None:
+                bar.update(task, completed=epoch, total=total, status=f"val {row['val_loss']:.4g}")
+
+            run = train_method(method, dataset, dims, shared_dims, config, seed, progress, device)
+        write_crl_run(run, out)
+        message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s)"
+        if run.metrics is not None:
+            message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
+        typer.echo(message)
+
+    @bench_app.command("crl")
+    def bench_crl(
+        out: Path = typer.Option(..., "--out", help="Folder for results.csv and summary.csv."),
+        benchmark: str = typer.Option("tabular", "--benchmark", help="tabular or variant-mnist."),
+        methods: str = typer.Option(
+            "personax,mmcrl,betavae,mcl", "--methods", help="Comma-separated methods."
+        ),
+        seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
+        n: int | None = typer.Option(None, "--n", help="Rows of benchmark data (default 10000)."),
+        epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per run."),
+        max_seconds: float | None = typer.Option(
+            None, "--max-seconds", help="Wall-clock budget per run."
+        ),
+        device: str = typer.Option("cpu", "--device", help="torch device."),
+        mnist_dir: Path | None = typer.Option(
+            None, "--mnist-dir", help="Folder with MNIST idx files (variant-mnist)."
+        ),
+        fashion_dir: Path | None = typer.Option(
+            None, "--fashion-dir", help="Folder with Fashion-MNIST idx files (variant-mnist)."
+        ),
+    ) -> None:
+        """Train every method on a synthetic benchmark for several seeds; held-out scores."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from personax.atomic import write_text
+        from personax.crl.bench import BENCHMARKS, RESULT_COLUMNS, run_benchmark, summarise
+        from personax.errors import BadInput
+
+        if benchmark not in BENCHMARKS:
+            raise BadInput(
+                f"--benchmark must be one of {', '.join(BENCHMARKS)}, got '{benchmark}'."
+            )
+        method_list = [m.strip() for m in methods.split(",") if m.strip()]
+        seed_list = _int_list(seeds, "--seeds")
+        data_options = {}
+        if benchmark == "variant-mnist":
+            data_options = {
+                "mnist_dir": None if mnist_dir is None else str(mnist_dir),
+                "fashion_dir": None if fashion_dir is None else str(fashion_dir),
+            }
+        console = Console(stderr=True)
+        with _epoch_bar(console, "[bold]bench crl[/] {task.description}") as bar:
+            task = bar.add_task("", total=None, status="")
+
+            def progress(event: str, info: dict) -> None:
+                if event == "start":
+                    bar.reset(
+                        task,
+                        total=info["epochs"],
+                        description=f"{info['method']} seed {info['seed']}",
+                    )
+                elif event == "epoch":
+                    bar.update(task, completed=info["epoch"], status=f"val {info['val_loss']:.4g}")
+                else:
+                    console.print(
+                        f"{info['method']} seed {info['seed']}: MCC {info['mcc']:.3f}, "
+                        f"R² {info['r2']:.3f}, {info['seconds']:.0f} s"
+                    )
+
+            results = run_benchmark(
+                benchmark,
+                method_list,
+                seed_list,
+                n=n,
+                epochs=epochs,
+                max_seconds=max_seconds,
+                device=device,
+                progress=progress,
+                data_options=data_options,
+            )
+        ordered = results[RESULT_COLUMNS + [c for c in results if c not in RESULT_COLUMNS]]
+        write_text(out / "results.csv", ordered.to_csv(index=False, float_format="%.6g"))
+        summary = summarise(results)
+        write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
+        table = Table(title=f"bench crl {benchmark} (held-out test split, mean ± std over seeds)")
+        for column in ("method", "MCC", "R²", "seconds / run", "runs"):
+            table.add_column(column)
+        for _, row in summary.iterrows():
+            table.add_row(
+                row["method"],
+                f"{row['mcc_mean']:.3f} ± {_std(row['mcc_std'])}",
+                f"{row['r2_mean']:.3f} ± {_std(row['r2_std'])}",
+                f"{row['seconds_mean']:.0f} ± {_std(row['seconds_std'], 0)}",
+                str(row["runs"]),
+            )
+        Console().print(table)
+        typer.echo(f"wrote {out / 'results.csv'} and {out / 'summary.csv'}")
+
+
+def _std(value: float, digits: int = 3) -> str:
+    return "n/a" if value != value else f"{value:.{digits}f}"  # NaN with a single seed

@@ -1,0 +1,88 @@
+"""Hyper-parameters of a CRL run: one frozen object, saved as ``config.json`` with every run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from personax.errors import BadInput
+
+
+@dataclass(frozen=True)
+class CRLConfig:
+    """Everything that shapes a training run except the data, the latent sizes and the seed.
+
+    The loss is ``w_recon·recon + beta·(log q − log p) + w_agree·agreement + w_sparse·L1(A)``
+    where ``log p`` is the latent causal module plus the zuko flow (the independence term).
+    """
+
+    # Network sizes.
+    hidden: int = 256
+    layers: int = 2
+    noise_dims: int = 2  # η: exogenous noise of each measurement
+    causal_hidden: int = 32  # per-latent noise-estimation MLP h_i(z_i, parents)
+    flow_transforms: int = 3
+    flow_hidden: int = 64
+    # Causal order over the latents: "index" (strictly lower-triangular mask in the order
+    # s, then the modalities' z blocks as given) or "learned" (NOTEARS acyclicity penalty).
+    causal_order: str = "index"
+    # Optimisation.
+    epochs: int = 150
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    patience: int = 20  # epochs without a better validation loss before stopping
+    min_epochs: int = 10
+    max_seconds: float | None = None  # wall-clock budget; the best validation checkpoint is kept
+    # Loss weights.
+    w_recon: float = 1.0
+    beta: float = 1.0
+    w_agree: float = 1.0
+    # "infonce": measurements of one modality must pick each other's z out of the batch
+    # (cannot collapse); "mse": scale-free squared disagreement.
+    agreement: str = "infonce"
+    temperature: float = 0.5
+    # Cross-modal contrast: a critic with sparse gates on its inputs must tell which rows of two
+    # modalities belong together; the gates' L1 makes few latents carry the cross-modal link.
+    w_cross: float = 1.0
+    w_gate: float = 1e-2
+    w_sparse: float = 1e-2
+    w_acyclic: float = 1.0  # only with causal_order="learned"
+    # Reading the learned graph: an edge j → i is reported when |A[i, j]| >= this threshold.
+    graph_threshold: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.causal_order not in ("index", "learned"):
+            raise BadInput(f"causal_order must be 'index' or 'learned', got {self.causal_order!r}.")
+        for name in ("hidden", "layers", "causal_hidden", "flow_transforms", "flow_hidden"):
+            if getattr(self, name) < 1:
+                raise BadInput(f"CRL config {name} must be at least 1, got {getattr(self, name)}.")
+        if self.noise_dims < 0:
+            raise BadInput(f"CRL config noise_dims must be >= 0, got {self.noise_dims}.")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise BadInput(
+                f"CRL config needs epochs >= 1 and batch_size >= 2, got epochs={self.epochs}, "
+                f"batch_size={self.batch_size}."
+            )
+        if self.agreement not in ("infonce", "mse"):
+            raise BadInput(f"agreement must be 'infonce' or 'mse', got {self.agreement!r}.")
+        if not self.temperature > 0:
+            raise BadInput(f"CRL config temperature must be positive, got {self.temperature}.")
+        if not self.lr > 0:
+            raise BadInput(f"CRL config lr must be positive, got {self.lr}.")
+
+    def replace(self, **changes: Any) -> CRLConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CRLConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BadInput(f"Unknown CRL config field(s): {', '.join(unknown)}.")
+        return cls(**values)

@@ -1,0 +1,438 @@
+"""Training harness shared by personax's CRL model and the baselines, and the run outputs.
+
+One loop for every method: standardise inputs on the training split, mini-batch Adam, a
+validation loss after every epoch, early stopping on it, the best *validation* checkpoint kept
+(the test split is never looked at until the final scoring), explicit seeds and deterministic
+CPU kernels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from personax.atomic import atomic_path, write_json, write_text
+from personax.crl.config import CRLConfig
+from personax.crl.dataset import CRLDataset, check_latent_dims, split_indices
+from personax.errors import BadInput
+
+# progress(epoch, total_epochs, history_row): called once per epoch.
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+class LatentModel(Protocol):
+    """What the harness needs from a method: a loss on a batch and an encoder."""
+
+    def loss(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class FitResult:
+    module: nn.Module
+    latents: np.ndarray  # n × L, posterior means for every input row, input order
+    splits: dict[str, np.ndarray]
+    history: pd.DataFrame
+    best_epoch: int
+    seconds: float
+    standardisation: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class CRLRun:
+    """A finished run: latents for every row, learned graph, held-out metrics, history."""
+
+    method: str
+    seed: int
+    latents: pd.DataFrame
+    graph: dict[str, Any] | None
+    metrics: dict[str, Any] | None
+    history: pd.DataFrame
+    config: CRLConfig
+    latent_dims: dict[str, int]
+    shared_dims: int
+    best_epoch: int
+    seconds: float
+    checkpoint: dict[str, Any] = field(repr=False)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch inside a forked RNG state and force deterministic kernels, then restore."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+
+
+def standardise(
+    dataset: CRLDataset, keys: list[str], train: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Centre each feature on the training split's mean and divide a whole measurement by one
+    scale (the root mean feature variance), so near-constant pixels are not blown up."""
+    arrays, stats = {}, {}
+    for key in keys:
+        modality, k = key.rsplit(".", 1)
+        x = np.asarray(dataset.measurements[modality][int(k)], dtype=np.float64)
+        mean = x[train].mean(axis=0)
+        scale = float(np.sqrt(x[train].var(axis=0).mean()))
+        std = np.full(x.shape[1], scale if scale > 1e-12 else 1.0)
+        arrays[key] = ((x - mean) / std).astype(np.float32)
+        stats[key] = (mean, std)
+    return arrays, stats
+
+
+def _batches(
+    tensors: dict[str, torch.Tensor], index: torch.Tensor, size: int
+) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+    for start in range(0, len(index), size):
+        rows = index[start : start + size]
+        yield len(rows), {key: value[rows] for key, value in tensors.items()}
+
+
+def fit_latent_model(
+    build: Callable[[], nn.Module],
+    dataset: CRLDataset,
+    keys: list[str],
+    config: CRLConfig,
+    seed: int,
+    progress: Progress | None = None,
+    device: str = "cpu",
+) -> FitResult:
+    """Train ``build()`` on the training split, select on validation, encode every row."""
+    n = dataset.n
+    splits = {name: np.asarray(idx) for name, idx in split_indices(n, seed).items()}
+    if len(splits["train"]) < 2 or len(splits["val"]) < 1:
+        raise BadInput(
+            f"The CRL dataset has {n} rows, too few for train/validation/test splits; "
+            "give it at least 10 rows."
+        )
+    arrays, stats = standardise(dataset, keys, splits["train"])
+    try:
+        dev = torch.device(device)
+        tensors = {key: torch.from_numpy(value).to(dev) for key, value in arrays.items()}
+    except (RuntimeError, ValueError) as exc:
+        raise BadInput(f"Cannot use device {device!r}: {exc}") from None
+    train_index = torch.as_tensor(splits["train"], device=dev)
+    val_index = torch.as_tensor(splits["val"], device=dev)
+    started = time.perf_counter()
+    with seeded(seed):
+        module = build().to(dev)
+        optimiser = torch.optim.Adam(
+            module.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        shuffle = torch.Generator().manual_seed(seed)
+        sampler = torch.Generator(device=dev).manual_seed(seed + 1)
+        rows: list[dict[str, float]] = []
+        best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
+        for epoch in range(1, config.epochs + 1):
+            module.train()
+            order = train_index[torch.randperm(len(train_index), generator=shuffle).to(dev)]
+            total, count, parts_sum = 0.0, 0, {}
+            for size, batch in _batches(tensors, order, config.batch_size):
+                if size < 2:  # a batch of one has no spread for the batch statistics
+                    continue
+                loss, parts = module.loss(batch, sampler)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(module.parameters(), 100.0)
+                optimiser.step()
+                total += float(loss.detach()) * size
+                count += size
+                for name, value in parts.items():
+                    parts_sum[name] = parts_sum.get(name, 0.0) + value * size
+            val_loss = validation_loss(module, tensors, val_index, config.batch_size, seed)
+            row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
+            row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
+            rows.append(row)
+            if not math.isfinite(row["train_loss"]):
+                break
+            if val_loss < best_val:
+                best_val, best_epoch, stale = val_loss, epoch, 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+            if progress is not None:
+                progress(epoch, config.epochs, row)
+            elapsed = time.perf_counter() - started
+            if epoch >= config.min_epochs and stale >= config.patience:
+                break
+            if config.max_seconds is not None and elapsed >= config.max_seconds:
+                break
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        latents = encode_rows(module, tensors, config.batch_size, n, dev)
+    seconds = time.perf_counter() - started
+    return FitResult(
+        module=module,
+        latents=latents,
+        splits=splits,
+        history=pd.DataFrame(rows),
+        best_epoch=best_epoch,
+        seconds=seconds,
+        standardisation=stats,
+    )
+
+
+@torch.no_grad()
+def validation_loss(
+    module: nn.Module,
+    tensors: dict[str, torch.Tensor],
+    index: torch.Tensor,
+    batch_size: int,
+    seed: int,
+) -> float:
+    """Mean loss on the validation rows, with the same sampling noise every epoch."""
+    module.eval()
+    generator = torch.Generator(device=index.device).manual_seed(seed + 2)
+    total, count = 0.0, 0
+    for size, batch in _batches(tensors, index, max(batch_size, 2)):
+        if size < 2:
+            continue
+        loss, _ = module.loss(batch, generator)
+        total += float(loss) * size
+        count += size
+    return total / count if count else math.inf
+
+
+@torch.no_grad()
+def encode_rows(
+    module: nn.Module, tensors: dict[str, torch.Tensor], batch_size: int, n: int, dev
+) -> np.ndarray:
+    module.eval()
+    index = torch.arange(n, device=dev)
+    parts = [module.encode(batch) for _, batch in _batches(tensors, index, batch_size)]
+    return torch.cat(parts).cpu().numpy().astype(np.float64)
+
+
+def latent_frame(latents: np.ndarray, names: list[str], splits: dict[str, np.ndarray]):
+    """One row per input row, in input order: ``split`` then the latent columns."""
+    split = np.empty(len(latents), dtype=object)
+    for name, index in splits.items():
+        split[index] = name
+    frame = pd.DataFrame(latents, columns=names)
+    frame.insert(0, "split", split)
+    return frame
+
+
+def evaluate_latents(
+    dataset: CRLDataset, estimated: np.ndarray, splits: dict[str, np.ndarray], seed: int
+) -> dict[str, Any] | None:
+    """Held-out MCC (Pearson and Spearman) and kernel-ridge R², all estimated vs all true."""
+    if dataset.latents is None:
+        return None
+    from personax.crl.metrics import mcc, r2_kernel
+
+    true = np.asarray(dataset.latents, dtype=np.float64)
+    train, test = splits["train"], splits["test"]
+    pearson = mcc(true[test], estimated[test], method="pearson")
+    spearman = mcc(true[test], estimated[test], method="spearman")
+    r2 = r2_kernel(estimated[train], true[train], estimated[test], true[test], seed=seed)
+    r2_value = float(getattr(r2, "value", r2))
+    return {
+        "mcc": float(pearson.value),
+        "r2": r2_value,
+        "split": "test",
+        "n_test": int(len(test)),
+        "mcc_pearson": float(pearson.value),
+        "mcc_spearman": float(spearman.value),
+        "details": {"pearson": _as_plain(pearson), "spearman": _as_plain(spearman)},
+    }
+
+
+def _as_plain(result: Any) -> Any:
+    """A dataclass result as JSON-ready values (numpy arrays → lists)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(result):
+        return {k: _as_plain(v) for k, v in dataclasses.asdict(result).items()}
+    if isinstance(result, dict):
+        return {str(k): _as_plain(v) for k, v in result.items()}
+    if isinstance(result, np.ndarray):
+        return result.tolist()
+    if isinstance(result, (list, tuple)):
+        return [_as_plain(v) for v in result]
+    if isinstance(result, np.generic):
+        return result.item()
+    return result
+
+
+def measurement_keys(dataset: CRLDataset, first_only: bool = False) -> dict[str, list[str]]:
+    """``{modality: ["m.0", "m.1", ...]}`` in the dataset's modality order."""
+    return {
+        m: [f"{m}.{k}" for k in range(1 if first_only else len(xs))]
+        for m, xs in dataset.measurements.items()
+    }
+
+
+def train_crl(
+    dataset: CRLDataset,
+    latent_dims: dict[str, int],
+    shared_dims: int = 0,
+    config: CRLConfig | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    device: str = "cpu",
+    *,
+    first_measurement_only: bool = False,
+    method: str = "personax",
+) -> CRLRun:
+    """Fit the multimodal multi-measurement CRL model; score on the test split when possible.
+
+    ``first_measurement_only`` (with ``shared_dims=0``) is the MMCRL baseline: the same model
+    seeing one measurement per modality.
+    """
+    from personax.crl.model import MultiMeasurementCRL
+
+    config = config or CRLConfig()
+    check_latent_dims(dataset, latent_dims)
+    if shared_dims < 0:
+        raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
+    keys_by_modality = measurement_keys(dataset, first_measurement_only)
+    widths = {
+        m: [
+            int(np.asarray(dataset.measurements[m][int(key.rsplit(".", 1)[1])]).shape[1])
+            for key in keys
+        ]
+        for m, keys in keys_by_modality.items()
+    }
+    keys = [key for group in keys_by_modality.values() for key in group]
+    dims = {m: int(latent_dims[m]) for m in widths}
+
+    def build() -> nn.Module:
+        return MultiMeasurementCRL(widths, dims, shared_dims, config)
+
+    fit = fit_latent_model(build, dataset, keys, config, seed, progress, device)
+    model = fit.module
+    names = model.layout.names
+    adjacency = model.prior.adjacency().detach().cpu().numpy().astype(float)
+    graph = graph_dict(names, adjacency, config.graph_threshold)
+    return _finish_run(method, dataset, fit, names, graph, config, dims, shared_dims, seed)
+
+
+def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, shared, seed):
+    metrics = evaluate_latents(dataset, fit.latents, fit.splits, seed)
+    if metrics is not None:
+        metrics.update(
+            {
+                "method": method,
+                "seed": seed,
+                "best_epoch": fit.best_epoch,
+                "seconds": round(fit.seconds, 3),
+            }
+        )
+    checkpoint = {
+        "method": method,
+        "state_dict": {k: v.detach().cpu() for k, v in fit.module.state_dict().items()},
+        "config": config.to_dict(),
+        "latent_dims": dims,
+        "shared_dims": shared,
+        "latent_names": names,
+        "seed": seed,
+        "standardisation": {
+            k: (m.tolist(), s.tolist()) for k, (m, s) in fit.standardisation.items()
+        },
+    }
+    return CRLRun(
+        method=method,
+        seed=seed,
+        latents=latent_frame(fit.latents, names, fit.splits),
+        graph=graph,
+        metrics=metrics,
+        history=fit.history,
+        config=config,
+        latent_dims=dims,
+        shared_dims=shared,
+        best_epoch=fit.best_epoch,
+        seconds=fit.seconds,
+        checkpoint=checkpoint,
+    )
+
+
+def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Learned graph: the weighted adjacency ([i, j] = j → i) and the edges above threshold."""
+    edges = [
+        {
+            "source": names[j],
+            "target": names[i],
+            "type": "directed",
+            "weight": round(float(adjacency[i, j]), 6),
+        }
+        for i in range(len(names))
+        for j in range(len(names))
+        if abs(adjacency[i, j]) >= threshold
+    ]
+    return {
+        "nodes": list(names),
+        "adjacency": np.round(adjacency, 6).tolist(),
+        "threshold": threshold,
+        "edges": edges,
+    }
+
+
+def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
+    """Write latents.csv, graph.json, model.pt, config.json, training_curves.png, metrics.json."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "latents.csv", run.latents.to_csv(index=False, float_format="%.8g"))
+    if run.graph is not None:
+        write_json(out / "graph.json", run.graph)
+    buffer = io.BytesIO()
+    torch.save(run.checkpoint, buffer)
+    with atomic_path(out / "model.pt") as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    write_json(
+        out / "config.json",
+        {
+            "method": run.method,
+            "seed": run.seed,
+            "latent_dims": run.latent_dims,
+            "shared_dims": run.shared_dims,
+            "config": run.config.to_dict(),
+        },
+    )
+    write_text(out / "history.csv", run.history.to_csv(index=False, float_format="%.8g"))
+    plot_training_curves(run.history, run.best_epoch, out / "training_curves.png")
+    if run.metrics is not None:
+        write_json(out / "metrics.json", _as_plain(run.metrics))
+    return out
+
+
+def plot_training_curves(history: pd.DataFrame, best_epoch: int, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    if len(history):
+        ax.plot(history["epoch"], history["train_loss"], label="train")
+        ax.plot(history["epoch"], history["val_loss"], label="validation")
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", linestyle="--", label=f"best (epoch {best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,124 @@
+"""`personax crl train` and `personax bench crl`: outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from personax.cli.main import main
+from personax.crl.dataset import save_crl_dataset
+from personax.data.crl_synthetic import make_tabular
+
+torch.set_num_threads(1)
+FAST = ["--epochs", "2", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("crl") / "tab.npz"
+    save_crl_dataset(make_tabular(200, seed=0), path)
+    return path
+
+
+def test_train_writes_the_run_folder(npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    latents = pd.read_csv(out / "latents.csv")
+    assert list(latents.columns) == ["split", "z_m1_0", "z_m1_1", "z_m2_0", "z_m2_1"]
+    assert set(latents["split"]) == {"train", "val", "test"} and len(latents) == 200
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test" and 0 <= metrics["mcc"] <= 1
+    for name in ("graph.json", "model.pt", "config.json", "training_curves.png"):
+        assert (out / name).exists()
+    assert "held-out test MCC" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("dims", "needle"),
+    [
+        ("m1=2", "m2"),  # a modality without a size
+        ("m1=2,m2=2,m3=1", "m3"),  # a modality the data do not have
+        ("m1=two,m2=2", "m1=two"),  # not a number
+        ("m1=0,m2=2", "m1=0"),  # not positive
+    ],
+)
+def test_wrong_latent_dims_exit_2(npz, tmp_path, capsys, dims, needle):
+    code = main(["crl", "train", str(npz), "--latent-dims", dims, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_crl_files_exit_2(tmp_path, capsys):
+    missing = tmp_path / "absent.npz"
+    assert main(["crl", "train", str(missing), "--latent-dims", "a=1", "--out", str(tmp_path)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+    unequal = tmp_path / "unequal.npz"
+    np.savez(unequal, **{"a.0": np.zeros((10, 3)), "a.1": np.zeros((9, 3))})
+    assert main(["crl", "train", str(unequal), "--latent-dims", "a=1", "--out", str(tmp_path)]) == 2
+    assert "a.1" in capsys.readouterr().err
+
+    nan = tmp_path / "nan.npz"
+    x = np.ones((10, 3))
+    x[4, 1] = np.nan
+    np.savez(nan, **{"a.0": x})
+    assert main(["crl", "train", str(nan), "--latent-dims", "a=1", "--out", str(tmp_path)]) == 2
+    assert "row 4" in capsys.readouterr().err
+
+
+def test_bad_training_options_exit_2(npz, tmp_path, capsys):
+    args = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--out", str(tmp_path / "o")]
+    assert main([*args, "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert main([*args, "--method", "pca"]) == 2
+    assert "pca" in capsys.readouterr().err
+
+
+def test_bench_writes_results_and_summary(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(
+        [
+            "bench",
+            "crl",
+            "--benchmark",
+            "tabular",
+            "--methods",
+            "personax,betavae",
+            "--seeds",
+            "0,1",
+            "--n",
+            "150",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns[:6]) == ["benchmark", "method", "seed", "r2", "mcc", "seconds"]
+    assert len(results) == 4 and set(results["method"]) == {"personax", "betavae"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["method"]) == {"personax", "betavae"}
+    assert (summary["runs"] == 2).all()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--benchmark", "imagenet", "imagenet"),
+        ("--methods", "personax,pca", "pca"),
+        ("--seeds", "0,x", "--seeds"),
+    ],
+)
+def test_bench_bad_options_exit_2(tmp_path, capsys, option, value, needle):
+    code = main(
+        ["bench", "crl", option, value, "--n", "60", "--epochs", "1", "--out", str(tmp_path / "b")]
+    )
+    assert code == 2 and needle in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""The CRL model's parts: shapes, the exact change of variables, masks, agreement, config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from personax.crl.config import CRLConfig
+from personax.crl.model import CausalPrior, LatentLayout, MultiMeasurementCRL, agreement
+from personax.errors import BadInput
+
+torch.set_num_threads(1)
+SMALL = CRLConfig(hidden=16, causal_hidden=8, flow_hidden=16, flow_transforms=2)
+
+
+def _model(shared: int = 0, config: CRLConfig = SMALL) -> MultiMeasurementCRL:
+    torch.manual_seed(0)
+    return MultiMeasurementCRL({"a": [5, 6, 7], "b": [4]}, {"a": 2, "b": 3}, shared, config)
+
+
+def _batch(rows: int = 12) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    widths = {"a.0": 5, "a.1": 6, "a.2": 7, "b.0": 4}
+    return {k: torch.randn(rows, w, generator=g) for k, w in widths.items()}
+
+
+def test_layout_names_and_blocks():
+    layout = LatentLayout(("digit", "fashion"), (2, 1), 1)
+    assert layout.names == ["s_0", "z_digit_0", "z_digit_1", "z_fashion_0"]
+    assert layout.block_of() == ["shared", "digit", "digit", "fashion"]
+    assert layout.slices()["digit"] == slice(1, 3)
+
+
+def test_encode_shape_and_loss_is_finite_scalar():
+    model = _model(shared=1)
+    batch = _batch()
+    assert model.encode(batch).shape == (12, 1 + 2 + 3)
+    loss, parts = model.loss(batch, torch.Generator().manual_seed(0))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    assert {"recon", "kl", "agree", "cross", "sparse"} <= set(parts)
+    loss.backward()
+    assert all(p.grad is not None for p in model.encoders.parameters())
+
+
+def test_adjacency_is_strictly_lower_triangular_and_shared_latents_are_roots():
+    layout = LatentLayout(("a", "b"), (2, 2), 1)
+    prior = CausalPrior(layout, 3, SMALL)
+    with torch.no_grad():
+        prior.weights.fill_(1.0)
+    a = prior.adjacency()
+    assert torch.all(torch.triu(a) == 0)
+    assert torch.all(a[0] == 0)  # nothing causes s_0
+    # Only a → b edges are cross-modal (b comes after a in the order).
+    assert prior.cross_modal[3:, 1:3].sum() == 4 and prior.cross_modal[:3].sum() == 0
+
+
+def test_learned_order_allows_both_directions_and_penalises_cycles():
+    layout = LatentLayout(("a",), (3,), 0)
+    prior = CausalPrior(layout, 0, SMALL.replace(causal_order="learned"))
+    with torch.no_grad():
+        prior.weights.zero_()
+        prior.weights[1, 0] = 1.0
+    assert float(prior.acyclicity()) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        prior.weights[0, 1] = 1.0  # a two-cycle
+    assert float(prior.acyclicity()) > 0.1
+
+
+def test_noise_log_det_matches_autograd_jacobian():
+    layout = LatentLayout(("a", "b"), (2, 2), 0)
+    torch.manual_seed(3)
+    prior = CausalPrior(layout, 0, SMALL)
+    with torch.no_grad():
+        prior.weights.normal_()
+        prior.w2.normal_()
+    v = torch.randn(4)
+    jac = torch.autograd.functional.jacobian(lambda x: prior.noise(x[None])[0][0], v)
+    assert torch.allclose(torch.triu(jac, 1), torch.zeros_like(jac))  # causal order respected
+    _, log_det = prior.noise(v[None])
+    assert float(log_det) == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-5)
+
+
+def test_prior_density_integrates_like_a_density():
+    """With one latent and no noise the prior is a 1-D density: it must integrate to ~1."""
+    layout = LatentLayout(("a",), (2,), 0)
+    torch.manual_seed(0)
+    prior = CausalPrior(layout, 0, SMALL)
+    grid = torch.linspace(-8, 8, 161)
+    xx, yy = torch.meshgrid(grid, grid, indexing="ij")
+    with torch.no_grad():
+        density = prior.log_prob(torch.stack([xx, yy], -1).reshape(-1, 2), torch.zeros(161**2, 0))
+    step = float(grid[1] - grid[0])
+    assert float(density.exp().sum()) * step**2 == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("kind", ["infonce", "mse"])
+def test_agreement_is_lower_when_measurements_agree(kind):
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(64, 2, generator=g)
+    agreeing = [z + 0.01 * torch.randn(64, 2, generator=g) for _ in range(3)]
+    disagreeing = [torch.randn(64, 2, generator=g) for _ in range(3)]
+    assert agreement(agreeing, kind, 0.5) < agreement(disagreeing, kind, 0.5)
+    assert float(agreement([z], kind, 0.5)) == 0.0  # one measurement: nothing to agree on
+
+
+def test_config_validates_and_round_trips():
+    config = CRLConfig(epochs=3)
+    assert CRLConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(BadInput, match="causal_order"):
+        CRLConfig(causal_order="random")
+    with pytest.raises(BadInput, match="lr"):
+        CRLConfig(lr=0)
+    with pytest.raises(BadInput, match="Unknown CRL config"):
+        CRLConfig.from_dict({"epochs": 3, "colour": "red"})

@@ -1,0 +1,147 @@
+"""Training harness: loss goes down, same seed → same bytes, selection on validation only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from personax.crl.baselines import METHODS, train_method
+from personax.crl.config import CRLConfig
+from personax.crl.dataset import CRLDataset, split_indices
+from personax.crl.train import train_crl, write_crl_run
+from personax.data.crl_synthetic import make_tabular
+from personax.errors import BadInput
+
+torch.set_num_threads(1)
+TINY = CRLConfig(
+    hidden=32,
+    causal_hidden=8,
+    flow_hidden=16,
+    flow_transforms=2,
+    epochs=6,
+    batch_size=64,
+    lr=3e-3,
+    min_epochs=1,
+)
+DIMS = {"m1": 2, "m2": 2}
+
+
+@pytest.fixture(scope="module")
+def data() -> CRLDataset:
+    return make_tabular(400, seed=0)
+
+
+@pytest.fixture(scope="module")
+def run(data):
+    return train_crl(data, DIMS, config=TINY, seed=0)
+
+
+def test_training_lowers_the_loss(run):
+    history = run.history
+    assert len(history) == TINY.epochs
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert history["val_loss"].min() < history["val_loss"].iloc[0]
+
+
+def test_best_checkpoint_is_the_best_validation_epoch(run):
+    history = run.history
+    assert run.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert run.metrics["best_epoch"] == run.best_epoch
+
+
+def test_latents_frame_has_splits_in_input_order(run, data):
+    frame = run.latents
+    assert list(frame.columns) == ["split", "z_m1_0", "z_m1_1", "z_m2_0", "z_m2_1"]
+    assert len(frame) == data.n
+    splits = split_indices(data.n, 0)
+    for name, rows in splits.items():
+        assert (frame["split"].to_numpy()[rows] == name).all()
+    assert np.isfinite(frame.iloc[:, 1:].to_numpy()).all()
+
+
+def test_metrics_are_on_the_test_split(run):
+    metrics = run.metrics
+    assert metrics["split"] == "test" and metrics["n_test"] == len(split_indices(400, 0)["test"])
+    assert 0.0 <= metrics["mcc"] <= 1.0 and 0.0 <= metrics["r2"] <= 1.0
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(run, data, tmp_path):
+    again = train_crl(data, DIMS, config=TINY, seed=0)
+    other = train_crl(data, DIMS, config=TINY, seed=1)
+    write_crl_run(run, tmp_path / "a")
+    write_crl_run(again, tmp_path / "b")
+    write_crl_run(other, tmp_path / "c")
+    first = (tmp_path / "a" / "latents.csv").read_bytes()
+    assert first == (tmp_path / "b" / "latents.csv").read_bytes()
+    assert first != (tmp_path / "c" / "latents.csv").read_bytes()
+    assert (tmp_path / "a" / "graph.json").read_bytes() == (
+        tmp_path / "b" / "graph.json"
+    ).read_bytes()
+
+
+def test_test_rows_never_influence_training(data, run):
+    """Scrambling the inputs of the test rows changes nothing learned from train/val rows."""
+    test = split_indices(data.n, 0)["test"]
+    rng = np.random.default_rng(5)
+    measurements = {m: [np.array(x, copy=True) for x in xs] for m, xs in data.measurements.items()}
+    for xs in measurements.values():
+        for x in xs:
+            x[test] = rng.normal(size=(len(test), x.shape[1]))
+    scrambled = CRLDataset(measurements=measurements, latents=data.latents)
+    other = train_crl(scrambled, DIMS, config=TINY, seed=0)
+    keep = run.latents["split"] != "test"
+    assert other.best_epoch == run.best_epoch
+    np.testing.assert_array_equal(
+        other.latents[keep].iloc[:, 1:].to_numpy(), run.latents[keep].iloc[:, 1:].to_numpy()
+    )
+
+
+def test_run_folder_has_every_output(run, tmp_path):
+    out = write_crl_run(run, tmp_path / "run")
+    for name in (
+        "latents.csv",
+        "graph.json",
+        "model.pt",
+        "config.json",
+        "metrics.json",
+        "training_curves.png",
+        "history.csv",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test" and isinstance(metrics["mcc"], float)
+    graph = json.loads((out / "graph.json").read_text())
+    assert graph["nodes"] == ["z_m1_0", "z_m1_1", "z_m2_0", "z_m2_1"]
+    config = json.loads((out / "config.json").read_text())
+    assert CRLConfig.from_dict(config["config"]) == TINY
+    checkpoint = torch.load(out / "model.pt", weights_only=False)
+    assert checkpoint["latent_names"] == graph["nodes"]
+
+
+def test_without_ground_truth_there_are_no_metrics(data):
+    bare = CRLDataset(measurements=data.measurements)
+    result = train_crl(bare, DIMS, config=TINY.replace(epochs=2), seed=0)
+    assert result.metrics is None and len(result.latents) == data.n
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "personax"])
+def test_baselines_run_in_the_same_harness(method, data):
+    result = train_method(method, data, DIMS, config=TINY.replace(epochs=3), seed=0)
+    assert result.method == method
+    assert result.latents.shape == (data.n, 1 + 4)
+    assert result.metrics["split"] == "test"
+    assert result.best_epoch == int(
+        result.history.loc[result.history["val_loss"].idxmin(), "epoch"]
+    )
+
+
+def test_wrong_latent_dims_and_methods_are_bad_input(data):
+    with pytest.raises(BadInput, match="m2"):
+        train_crl(data, {"m1": 2}, config=TINY)
+    with pytest.raises(BadInput, match="unknown CRL method"):
+        train_method("pca", data, DIMS, config=TINY)
+    with pytest.raises(BadInput, match="shared"):
+        train_crl(data, DIMS, shared_dims=-1, config=TINY)
