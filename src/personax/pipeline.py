@@ -62,6 +62,7 @@ class DemoSettings:
     crl_max_seconds: float = 240.0  # wall-clock budget; the best validation checkpoint is kept
     discovery_test: str = "kci"  # the paper's choice for athletes
     alpha: float = 0.05
+    n_jobs: int = 1  # Level I workers
 
     @classmethod
     def for_mode(cls, quick: bool) -> DemoSettings:
@@ -236,41 +237,23 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _sub_progress(progress: Progress | None, step: str) -> Callable[..., None] | None:
-    """Adapt a library's progress callback (done, total) / (fraction) / (message) to ours."""
-    if progress is None:
-        return None
-
-    def callback(*args: Any, **kwargs: Any) -> None:
-        fraction = None
-        message = ""
-        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        texts = [a for a in args if isinstance(a, str)]
-        if len(numbers) >= 2 and numbers[1]:
-            fraction = float(numbers[0]) / float(numbers[1])
-            message = f"{numbers[0]}/{numbers[1]}"
-        elif len(numbers) == 1 and 0 <= numbers[0] <= 1:
-            fraction = float(numbers[0])
-        if texts:
-            message = (texts[0] + " " + message).strip()
-        for key in ("message", "detail"):
-            if isinstance(kwargs.get(key), str):
-                message = kwargs[key]
-        progress(step, message, None if fraction is None else min(max(fraction, 0.0), 1.0))
-
-    return callback
-
-
 def _step_independence(
     state: _RunState, out: Path, settings: DemoSettings, seed: int, progress: Progress | None
 ) -> str:
-    run_battery, write_battery = _require("personax.independence", "run_battery", "write_battery")
+    run_battery = _require("personax.independence.battery", "run_battery")
+    write_battery = _require("personax.independence.output", "write_battery")
+
+    def on_attribute(done: int, total: int) -> None:
+        if progress:
+            progress("independence", f"{done}/{total} attributes", done / total if total else None)
+
     result = run_battery(
         state.table,
         tests=LEVEL1_TESTS,
         seed=seed,
         alpha=settings.alpha,
-        progress=_sub_progress(progress, "independence"),
+        n_jobs=settings.n_jobs,
+        progress=on_attribute,
     )
     with atomic_dir(out / "independence") as tmp:
         write_battery(result, tmp)
@@ -320,7 +303,9 @@ def _step_crl(
     if modalities:
         crl_dataset_from_table = _require("personax.crl.dataset", "crl_dataset_from_table")
         true_latents = _truth_latents(state.truth) if state.truth is not None else None
-        dataset = crl_dataset_from_table(state.table, modalities, latents=true_latents)
+        dataset = crl_dataset_from_table(
+            state.table, modalities, latents=true_latents, drop_missing=True
+        )
         latent_dims, shared_dims = _latent_sizes(state.truth, modalities)
         source = "the table's " + ", ".join(c for cols in modalities.values() for c in cols)
         state.crl_on_table = True
@@ -360,7 +345,12 @@ def _step_crl(
     with atomic_dir(out / "crl") as tmp:
         write_crl_run(run, tmp)
     state.latents = pd.read_csv(out / "crl" / "latents.csv")
+    if dataset.ids is not None and state.crl_on_table:
+        # latents.csv holds one row per dataset row; the ids join them back to the table.
+        state.latents.insert(0, "id", dataset.ids)
     state.extra["crl_input"] = source
+    if state.crl_on_table and dataset.n < len(state.table):
+        source += f" ({len(state.table) - dataset.n} rows without every embedding left out)"
     note = f"{source}; latents {latent_dims} + {shared_dims} shared; best epoch {run.best_epoch}"
     if run.metrics and "mcc" in run.metrics:
         note += f"; held-out MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
@@ -377,34 +367,35 @@ def _step_discovery(
     discover, write_graph = _require("personax.discovery", "discover", "write_graph")
     if state.latents is None:
         raise StepUnavailable("no learned latents (the CRL step did not finish)")
-    held_out = state.latents[state.latents["split"] == "test"]
+    held_out = state.latents[state.latents["split"] == "test"].reset_index(drop=True)
     columns = _latent_columns(held_out)
     roots = [c for c in columns if c.startswith("s_")]
-    if progress:
-        progress(
-            "discovery", f"PC ({settings.discovery_test}) on {len(held_out)} held-out rows", None
-        )
+
+    def on_level(stage: str, done: int, total: int) -> None:
+        if progress:
+            progress("discovery", f"{stage} {done}/{total}", done / total if total else None)
+
     graph = discover(
         held_out,
         columns=columns,
         roots=roots,
-        forbid=(),
         test=settings.discovery_test,
         alpha=settings.alpha,
         seed=seed,
+        progress=on_level,
+        source="crl/latents.csv (test split)",
     )
-    groups = {c: ("shared" if c.startswith("s_") else c[2:].rsplit("_", 1)[0]) for c in columns}
     with atomic_dir(out / "discovery") as tmp:
-        write_graph(graph, tmp, groups)
+        write_graph(graph, tmp, title="PC on held-out latents (shared latents are roots)")
     return (
         f"{len(columns)} latents, {len(graph.edges)} edges on {len(held_out)} held-out rows "
-        f"({settings.discovery_test}, alpha {settings.alpha})"
+        f"({settings.discovery_test}, alpha {settings.alpha}; shared latents as roots)"
     )
 
 
 def _step_naming(state: _RunState, out: Path, seed: int) -> str:
-    explain_latents, write_explain = _require(
-        "personax.discovery", "explain_latents", "write_explain"
+    explain_latents, write_explain, align_latents = _require(
+        "personax.discovery.explain", "explain_latents", "write_explain", "align_latents"
     )
     if state.latents is None:
         raise StepUnavailable("no learned latents (the CRL step did not finish)")
@@ -412,18 +403,15 @@ def _step_naming(state: _RunState, out: Path, seed: int) -> str:
         raise StepUnavailable(
             "the latents come from the synthetic benchmark, not from this table's people"
         )
-    latents = state.latents.copy()
-    latents.insert(0, "id", state.table["id"].astype(str).to_numpy())
-    held_out = latents[latents["split"] == "test"].reset_index(drop=True)
-    table = (
-        state.table.set_index(state.table["id"].astype(str))
-        .loc[held_out["id"]]
-        .reset_index(drop=True)
+    latents, table = align_latents(
+        state.latents, state.table, split="test", latents_source="crl/latents.csv"
     )
-    result = explain_latents(held_out, table, seed=seed)
+    result = explain_latents(latents, table, seed=seed)
+    # A subfolder of discovery/, so rerunning discovery or naming replaces only its own files.
     with atomic_dir(out / "discovery" / "explain") as tmp:
         write_explain(result, tmp)
-    return f"named {len(_latent_columns(held_out))} latents from {len(held_out)} held-out people"
+    named = "; ".join(lab.text for lab in result.labels[:3])
+    return f"{len(result.latents)} latents vs {len(result.features)} columns on {len(latents)} held-out people ({named}; …)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -655,6 +643,7 @@ def run_demo(
     except StepUnavailable as exc:
         outcomes.append(StepOutcome("data", "unavailable", time.perf_counter() - t0, note=str(exc)))
     out.mkdir(parents=True, exist_ok=True)
+    _clear_previous_run(out)
     table_rel: str | None = None
     if state.table is not None:
         table_rel = _run_step(
@@ -703,6 +692,22 @@ def run_demo(
     return DemoResult(
         out_dir=out, steps=tuple(outcomes), report=report_path, manifest=manifest_path
     )
+
+
+RUN_OUTPUTS = ("data", "independence", "crl", "discovery", "scoring", "report.html", "run.json")
+
+
+def _clear_previous_run(out: Path) -> None:
+    """Remove a previous run's step outputs from ``out`` so that a report never mixes two runs
+    (only the names a run writes; anything else in the folder is left alone)."""
+    import shutil
+
+    for name in RUN_OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _run_step(

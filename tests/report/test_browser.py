@@ -64,7 +64,7 @@ def test_report_renders_in_chromium(browser, tiny_run):
     assert errors == [], errors
 
     # Every section is there and has content.
-    for anchor in ("restrictions", "dataset", "level1", "level2", "discovery", "run"):
+    for anchor in ("glance", "restrictions", "dataset", "level1", "level2", "discovery", "run"):
         section = browser.find_element(By.ID, anchor)
         assert section.size["height"] > 40, anchor
     assert "synthetic sample" in browser.find_element(By.TAG_NAME, "h1").text.lower()

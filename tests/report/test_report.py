@@ -13,7 +13,7 @@ import pytest
 from personax.errors import BadInput
 from personax.report import build_report, render_report
 
-SECTION_IDS = ("restrictions", "dataset", "level1", "level2", "discovery", "run")
+SECTION_IDS = ("glance", "restrictions", "dataset", "level1", "level2", "discovery", "run")
 
 
 def test_tiny_run_report_has_every_section(tiny_run):

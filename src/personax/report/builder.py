@@ -38,6 +38,7 @@ from personax.report.html import (
 )
 
 SECTIONS = (
+    ("glance", "At a glance"),
     ("restrictions", "Usage restrictions"),
     ("dataset", "The dataset"),
     ("level1", "Level I: independence tests"),
@@ -142,6 +143,69 @@ def _restrictions(manifest: dict) -> str:
         "psychological assessments, and were never checked against human ratings.</p>" + sample_note
     )
     return section("restrictions", "Usage restrictions", inner, "restrictions")
+
+
+def _glance(run_dir: Path, manifest: dict) -> str:
+    """The headline numbers of every step, each read from that step's files."""
+    items: list[tuple[str, Any]] = []
+    table_rel = manifest.get("table")
+    results_path = run_dir / "independence" / "results.csv"
+    if results_path.is_file():
+        results = pd.read_csv(results_path).dropna(subset=["p_value"])
+        alpha = float(manifest.get("parameters", {}).get("alpha", 0.05))
+        items.append(
+            (
+                "Level I: significant pairs×tests (BH)",
+                f"{int((results['p_adjusted'] < alpha).sum())} / {len(results)}",
+            )
+        )
+    level1 = _read_json(run_dir / "scoring" / "level1.json")
+    if level1:
+        for row in level1.get("per_test", []):
+            if row["test"] == "kci":
+                items.append(("KCI power vs planted truth", row["power"]))
+                items.append(("KCI false-positive rate", row["false_positive_rate"]))
+    metrics = _read_json(run_dir / "crl" / "metrics.json")
+    if metrics and "mcc" in metrics:
+        items.append(("CRL held-out MCC", metrics["mcc"]))
+        items.append(("CRL held-out R²", metrics.get("r2")))
+    graph = _read_json(run_dir / "discovery" / "graph.json")
+    if graph:
+        items.append(("discovered latent edges", len(graph.get("edges", []))))
+    recovered = _read_json(run_dir / "scoring" / "discovery.json")
+    if recovered:
+        items.append(
+            (
+                "planted latent edges found",
+                f"{recovered['adjacencies_found']} / {recovered['planted']}",
+            )
+        )
+    steps = manifest.get("steps", [])
+    rows = [
+        [
+            s.get("name"),
+            {"ok": "ran", "unavailable": "not available in this build"}.get(
+                s.get("status"), s.get("status")
+            ),
+            s.get("seconds"),
+        ]
+        for s in steps
+    ]
+    inner = kpis(items) if items else para("No step produced results.", "unavailable")
+    inner += table(
+        ["step", "status", "seconds"],
+        rows,
+        numeric=[False, False, True],
+        row_classes=[
+            STATUS_CLASS.get(s.get("status"), "") if s.get("status") != "ok" else "" for s in steps
+        ],
+    )
+    if table_rel:
+        inner += para(
+            f"Run folder files: {table_rel}, independence/, crl/, discovery/, scoring/, run.json.",
+            "note",
+        )
+    return section("glance", "At a glance", inner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +426,14 @@ def _level1(run_dir: Path, manifest: dict) -> str:
         numeric=[h not in ("trait", "attribute", "test") for h in headers],
         row_classes=["sig" if float(r["p_adjusted"]) < alpha else "" for _, r in top.iterrows()],
     )
-    if not effect:
+    if effect:
+        inner += para(
+            "Effect size as reported by each test: kernel alignment (normalised HSIC, 0–1) for "
+            "the kernel tests, Cramér's V for chi-square and G-square. Highlighted rows are "
+            "significant after BH.",
+            "note",
+        )
+    else:
         inner += para("The Level I results carry no effect-size column.", "note")
     return section("level1", "Level I: independence tests", _status_line(step) + inner)
 
@@ -401,14 +472,6 @@ def _graph_edges(data: dict) -> tuple[list[str], list[tuple[str, str, str]]]:
     return names, edges
 
 
-def _group_of(name: str) -> str:
-    if name.startswith("s_"):
-        return "shared"
-    if name.startswith("z_"):
-        return name[2:].rsplit("_", 1)[0]
-    return ""
-
-
 def _level2(run_dir: Path, manifest: dict) -> str:
     step = _step(manifest, "crl")
     folder = run_dir / "crl"
@@ -441,13 +504,16 @@ def _level2(run_dir: Path, manifest: dict) -> str:
     graph = _read_json(folder / "graph.json")
     if graph:
         nodes, edges = _graph_edges(graph)
+        threshold = graph.get("threshold")
         if nodes:
             figs.append(
                 figure(
-                    figures.graph_drawing(nodes, edges, groups={n: _group_of(n) for n in nodes}),
+                    figures.graph_svg(nodes, edges, "Learned latent graph (CRL adjacency)"),
                     "image/svg+xml",
                     "Learned latent graph",
-                    f"Learned adjacency over the latents ({len(edges)} edges).",
+                    f"Learned adjacency over the latents: {len(edges)} edges"
+                    + (f" with |weight| ≥ {threshold}" if threshold is not None else "")
+                    + "; causal order = index order (shared latents first).",
                 )
             )
     if figs:
@@ -499,15 +565,10 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
         drawing = first_existing(folder, ("graph.svg", "graph.png"))
         if drawing is not None:
             inner += figure_file(
-                drawing, "Causal graph over the learned latents", "Discovered graph."
+                drawing, "Causal graph over the learned latents", "Discovered graph (graph.svg)."
             )
-        else:
-            inner += figure(
-                figures.graph_drawing(nodes, edges, groups={n: _group_of(n) for n in nodes}),
-                "image/svg+xml",
-                "Causal graph over the learned latents",
-                "Discovered graph (drawn by the report from graph.json).",
-            )
+        for note in graph.get("notes", []):
+            inner += para(str(note), "note")
         inner += table(
             ["source", "target", "type"], [list(e) for e in edges], numeric=[False, False, False]
         )
@@ -521,21 +582,43 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
             numeric=[False, False, False],
         )
     inner += "<h3>Latent naming</h3>" + _status_line(naming_step)
-    heat = sorted(folder.glob("explain*.svg")) or sorted(folder.glob("explain*.png"))
-    for path in heat:
-        inner += figure_file(
-            path,
-            "Latent–attribute association heatmap",
-            "Association of each latent with each attribute.",
+    explain = folder / "explain"
+    labels_path = explain / "labels.csv"
+    if labels_path.is_file():
+        inner += para(
+            "Each learned latent against each trait and attribute on the held-out people: "
+            "Spearman ρ and mutual information. The suggested name is the column with the "
+            "largest |ρ| — a hint for a human, as the paper named its latents by hand."
         )
-    names_table = first_existing(folder, ("explain_names.csv", "explain.csv", "latent_names.csv"))
-    if names_table is not None:
-        names = pd.read_csv(names_table)
-        inner += para(f"Suggested names ({names_table.name}):")
+        labels = pd.read_csv(labels_path)
         inner += table(
-            list(names.columns),
-            [[_py(v) for v in row] for row in names.itertuples(index=False)],
-            numeric=[pd.api.types.is_numeric_dtype(names[c]) for c in names.columns],
+            [
+                "latent",
+                "suggested name",
+                "Spearman ρ",
+                "mutual information",
+                "runner-up",
+                "runner-up ρ",
+            ],
+            [
+                [
+                    r.latent,
+                    r.label,
+                    _py(r.spearman),
+                    _py(r.mutual_information),
+                    r.runner_up,
+                    _py(r.runner_up_spearman),
+                ]
+                for r in labels.fillna({"label": "—", "runner_up": "—"}).itertuples(index=False)
+            ],
+            numeric=[False, False, True, True, False, True],
+        )
+    heatmap = first_existing(explain, ("heatmap.svg", "heatmap.png"))
+    if heatmap is not None:
+        inner += figure_file(
+            heatmap,
+            "Latent–attribute association heatmap",
+            "Spearman ρ (top) and mutual information (bottom) of each latent with each column.",
         )
     return section("discovery", "Causal discovery and latent naming", inner)
 
@@ -581,6 +664,7 @@ def render_report(run_dir: str | Path) -> str:
         raise BadInput(f"{manifest_path}: not valid JSON ({exc.msg}).") from exc
     body = "".join(
         [
+            _glance(run_dir, manifest),
             _restrictions(manifest),
             _dataset(run_dir, manifest),
             _level1(run_dir, manifest),
