@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from personax import TRAITS
+from personax.data.sample import median_of_nonzero
 from personax.errors import BadInput
 from personax.traits.store import TraitStore
 
@@ -34,19 +35,16 @@ def aggregate_median(scores: np.ndarray | pd.DataFrame) -> np.ndarray:
     """Per row, the median of the non-zero, non-missing scores; NaN when there is none.
 
     ``scores``: rows = people, columns = LLMs, values 0..L (0 = insufficient information) or
-    NaN (no usable answer). The one implementation of the paper's "voting" rule.
+    NaN (no usable answer). The rule itself lives in one place,
+    :func:`personax.data.sample.median_of_nonzero` (the embedded sample uses it too); this
+    name, from the house plan, validates the shape and delegates.
     """
     values = np.asarray(scores, dtype=float)
     if values.ndim != 2:
         raise ValueError(
             f"aggregate_median expects a 2-D array (people × LLMs), got {values.ndim}-D."
         )
-    usable = np.where(values > 0, values, np.nan)
-    out = np.full(values.shape[0], np.nan)
-    has_any = ~np.all(np.isnan(usable), axis=1)
-    if has_any.any():
-        out[has_any] = np.nanmedian(usable[has_any], axis=1)
-    return out
+    return median_of_nonzero(values)
 
 
 def combine_repeats(levels: Sequence[int]) -> int:

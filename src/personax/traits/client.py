@@ -307,11 +307,19 @@ class ModelClient:
             parse_retry_after(retry_header),
         )
 
+    def encode(self, messages: list[dict[str, str]], seed: int | None) -> str:
+        """The exact JSON request body (what is sent is what the store keeps)."""
+        return json.dumps(self.request_body(messages, seed))
+
     async def complete(
         self, messages: list[dict[str, str]], seed: int | None, rng: random.Random
     ) -> Completion:
         """Ask once, retrying transient failures; never raises for HTTP or network trouble."""
-        payload = json.dumps(self.request_body(messages, seed)).encode()
+        return await self.send(self.encode(messages, seed), rng)
+
+    async def send(self, request_json: str, rng: random.Random) -> Completion:
+        """Send an encoded request body (see :meth:`encode`) with retries."""
+        payload = request_json.encode()
         attempts: list[Attempt] = []
         for attempt in range(self.spec.max_retries + 1):
             result = await self._exchange(payload, attempt)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from personax.traits.prompts import TRAIT_KEYS, PromptFormat
@@ -45,17 +46,16 @@ class ParsedAnswer:
     descriptions: dict[str, str] = field(default_factory=dict)
 
 
-def _candidate_objects(text: str) -> list[object]:
-    """JSON objects found in ``text``: the whole text, fenced blocks, then every ``{`` start."""
-    found: list[object] = []
+def _candidate_objects(text: str) -> Iterator[dict]:
+    """JSON objects found in ``text``, lazily: the whole text, fenced blocks, then every ``{``."""
     stripped = text.strip()
     try:
-        found.append(json.loads(stripped))
+        yield json.loads(stripped)
     except ValueError:
         pass
     for block in _FENCE_RE.findall(text):
         try:
-            found.append(json.loads(block.strip()))
+            yield json.loads(block.strip())
         except ValueError:
             pass
     decoder = json.JSONDecoder()
@@ -64,8 +64,7 @@ def _candidate_objects(text: str) -> list[object]:
             obj, _ = decoder.raw_decode(text, match.start())
         except ValueError:
             continue
-        found.append(obj)
-    return [obj for obj in found if isinstance(obj, dict)]
+        yield obj
 
 
 def _looks_like_contract(obj: dict) -> bool:
@@ -75,7 +74,11 @@ def _looks_like_contract(obj: dict) -> bool:
 
 def _level(value: object, fmt: PromptFormat) -> tuple[int | None, str]:
     """(level, raw text) of one score value, level None when not on the format's scale."""
-    raw = json.dumps(value) if not isinstance(value, str) else value
+    if (
+        type(value) is int and fmt.answer == "number"
+    ):  # the common case, kept cheap: it runs five times per answer
+        return (value if value in fmt.allowed_levels else None), str(value)
+    raw = value if isinstance(value, str) else json.dumps(value)
     if fmt.answer == "number":
         if isinstance(value, bool):
             return None, raw
@@ -100,12 +103,15 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
     """Parse one reply under prompt format ``fmt``."""
     if content is None or not content.strip():
         return ParsedAnswer(FORMAT_FAILURE, "empty reply")
-    contract = [obj for obj in _candidate_objects(content) if _looks_like_contract(obj)]
-    if not contract:
+    found = next(
+        (o for o in _candidate_objects(content) if isinstance(o, dict) and _looks_like_contract(o)),
+        None,
+    )
+    if found is None:
         if _REFUSAL_RE.search(content):
             return ParsedAnswer(REFUSAL, "the model declined to answer")
         return ParsedAnswer(FORMAT_FAILURE, "no JSON object with the trait keys")
-    obj = {str(k).strip().lower(): v for k, v in contract[0].items()}
+    obj = {str(k).strip().lower(): v for k, v in found.items()}
     levels: dict[str, int] = {}
     raw: dict[str, str] = {}
     descriptions: dict[str, str] = {}

@@ -23,6 +23,7 @@ different wordings are never mixed up in the store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class PromptFormat:
     def name(self) -> str:
         return f"{self.answer}-l{self.levels}-{'inc' if self.insufficient else 'exc'}"
 
-    @property
+    @functools.cached_property
     def allowed_levels(self) -> tuple[int, ...]:
         """Levels a valid answer may hold: 0..L with the option, 1..L without."""
         return tuple(range(0 if self.insufficient else 1, self.levels + 1))
@@ -109,7 +110,7 @@ class PromptFormat:
     def example_score(self) -> str:
         return "2" if self.answer == "number" else json.dumps(TEXT_LEVEL_WORDS[self.levels][1])
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """``<name>-<hash>``: changes whenever the wording sent to the model changes."""
         template = json.dumps(

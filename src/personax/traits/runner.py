@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,13 +176,15 @@ async def _run_async(
     for cell in todo:
         by_model[cell.model].append(cell)
     clients = {m.name: ModelClient(m, concurrency) for m in models}
+    loop = asyncio.get_running_loop()
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personax-store")
 
     async def ask(client: ModelClient, cell: Cell) -> None:
         name, context = people[cell.id]
         messages = fmt.messages(name, context)
         seed_sent = cell_seed(seed, client.spec, cell.repeat)
-        request_json = json.dumps(client.request_body(messages, seed_sent), sort_keys=True)
-        completion = await client.complete(messages, seed_sent, _jitter_rng(seed, cell))
+        request_json = client.encode(messages, seed_sent)
+        completion = await client.send(request_json, _jitter_rng(seed, cell))
         parsed = classify(completion, fmt)
         answer = None
         if parsed is not None:
@@ -199,7 +201,11 @@ async def _run_async(
                 raw=parsed.raw,
                 descriptions=parsed.descriptions,
             )
-        store.record(cell, _records(completion, request_json, parsed), answer)
+        # Commit on the writer thread: a slow disk (WAL checkpoints fsync) then stalls only the
+        # writer, never the event loop, and each answer still gets its own transaction.
+        await loop.run_in_executor(
+            writer, store.record, cell, _records(completion, request_json, parsed), answer
+        )
         status = parsed.status if parsed is not None else ERROR
         counts[status] += 1
         if progress is not None:
@@ -225,6 +231,8 @@ async def _run_async(
     finally:
         for client in clients.values():
             await client.aclose()
+        # Let a commit in progress finish before the store is closed (e.g. after Ctrl-C).
+        writer.shutdown(wait=True)
     return counts
 
 
