@@ -140,3 +140,16 @@ def test_grid_approximation_is_close_and_marked() -> None:
     trait, continuous, _ = _draw(rng, n, 0.2)
     assert kci(trait, continuous, approx="grid").note == ""
     assert kci(trait, continuous, approx="grid").p_value == kci(trait, continuous).p_value
+
+
+def test_nominal_attribute_invariant_to_category_order() -> None:
+    rng = np.random.default_rng(9)
+    trait, _, _ = _draw(rng, 600, 0.0)
+    codes = rng.integers(0, 6, size=600)
+    codes[trait >= 2.5] = rng.integers(0, 3, size=int((trait >= 2.5).sum()))  # planted
+    relabel = np.array([4, 0, 5, 1, 3, 2])
+    for test in (kci, hsic):
+        a = test(trait, codes.astype(float), nominal_y=True)
+        b = test(trait, relabel[codes].astype(float), nominal_y=True)
+        assert a.p_value == pytest.approx(b.p_value, rel=1e-9, abs=1e-300)
+        assert np.isnan(a.params["sigma_y"])

@@ -181,11 +181,12 @@ def _run_one(
     if test in CONTINGENCY_TESTS:
         return (chisq if test == "chisq" else gsq)(x.factorised, y_data, compat=compat)
     widths = {} if compat else {"sigma_x": x.median_sigma, "sigma_y": y.median_sigma}
+    nominal = {} if compat else {"nominal_x": x.categorical, "nominal_y": y.categorical}
     if test == "kci":
-        return kci(x.factorised, y_data, compat=compat, approx=approx, **widths)
+        return kci(x.factorised, y_data, compat=compat, approx=approx, **widths, **nominal)
     if test == "rcit":
         return rcit(x.factorised, y_data, seed=seed, compat=compat, **widths)
-    return hsic(x.factorised, y_data, compat=compat, approx=approx, **widths)
+    return hsic(x.factorised, y_data, compat=compat, approx=approx, **widths, **nominal)
 
 
 def _skipped(trait: str, attribute: str, test: str, note: str) -> dict[str, Any]:

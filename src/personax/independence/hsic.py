@@ -7,6 +7,7 @@ from typing import Any
 
 from personax.independence.kernels import (
     GRID_SIZE,
+    DeltaKernel,
     Factorised,
     GaussianKernel,
     as_factorised_pair,
@@ -31,6 +32,8 @@ def hsic(
     sigma_x: float | None = None,
     sigma_y: float | None = None,
     approx: str | None = None,
+    nominal_x: bool = False,
+    nominal_y: bool = False,
 ) -> TestResult:
     """Test x ⟂ y with HSIC (rows where either value is missing are dropped).
 
@@ -39,7 +42,8 @@ def hsic(
     as that library does, biased statistic tr(Kxc·Kyc)/n², gamma null with the moments of
     Gretton et al. (2008, theorems 3 and 4). Default: the same statistic and null, exact
     float64 kernel, median-heuristic width of each variable (units no longer matter);
-    ``sigma_x`` / ``sigma_y`` (raw units) override it. ``approx="grid"`` as in :func:`kci`.
+    ``sigma_x`` / ``sigma_y`` (raw units) override it. ``approx="grid"``,
+    ``nominal_x`` / ``nominal_y`` as in :func:`kci`.
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
@@ -52,8 +56,16 @@ def hsic(
         kx = ky = GaussianKernel(PAPER_SIGMA, single_precision_cross=True)
     elif compat is None:
         width_rule = "median heuristic"
-        kx = GaussianKernel(sigma_x or median_sigma(fx.values, fx.counts))
-        ky = GaussianKernel(sigma_y or median_sigma(fy.values, fy.counts))
+        kx = (
+            DeltaKernel()
+            if nominal_x
+            else GaussianKernel(sigma_x or median_sigma(fx.values, fx.counts))
+        )
+        ky = (
+            DeltaKernel()
+            if nominal_y
+            else GaussianKernel(sigma_y or median_sigma(fy.values, fy.counts))
+        )
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
     sums = centred_gram_sums(fx, fy, kx, ky, fourth=True, approx=approx)

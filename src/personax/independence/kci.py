@@ -8,6 +8,7 @@ import numpy as np
 
 from personax.independence.kernels import (
     GRID_SIZE,
+    DeltaKernel,
     Factorised,
     GaussianKernel,
     as_factorised_pair,
@@ -32,6 +33,8 @@ def kci(
     sigma_x: float | None = None,
     sigma_y: float | None = None,
     approx: str | None = None,
+    nominal_x: bool = False,
+    nominal_y: bool = False,
 ) -> TestResult:
     """Test x ⟂ y with KCI (rows where either value is missing are dropped).
 
@@ -42,6 +45,8 @@ def kci(
     ``sigma_x`` / ``sigma_y`` (raw units) override it, e.g. widths computed once per column.
     ``approx="grid"`` (opt-in) snaps both variables to bins when both have many distinct
     values — the only case whose exact cost is O(n²) time (memory stays O(n) either way).
+    ``nominal_x`` / ``nominal_y`` (default mode): the variable holds category codes without
+    order, so it gets the delta kernel instead of a Gaussian one.
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
@@ -59,9 +64,9 @@ def kci(
         sigma_y = sigma_y or median_sigma(fy.values, fy.counts)
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
-    sums = centred_gram_sums(
-        fx, fy, GaussianKernel(sigma_x), GaussianKernel(sigma_y), approx=approx
-    )
+    kx = DeltaKernel() if nominal_x and compat is None else GaussianKernel(sigma_x)
+    ky = DeltaKernel() if nominal_y and compat is None else GaussianKernel(sigma_y)
+    sums = centred_gram_sums(fx, fy, kx, ky, approx=approx)
     mean = sums.trace_x * sums.trace_y / n
     var = 2.0 * sums.frob_x * sums.frob_y / n**2
     shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (np.nan, np.nan)
@@ -72,8 +77,8 @@ def kci(
         n=n,
         null=NULL,
         params={
-            "sigma_x": sigma_x,
-            "sigma_y": sigma_y,
+            "sigma_x": kx.sigma,
+            "sigma_y": ky.sigma,
             "width_rule": width_rule,
             "gamma_shape": float(shape),
             "gamma_scale": float(scale),

@@ -5,6 +5,7 @@ Public API
 - :class:`GaussianKernel` — ``k(u, v) = exp(-(u - v)^2 / (2 sigma^2))`` on 1-D values;
   ``single_precision_cross=True`` reproduces ``conditional_independence``'s kernel, whose
   cross term ``2·γ·u·v`` is computed in float32 (``scipy.linalg.blas.sgemm``).
+- :class:`DeltaKernel` — for nominal categories (codes without order).
 - :func:`paper_kci_sigma` — causal-learn's empirical width rule for (z-scored) data.
 - :func:`median_sigma` — the median heuristic, exact and weighted by value counts.
 - :func:`factorise` — a variable through its distinct values.
@@ -57,6 +58,21 @@ class GaussianKernel:
             u.astype(np.float32), v.astype(np.float32)
         )
         return np.exp((-gamma * u * u)[:, None] + (-gamma * v * v)[None, :] + cross.astype(float))
+
+
+@dataclass(frozen=True)
+class DeltaKernel:
+    """``k(u, v) = 1 if u == v else 0``: the kernel for nominal categories, whose integer codes
+    carry no order (a Gaussian kernel on codes would make alphabetically adjacent categories
+    "similar")."""
+
+    sigma: float = math.nan  # no width; present so results can report one field for both
+
+    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.equal.outer(np.asarray(u, dtype=float), np.asarray(v, dtype=float)).astype(float)
+
+
+Kernel = GaussianKernel | DeltaKernel
 
 
 def paper_kci_sigma(n: int) -> float:
@@ -194,7 +210,7 @@ def _block_rows(k: int, width: int) -> int:
 
 
 def _sums_factorised(
-    fx: Factorised, fy: Factorised, kx: GaussianKernel, ky: GaussianKernel, fourth: bool
+    fx: Factorised, fy: Factorised, kx: Kernel, ky: Kernel, fourth: bool
 ) -> CentredGramSums:
     """x has few distinct values; y has any number (dense up to DENSE_LIMIT, else blockwise)."""
     n = fx.codes.size
@@ -261,7 +277,7 @@ def _sums_factorised(
 
 
 def _sums_rowwise(
-    x: np.ndarray, y: np.ndarray, kx: GaussianKernel, ky: GaussianKernel, fourth: bool
+    x: np.ndarray, y: np.ndarray, kx: Kernel, ky: Kernel, fourth: bool
 ) -> CentredGramSums:
     """Both variables continuous: exact, blockwise over rows, O(n²) time and O(n·block) memory."""
     n = x.size
@@ -302,8 +318,8 @@ def _sums_rowwise(
 def centred_gram_sums(
     fx: Factorised,
     fy: Factorised,
-    kernel_x: GaussianKernel,
-    kernel_y: GaussianKernel,
+    kernel_x: Kernel,
+    kernel_y: Kernel,
     *,
     fourth: bool = False,
     approx: str | None = None,
