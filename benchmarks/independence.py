@@ -145,6 +145,40 @@ def worker_ours(args) -> dict:
     }
 
 
+def worker_approx(args) -> dict:
+    """Error and time of the opt-in grid approximation on continuous × continuous pairs."""
+    from personax.independence import hsic, kci
+
+    rows = []
+    for n in args.approx_n:
+        rng = np.random.default_rng(n)
+        for strength in (0.0, 0.05, 0.15):
+            x = rng.normal(size=n)
+            y = strength * np.sin(2 * x) + rng.normal(size=n)
+            for test in (kci, hsic):
+                start = time.perf_counter()
+                approx = test(x, y, approx="grid")
+                t_approx = time.perf_counter() - start
+                row = {
+                    "n": n,
+                    "test": test.__name__,
+                    "dependence": strength,
+                    "p_grid": approx.p_value,
+                    "seconds_grid": t_approx,
+                }
+                if n <= args.approx_exact_max_n:
+                    start = time.perf_counter()
+                    exact = test(x, y)
+                    row.update(
+                        p_exact=exact.p_value,
+                        seconds_exact=time.perf_counter() - start,
+                        abs_p_error=abs(exact.p_value - approx.p_value),
+                        rel_statistic_error=abs(approx.statistic / exact.statistic - 1),
+                    )
+                rows.append(row)
+    return {"rows": rows}
+
+
 def run_worker(kind: str, args, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
@@ -167,10 +201,39 @@ def run_worker(kind: str, args, extra: list[str]) -> dict:
             str(args.sample_fast),
             "--jobs",
             str(args.jobs),
+            "--approx-exact-max-n",
+            str(args.approx_exact_max_n),
+            "--approx-n",
+            *[str(n) for n in args.approx_n],
             *extra,
         ]
         subprocess.run(cmd, check=True)
         return json.loads(out.read_text())
+
+
+def approx_report(args) -> int:
+    out = args.out.with_name(args.out.stem + "_approx.json")
+    print(f"[independence] grid approximation, continuous × continuous, n = {args.approx_n} …")
+    result = run_worker("approx", args, [])
+    for r in result["rows"]:
+        exact = (
+            f"exact {r['seconds_exact']:.1f} s, |Δp| = {r['abs_p_error']:.1e}, "
+            f"rel. statistic error {r['rel_statistic_error']:.1e}"
+            if "p_exact" in r
+            else "exact not run (O(n²) time)"
+        )
+        print(
+            f"  n = {r['n']:>6} {r['test']:4s} dependence {r['dependence']:.2f}: grid "
+            f"{r['seconds_grid']:.2f} s, p = {r['p_grid']:.3g}; {exact}"
+        )
+    result["machine"] = machine()
+    result["max_rss_mb"] = result.get("max_rss_mb")
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+WORKERS = {"reference": worker_reference, "ours": worker_ours, "approx": worker_approx}
 
 
 def machine() -> dict:
@@ -197,18 +260,32 @@ def main() -> int:
     parser.add_argument("--compat", default=None)
     parser.add_argument("--quick", action="store_true", help="n = 1,500, no large run")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "independence.json")
-    parser.add_argument("--worker", choices=("reference", "ours"))
+    parser.add_argument(
+        "--approx-n",
+        type=int,
+        nargs="*",
+        default=[5000, 20000, 100_000],
+        help="sizes of the grid-approximation error run (empty to skip)",
+    )
+    parser.add_argument("--approx-exact-max-n", type=int, default=20000)
+    parser.add_argument(
+        "--only-approx", action="store_true", help="run only the approximation part"
+    )
+    parser.add_argument("--worker", choices=("reference", "ours", "approx"))
     parser.add_argument("--worker-out", type=Path)
     args = parser.parse_args()
 
     if args.worker:
-        payload = worker_reference(args) if args.worker == "reference" else worker_ours(args)
+        payload = WORKERS[args.worker](args)
         payload["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         args.worker_out.write_text(json.dumps(payload))
         return 0
 
     if args.quick:
         args.n, args.big_n, args.sample_kernel, args.sample_fast = 1500, 0, 3, 10
+        args.approx_n = [1500]
+    if args.only_approx:
+        return approx_report(args)
     report: dict = {"machine": machine(), "n": args.n, "seed": args.seed}
     print(f"[independence] n = {args.n}: authors' stack on sampled pairs …", flush=True)
     ref = run_worker("reference", args, [])
@@ -297,6 +374,8 @@ def main() -> int:
             f"{big['pairs_tested']} (pair, test) combinations; the reference would need "
             f"{args.big_n**2 * 8 / 1e9:,.0f} GB per n×n kernel matrix"
         )
+    if args.approx_n:
+        approx_report(args)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
