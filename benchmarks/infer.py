@@ -29,11 +29,13 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+import numpy as np
 import pandas as pd
 
 from personax.traits.client import ModelSpec
 from personax.traits.prompts import get_format
 from personax.traits.runner import run_inference
+from personax.traits.store import TraitStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "traits" / "fake_llm_server.py"
@@ -67,6 +69,8 @@ def bench_personax(base_url: str, cells: int, concurrency: int) -> dict[str, flo
             Path(tmp) / "s.sqlite", roster, [model], get_format("number-l3-inc")
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        with TraitStore(Path(tmp) / "s.sqlite") as store:
+            latency = store.answer_log()["latency_s"].to_numpy()
     if summary.ok != cells:
         raise RuntimeError(f"expected {cells} ok answers, got {summary}")
     return {
@@ -74,6 +78,8 @@ def bench_personax(base_url: str, cells: int, concurrency: int) -> dict[str, flo
         "seconds": wall,
         "per_second": cells / wall,
         "cpu_ms_per_request": 1e3 * cpu / cells,
+        "request_latency_p50_ms": 1e3 * float(np.percentile(latency, 50)),
+        "request_latency_p90_ms": 1e3 * float(np.percentile(latency, 90)),
     }
 
 
@@ -181,6 +187,10 @@ def main() -> None:
             f"{name:>11}: {r['completions']} completions in {r['seconds']:.2f} s = "
             f"{r['per_second']:.0f}/s; client CPU {r['cpu_ms_per_request']:.2f} ms/request"
         )
+    print(
+        f"personax request latency seen by the client: p50 {ours['request_latency_p50_ms']:.1f} ms, "
+        f"p90 {ours['request_latency_p90_ms']:.1f} ms (the server sleeps {args.latency * 1e3:.0f} ms)"
+    )
     print(
         f"personax / raw aiohttp throughput: {result['personax_vs_raw_aiohttp_throughput']:.2f}; "
         f"personax / raw httpx: {result['personax_vs_raw_httpx_throughput']:.2f}"
