@@ -5,6 +5,8 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personax.crl.dataset import (
     CRLDataset,
@@ -264,3 +266,43 @@ def test_from_table_bad_columns_and_lengths():
     df.at[1, "face_emb"] = [1.0, 2.0]
     with pytest.raises(BadInput, match="length 2 in row 1"):
         crl_dataset_from_table(df, {"face": ["face_emb"]})
+
+
+def test_plain_npy_and_object_arrays(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((3, 2)))
+    (tmp_path / "one.npz").write_bytes((tmp_path / "one.npy").read_bytes())
+    with pytest.raises(BadInput, match="single .npy array"):
+        load_crl_dataset(tmp_path / "one.npz")
+    np.savez(tmp_path / "obj.npz", **{"a.0": np.array([[{"x": 1}]], dtype=object)})
+    with pytest.raises(BadInput, match="Python objects"):
+        load_crl_dataset(tmp_path / "obj.npz")
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(3, 5000), seed=st.integers(0, 2**32 - 1))
+def test_split_indices_partition_property(n, seed):
+    splits = split_indices(n, seed)
+    joined = np.concatenate([splits["train"], splits["val"], splits["test"]])
+    assert len(joined) == n and len(np.unique(joined)) == n
+    assert all(len(v) >= 1 and (np.diff(v) > 0).all() for v in splits.values())
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    widths=st.lists(st.lists(st.integers(1, 6), min_size=1, max_size=3), min_size=1, max_size=3),
+    seed=st.integers(0, 1000),
+)
+def test_round_trip_property(tmp_path_factory, n, widths, seed):
+    rng = np.random.default_rng(seed)
+    measurements = {
+        f"mod{i}": [rng.standard_normal((n, w)) for w in ws] for i, ws in enumerate(widths)
+    }
+    ds = CRLDataset(measurements=measurements, latents=rng.standard_normal((n, 2)))
+    path = tmp_path_factory.mktemp("rt") / "d.npz"
+    save_crl_dataset(ds, path)
+    back = load_crl_dataset(path)
+    assert back.keys == ds.keys and back.n == n
+    for key in ds.keys:
+        np.testing.assert_array_equal(back.measurement(key), ds.measurement(key))
+    np.testing.assert_array_equal(back.latents, ds.latents)

@@ -231,12 +231,18 @@ def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
     if p.is_dir():
         raise BadInput(f"{p}: is a folder, expected a CRL dataset .npz file.")
     try:
-        with np.load(p, allow_pickle=False) as npz:
-            contents = {key: npz[key] for key in npz.files}
+        loaded = np.load(p, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise BadInput(f"{p}: not a readable .npz file ({type(exc).__name__}).") from exc
-    if not isinstance(contents, dict):  # np.load returns an array for a plain .npy
-        raise BadInput(f"{p}: not an .npz archive.")
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy gives one array
+        raise BadInput(f"{p}: is a single .npy array, not an .npz archive of named arrays.")
+    try:
+        with loaded as npz:
+            contents = {key: npz[key] for key in npz.files}
+    except ValueError as exc:  # object arrays need pickle, which is never allowed
+        raise BadInput(f"{p}: holds an array of Python objects; store numbers or strings.") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise BadInput(f"{p}: is a damaged .npz file ({type(exc).__name__}).") from exc
     by_modality: dict[str, dict[int, np.ndarray]] = {}
     for key, array in contents.items():
         if key in OPTIONAL_KEYS:
