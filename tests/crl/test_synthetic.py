@@ -153,7 +153,7 @@ def test_read_idx_rejects_bad_files(tmp_path):
 def test_load_mnist_from_folder(tmp_path):
     from personax.data.mnist import load_mnist
 
-    images, labels = load_mnist(_idx_folder(tmp_path / "m", n=9))
+    images, labels = load_mnist(source=_idx_folder(tmp_path / "m", n=9))
     assert images.shape == (9, 28, 28) and images.dtype == np.uint8
     assert labels.tolist() == [0, 1, 2] * 3
     with pytest.raises(ValueError):  # cached arrays are read-only
@@ -327,3 +327,14 @@ def test_cli_missing_fashion_data_exits_2(cli, tmp_path, capsys):
     )  # fmt: skip
     assert code == 2
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+
+
+def test_variant_mnist_accepts_an_idx_folder_as_mnist(tmp_path):
+    from personax.data.crl_synthetic import make_variant_mnist
+
+    fashion = (_fake_images(10, 2), np.arange(10) % 10)
+    ds = make_variant_mnist(
+        n=5, seed=0, mnist=_idx_folder(tmp_path / "m"), fashion=fashion,
+        digit_classes=(1,), fashion_classes=None,
+    )  # fmt: skip
+    assert ds.measurement("digit.2").shape == (5, 588)

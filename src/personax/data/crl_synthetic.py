@@ -8,6 +8,8 @@ modality 1 (three measurements), Z21 and Z22 to modality 2 (one measurement).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from personax.crl.dataset import SHARED_BLOCK, CRLDataset
@@ -236,7 +238,7 @@ def _class_pool(labels: np.ndarray, classes: tuple[int, ...] | None, what: str) 
 def make_variant_mnist(
     n: int = 10000,
     seed: int = 0,
-    mnist: tuple[np.ndarray, np.ndarray] | None = None,
+    mnist: tuple[np.ndarray, np.ndarray] | str | os.PathLike[str] | None = None,
     fashion_dir: str | None = None,
     *,
     mnist_dir: str | None = None,
@@ -258,8 +260,9 @@ def make_variant_mnist(
     Fashion-MNIST item (of ``fashion_classes``, default trousers; ``None`` = all), rotated by
     z21 and scaled by z22. With
     ``shared_dims=1`` a shared latent s1 (brightness) multiplies both modalities' images.
-    ``mnist`` / ``fashion`` take ``(images, labels)`` arrays directly; otherwise they are
-    loaded with :mod:`personax.data.mnist` from ``mnist_dir`` / ``fashion_dir``.
+    ``mnist`` / ``fashion`` take ``(images, labels)`` arrays directly (``mnist`` may also be
+    an idx folder); otherwise they are loaded with :mod:`personax.data.mnist` from
+    ``mnist_dir`` / ``fashion_dir``.
     """
     from personax.data.mnist import load_fashion_mnist, load_mnist
 
@@ -272,6 +275,8 @@ def make_variant_mnist(
         )
     if digit_measurements < 1:
         raise BadInput(f"digit_measurements must be at least 1, got {digit_measurements}.")
+    if isinstance(mnist, (str, os.PathLike)):  # a folder of idx files, like mnist_dir
+        mnist, mnist_dir = None, str(mnist)
     digit_images, digit_labels = mnist if mnist is not None else load_mnist(mnist_dir)
     fashion_images, fashion_labels = (
         fashion if fashion is not None else load_fashion_mnist(fashion_dir)

