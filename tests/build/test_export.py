@@ -69,6 +69,7 @@ def test_report_counts(built):
     assert report.images_unreadable == len(project.unreadable_image_ids)
     assert report.texts_missing == {"chatgpt": 0, "gemini": 0, "llama": 1}
     assert report.attributes == ("league", "height")
+    assert report.unique_attribute_rows == len(project.people)  # heights are all distinct
     assert sorted(_files(out)) == ["README.md", DATA_FILE, BUILD_FILE]
 
 
@@ -320,7 +321,17 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize(
     "problem",
-    ["missing-key", "empty-key", "short-key", "roster-columns", "duplicate-id", "no-store"],
+    [
+        "missing-key",
+        "empty-key",
+        "short-key",
+        "roster-columns",
+        "duplicate-id",
+        "no-store",
+        "bad-text-model",
+        "bad-image-encoder",
+        "no-images-folder",
+    ],
 )
 def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
     from personax.cli.main import main
@@ -344,6 +355,12 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
     args = _cli_args(project, tmp_path / "out", key=key, roster=roster)
     if problem == "no-store":
         args[args.index("--store") + 1] = tmp_path / "no-store.sqlite"
+    if problem == "bad-text-model":
+        args += ["--text-model", str(tmp_path / "no-such-model")]
+    if problem == "bad-image-encoder":
+        args += ["--image-encoder", "imagebind"]
+    if problem == "no-images-folder":
+        args[args.index("--images") + 1] = tmp_path / "no-images"
     code = main([str(a) for a in args])
     err = capsys.readouterr().err
     assert code == 2, err
@@ -353,3 +370,29 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
         assert "head -c 32 /dev/urandom" in err and "0123456789" not in err
     if problem == "roster-columns":
         assert "name" in err
+
+
+def test_build_without_images_has_no_face_column(built, minilm, tmp_path):
+    project = built[0]
+    out = tmp_path / "no-images"
+    report = build_dataset(
+        roster=project.roster,
+        traits=project.traits,
+        store=project.store,
+        key=read_key(project.key),
+        out=out,
+        text_embedder=minilm,
+    )
+    assert report.image_encoder is None and report.texts_computed == 0
+    assert "face_emb" not in pq.read_schema(out / DATA_FILE).names
+    assert "No images were given" in (out / "README.md").read_text()
+
+
+def test_unique_attribute_rows():
+    from personax.build.export import unique_attribute_rows
+
+    frame = pd.DataFrame({"a": ["x", "x", "y", None, None], "b": [1, 1, 2, np.nan, np.nan]})
+    assert unique_attribute_rows(frame, ["a", "b"]) == 1
+    assert unique_attribute_rows(frame, ["a"]) == 1
+    assert unique_attribute_rows(frame, []) == 0
+    assert unique_attribute_rows(frame.iloc[:0], ["a"]) == 0

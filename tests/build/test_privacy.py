@@ -113,3 +113,16 @@ def test_read_key(tmp_path):
 def test_zero_dimension_rejected():
     with pytest.raises(BadInput, match="dimension 0"):
         orthogonal_matrix(KEY, "face_emb", 0)
+
+
+def test_procrustes_attack_limit_is_real():
+    # With fewer known pairs than dimensions the attacker is near chance; with 2*dim, perfect.
+    from personax.build.privacy import procrustes_attack_accuracy
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, 16))
+    y = obfuscate(x, KEY, "face_emb")
+    assert procrustes_attack_accuracy(x, y, known=32) == 1.0
+    assert procrustes_attack_accuracy(x, y, known=2) < 0.2
+    with pytest.raises(BadInput, match="known pairs"):
+        procrustes_attack_accuracy(x, y, known=300)

@@ -36,6 +36,7 @@ class CardFacts:
     images_missing: int = 0
     images_unreadable: int = 0
     texts_missing: dict[str, int] = field(default_factory=dict)
+    unique_attribute_rows: int = 0
 
 
 def size_category(n: int) -> str:
@@ -196,13 +197,17 @@ as failures, never imputed. With repeated requests, the first successful answer 
   `{facts.text_model}` (sentence-transformers).
 - Images: {images}
 - Privacy: every embedding column is multiplied by a random orthogonal matrix derived from a
-  secret key and the column name. Distances and inner products are unchanged, so distance- and
-  kernel-based analyses give the same results as on the original embeddings; the coordinates
+  secret key and the column name. Distances and inner products are unchanged, so analyses
+  that depend only on them (kernel or distance tests on whole vectors, nearest neighbours)
+  give the same results as on the original embeddings; single coordinates are rotated and
   match no public encoder. Key check value: `{facts.key_fingerprint}` (lets the key holder
   verify their key; it reveals nothing about the key).
-- Limitation: a rotation preserves geometry. Someone who already holds the true embeddings of
-  many listed people could estimate the rotation; that is re-identification, which the terms
-  below forbid.
+- Limitations: pseudonyms hide names, not people. {facts.unique_attribute_rows} of
+  {facts.n_rows} rows are unique on their attributes alone, so someone who knows a public
+  figure's attributes (e.g. league and birth date) can single out that row. And a rotation
+  preserves geometry: someone who links a few dozen rows to people and holds those people's
+  true embeddings can estimate the rotation and undo it for every row. Both are
+  re-identification, which the terms below forbid.
 
 ## Uses
 

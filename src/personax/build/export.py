@@ -69,6 +69,7 @@ class BuildReport:
     images_unreadable: int
     traits_missing: int
     attributes: tuple[str, ...]
+    unique_attribute_rows: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, object]:
@@ -149,6 +150,18 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
             )
 
 
+def unique_attribute_rows(frame: pd.DataFrame, attributes: list[str]) -> int:
+    """How many rows no other row shares on all ``attributes`` (k-anonymity k = 1).
+
+    Such rows can be singled out from the attributes alone (e.g. league + birth date),
+    whatever the pseudonyms and rotations do; the card and the report say how many.
+    """
+    if not attributes or frame.empty:
+        return 0
+    keys = frame[attributes].astype("string").fillna("<missing>")
+    return int((~keys.duplicated(keep=False)).sum())
+
+
 def _choose_prompt_version(store_answers: pd.DataFrame, wanted: str | None, store: object) -> str:
     versions = sorted(store_answers["prompt_version"].dropna().astype(str).unique())
     if wanted is not None:
@@ -211,6 +224,16 @@ def build_dataset(
     """
     from personax.traits.store import TraitStore
 
+    encoder: ImageEncoder | None = None  # resolved first: a bad option fails before slow work
+    if images is not None:
+        if not Path(images).is_dir():
+            raise BadInput(f"{images}: images folder not found.")
+        if image_encoder is None or image_encoder == "pixel-projection":
+            encoder = PixelProjectionEncoder(seed=seed)
+        elif isinstance(image_encoder, str):
+            encoder = load_image_encoder(image_encoder)
+        else:
+            encoder = image_encoder
     people = _read_roster(roster)
     trait_table, trait_columns = _read_traits(traits)
     store_path = Path(store)
@@ -229,6 +252,8 @@ def build_dataset(
     dropped = [c for c in people.columns if c not in (*attributes, "id", "name", "context")]
     if dropped:
         warnings.append(f"roster columns not carried over: {', '.join(dropped)}")
+
+    unique_rows = unique_attribute_rows(people, attributes)
 
     # Traits: left join on the roster (people without traits keep empty scores).
     merged = people[["id", *attributes]].merge(trait_table, on="id", how="left")
@@ -264,13 +289,7 @@ def build_dataset(
     # Image embeddings.
     encoder_name = None
     images_missing = images_unreadable = 0
-    if images is not None:
-        if image_encoder is None or image_encoder == "pixel-projection":
-            encoder: ImageEncoder = PixelProjectionEncoder(seed=seed)
-        elif isinstance(image_encoder, str):
-            encoder = load_image_encoder(image_encoder)
-        else:
-            encoder = image_encoder
+    if images is not None and encoder is not None:
         result = embed_images(ids, images, encoder, progress=progress)
         encoder_name = result.encoder
         images_missing, images_unreadable = len(result.missing), len(result.unreadable)
@@ -307,6 +326,7 @@ def build_dataset(
         images_missing=images_missing,
         images_unreadable=images_unreadable,
         texts_missing=texts_missing,
+        unique_attribute_rows=unique_rows,
     )
     build_info = {
         "personax_version": __version__,
@@ -341,5 +361,6 @@ def build_dataset(
         images_unreadable=images_unreadable,
         traits_missing=traits_missing,
         attributes=tuple(attributes),
+        unique_attribute_rows=unique_rows,
         warnings=tuple(warnings),
     )

@@ -91,6 +91,11 @@ def register(app: typer.Typer) -> None:
                 f"  images ({report.image_encoder}): {report.images_missing} missing, "
                 f"{report.images_unreadable} unreadable (empty face_emb)"
             )
+        if report.unique_attribute_rows:
+            typer.echo(
+                f"  note: {report.unique_attribute_rows} of {report.rows} rows are unique on "
+                "their attributes (they can be singled out without the key)"
+            )
         if report.traits_missing:
             typer.echo(f"  {report.traits_missing} roster people have no traits row")
         for warning in report.warnings:
