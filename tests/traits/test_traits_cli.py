@@ -146,3 +146,22 @@ def test_killed_run_resumes_without_asking_again(tmp_path, llm_server, sig):
     with TraitStore(store) as s:
         assert len(s.answered_cells(get_format("number-l3-inc").version)) == planned
         assert all(c.pending == 0 and c.done == 60 for c in s.cell_counts())
+
+
+def test_same_inputs_give_the_same_traits_bytes(tmp_path, llm_server, capsys):
+    server = llm_server()
+    roster = tmp_path / "roster.parquet"
+    make_roster(12).to_parquet(roster)
+    models = write_models(tmp_path / "m.toml", server, names=("chatgpt", "gemini", "llama"))
+    outputs = []
+    for run in ("a", "b"):
+        store = tmp_path / f"{run}.sqlite"
+        common = ["--roster", roster, "--models", models, "--store", store, "--quiet"]
+        assert main(["infer", "run", *map(str, common), "--repeats", "3", "--seed", "7"]) == 0
+        out = tmp_path / f"{run}.csv"
+        assert main(["infer", "aggregate", "--store", str(store), "--out", str(out)]) == 0
+        outputs.append(out.read_bytes())
+        parquet = tmp_path / f"{run}.parquet"
+        assert main(["infer", "aggregate", "--store", str(store), "--out", str(parquet)]) == 0
+        assert pd.read_parquet(parquet).shape == (12, 1 + 15 + 5)
+    assert outputs[0] == outputs[1]

@@ -115,7 +115,8 @@ def test_backoff_is_exponential_capped_and_seeded():
         ceiling = min(8.0, 2.0**attempt)
         assert ceiling / 2 <= delay <= ceiling
     assert backoff_delay(s, 0, random.Random(0), 3.0) == 3.0  # Retry-After wins
-    assert backoff_delay(s, 0, random.Random(0), 100.0) == 8.0  # but capped
+    assert backoff_delay(s, 0, random.Random(0), 100.0) == 100.0  # even beyond backoff_max
+    assert backoff_delay(s, 0, random.Random(0), 1e6) == 600.0  # up to ten minutes
 
 
 def test_plain_answer(llm_server):

@@ -23,10 +23,59 @@ def _print_table(title: str, df, columns: list[str] | None = None) -> None:  # n
     table = Table(title=title, title_justify="left")
     cols = columns or list(df.columns)
     for col in cols:
-        table.add_column(col, overflow="fold")
+        wide = col in ("prompt", "prompt_version", "model")
+        table.add_column(col, overflow="fold", no_wrap=wide)
     for row in df[cols].itertuples(index=False):
         table.add_row(*(_fmt(v) for v in row))
     Console().print(table)
+
+
+def _print_evaluation(evaluation) -> None:  # noqa: ANN001
+    """Compact terminal view; the CSVs hold every column."""
+    from personax import TRAITS
+
+    models = evaluation.models.rename(
+        columns={
+            "prompt_version": "prompt",
+            "answered": "ok",
+            "format_failure_rate": "fmt fail",
+            "refusal_rate": "refusal",
+            "error_rate": "error",
+            "insufficient_rate": "insuff",
+            "latency_p50_s": "p50 s",
+            "latency_p90_s": "p90 s",
+            "completion_tokens": "out tok",
+        }
+    )
+    for col in ("fmt fail", "refusal", "error", "insuff"):
+        models[col] = models[col].map(lambda v: "—" if math.isnan(v) else f"{100 * v:.1f}%")
+    _print_table(
+        "Per model",
+        models,
+        ["model", "prompt", "asked", "ok", "failed", "fmt fail", "refusal", "error", "insuff",
+         "p50 s", "p90 s", "out tok"],
+    )  # fmt: skip
+    if not evaluation.retest.empty:
+        wide = evaluation.retest.pivot_table(
+            index=["model", "prompt_version"], columns="trait", values="alpha_ordinal", dropna=False
+        )
+        wide = wide.reindex(columns=list(TRAITS)).reset_index()
+        _print_table("Test–retest agreement: Krippendorff's alpha (ordinal) per trait", wide)
+    if not evaluation.inter_model.empty:
+        _print_table(
+            "Inter-model agreement per trait",
+            evaluation.inter_model.rename(columns={"prompt_version": "prompt"}),
+        )
+    if not evaluation.formats.empty:
+        wide = evaluation.formats.pivot_table(
+            index="prompt_version", columns="trait", values="variance_across_repeats"
+        )
+        wide = wide.reindex(columns=list(TRAITS)).reset_index()
+        wide["mean"] = wide[list(TRAITS)].mean(axis=1)
+        _print_table(
+            "Prompt formats: variance across repeats (levels rescaled to 0..1; mean over models)",
+            wide.sort_values("mean"),
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -124,30 +173,7 @@ def register(app: typer.Typer) -> None:
 
         with TraitStore(store) as st:
             evaluation = evaluate_store(st)
-        _print_table(
-            "Per model",
-            evaluation.models,
-            [
-                "model",
-                "prompt_version",
-                "asked",
-                "answered",
-                "failed",
-                "format_failure_rate",
-                "refusal_rate",
-                "error_rate",
-                "insufficient_rate",
-                "latency_p50_s",
-                "latency_p90_s",
-                "completion_tokens",
-            ],
-        )
-        if not evaluation.retest.empty:
-            _print_table("Test–retest agreement (repeats as raters)", evaluation.retest)
-        if not evaluation.inter_model.empty:
-            _print_table("Inter-model agreement", evaluation.inter_model)
-        if not evaluation.formats.empty:
-            _print_table("Prompt formats: variance across repeats", evaluation.formats)
+        _print_evaluation(evaluation)
         if out is not None:
             with atomic_dir(out) as tmp:
                 for name, df in evaluation.tables().items():

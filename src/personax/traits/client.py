@@ -30,6 +30,8 @@ import tomllib
 from personax.errors import BadInput
 
 MODEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
+MAX_RETRY_AFTER = 600.0
+"""Longest ``Retry-After`` obeyed (seconds); a longer one is waited for this long, then retried."""
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 
 
@@ -235,10 +237,11 @@ def parse_retry_after(value: str | None) -> float | None:
 def backoff_delay(
     spec: ModelSpec, attempt: int, rng: random.Random, retry_after: float | None
 ) -> float:
-    """Delay before retry number ``attempt`` (0-based): ``Retry-After`` when the server sent one
-    (capped at ``backoff_max``), else full-jitter exponential backoff."""
+    """Delay before retry number ``attempt`` (0-based): the server's ``Retry-After`` when it
+    sent one (up to :data:`MAX_RETRY_AFTER`), else exponential backoff with jitter in
+    [ceiling / 2, ceiling], ceiling = min(backoff_max, backoff_base * 2**attempt)."""
     if retry_after is not None:
-        return min(retry_after, spec.backoff_max)
+        return min(retry_after, MAX_RETRY_AFTER)
     ceiling = min(spec.backoff_max, spec.backoff_base * (2.0**attempt))
     return ceiling * (0.5 + 0.5 * rng.random())
 
