@@ -96,7 +96,7 @@ def worker_reference(args) -> dict:
     rows = []
     for trait, attribute, test in sampled(pairs, per_test):
         data = pair_data(table, trait, attribute)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if test == "hsic":
             p = hsic_test(data, 0, 1)["p_value"]
         else:
@@ -110,6 +110,7 @@ def worker_reference(args) -> dict:
                 "test": test,
                 "p_value": float(p),
                 "seconds": time.perf_counter() - start,
+                "cpu_seconds": time.process_time() - cpu,
             }
         )
     counts = {t: sum(1 for p in pairs if p[2] == t) for t in TESTS}
@@ -121,7 +122,7 @@ def worker_ours(args) -> dict:
 
     table = load_table(args.n, args.data_seed)
     traits, attributes, _ = pairs_of(table)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = run_battery(
         table,
         traits=traits,
@@ -131,11 +132,13 @@ def worker_ours(args) -> dict:
         n_jobs=args.jobs,
     )
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu
     frame = result.results
     tested = frame[frame.p_value.notna()]
     pvals = {f"{r.trait}|{r.attribute}|{r.test}": float(r.p_value) for r in tested.itertuples()}
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "pairs_tested": int(len(tested)),
         "rows": int(len(frame)),
         "traits": len(traits),
@@ -207,7 +210,14 @@ def run_worker(kind: str, args, extra: list[str]) -> dict:
             *[str(n) for n in args.approx_n],
             *extra,
         ]
-        subprocess.run(cmd, check=True)
+        # one BLAS thread on both sides: a like-for-like, single-core comparison
+        env = {
+            **os.environ,
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        subprocess.run(cmd, check=True, env=env)
         return json.loads(out.read_text())
 
 
@@ -231,6 +241,40 @@ def approx_report(args) -> int:
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def truth_report(args) -> dict:
+    """Power and false-positive rate on the embedded sample's planted (in)dependencies."""
+    from personax.data.sample import make_sample
+    from personax.independence.battery import run_battery
+
+    report = {}
+    for kind in ("athlete", "celebrity"):
+        sample = make_sample(kind, seed=args.data_seed)
+        truth = {(d.trait, d.attribute): d.dependent for d in sample.truth.dependencies}
+        for compat in (None, "paper"):
+            frame = run_battery(sample.table, compat=compat, seed=args.seed).results
+            frame = frame[frame.p_value.notna()]
+            planted = np.array(
+                [truth[(t, a)] for t, a in zip(frame.trait, frame.attribute, strict=True)]
+            )
+            for test in TESTS:
+                mask = (frame.test == test).to_numpy()
+                sig = frame.significant.to_numpy()
+                key = f"{kind}/{compat or 'default'}/{test}"
+                report[key] = {
+                    "n": len(sample.table),
+                    "dependent_pairs": int((mask & planted).sum()),
+                    "independent_pairs": int((mask & ~planted).sum()),
+                    "power": float(sig[mask & planted].mean()),
+                    "false_positive_rate": float(sig[mask & ~planted].mean()),
+                }
+                r = report[key]
+                print(
+                    f"  {key:28s} power {r['power']:.2f} ({r['dependent_pairs']} planted), "
+                    f"false positives {r['false_positive_rate']:.3f} ({r['independent_pairs']} null)"
+                )
+    return report
 
 
 WORKERS = {"reference": worker_reference, "ours": worker_ours, "approx": worker_approx}
@@ -271,6 +315,7 @@ def main() -> int:
     parser.add_argument(
         "--only-approx", action="store_true", help="run only the approximation part"
     )
+    parser.add_argument("--only-truth", action="store_true", help="only the planted-truth part")
     parser.add_argument("--worker", choices=("reference", "ours", "approx"))
     parser.add_argument("--worker-out", type=Path)
     args = parser.parse_args()
@@ -286,6 +331,13 @@ def main() -> int:
         args.approx_n = [1500]
     if args.only_approx:
         return approx_report(args)
+    if args.only_truth:
+        print("[independence] planted truth of the embedded sample (BH at 0.05):")
+        truth = truth_report(args)
+        out = args.out.with_name(args.out.stem + "_truth.json")
+        out.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {out}")
+        return 0
     report: dict = {"machine": machine(), "n": args.n, "seed": args.seed}
     print(f"[independence] n = {args.n}: authors' stack on sampled pairs …", flush=True)
     ref = run_worker("reference", args, [])
@@ -295,13 +347,15 @@ def main() -> int:
     default = run_worker("ours", args, [])
 
     per_test = {}
-    ref_total = 0.0
+    ref_total = ref_cpu_total = 0.0
     diffs = []
     for test in TESTS:
         timed = [r for r in ref["pairs"] if r["test"] == test]
         mean = float(np.mean([r["seconds"] for r in timed])) if timed else 0.0
+        mean_cpu = float(np.mean([r["cpu_seconds"] for r in timed])) if timed else 0.0
         count = ref["pair_counts"][test]
         ref_total += mean * count
+        ref_cpu_total += mean_cpu * count
         test_diffs = [
             abs(r["p_value"] - paper["p_values"][f"{r['trait']}|{r['attribute']}|{test}"])
             for r in timed
@@ -311,6 +365,7 @@ def main() -> int:
             "pairs": count,
             "reference_sampled_pairs": len(timed),
             "reference_seconds_per_pair": mean,
+            "reference_cpu_seconds_per_pair": mean_cpu,
             "reference_seconds_extrapolated": mean * count,
             "max_abs_p_difference_paper_mode": max(test_diffs) if test_diffs else None,
         }
@@ -319,6 +374,11 @@ def main() -> int:
         "attributes": paper["attributes"],
         "per_test": per_test,
         "reference_seconds_extrapolated": ref_total,
+        "reference_cpu_seconds_extrapolated": ref_cpu_total,
+        "ours_paper_cpu_seconds": paper["cpu_seconds"],
+        "ours_default_cpu_seconds": default["cpu_seconds"],
+        "cpu_speedup_paper_mode": ref_cpu_total / paper["cpu_seconds"],
+        "cpu_speedup_default_mode": ref_cpu_total / default["cpu_seconds"],
         "reference_max_rss_mb": ref["max_rss_mb"],
         "ours_paper_seconds": paper["seconds"],
         "ours_paper_max_rss_mb": paper["max_rss_mb"],
@@ -355,6 +415,11 @@ def main() -> int:
         f"{default['max_rss_mb']:,.0f} MB → {c['speedup_default_mode']:,.0f}× faster"
     )
     print(
+        f"  CPU time: authors' stack {ref_cpu_total:,.0f} s (extrapolated); personax paper mode "
+        f"{paper['cpu_seconds']:.1f} s ({c['cpu_speedup_paper_mode']:,.0f}×), default "
+        f"{default['cpu_seconds']:.1f} s ({c['cpu_speedup_default_mode']:,.0f}×)"
+    )
+    print(
         f"  max |p(personax paper mode) − p(reference)| over sampled pairs: {c['max_abs_p_difference']:.2e}"
     )
 
@@ -365,6 +430,7 @@ def main() -> int:
         report["large"] = {
             "n": args.big_n,
             "seconds": big["seconds"],
+            "cpu_seconds": big["cpu_seconds"],
             "max_rss_mb": big["max_rss_mb"],
             "pairs_tested": big["pairs_tested"],
             "reference_dense_kernel_gb_per_matrix": args.big_n**2 * 8 / 1e9,

@@ -47,3 +47,40 @@ def test_cli_bad_input_exit_2(tmp_path, capsys) -> None:
     empty.write_text("id,final_o,height\n")
     assert main(["independence", str(empty), "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_cli_options_bins_jobs_approx(tmp_path) -> None:
+    table = tmp_path / "t.parquet"
+    personax_like(300, seed=3).to_parquet(table)
+    out = tmp_path / "out"
+    args = [
+        "independence",
+        str(table),
+        "--traits",
+        "final_o,chatgpt_o",
+        "--attributes",
+        "weight,gender",
+    ]
+    args += [
+        "--tests",
+        "gsq,hsic",
+        "--bins",
+        "3",
+        "--jobs",
+        "2",
+        "--approx",
+        "grid",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    frame = pd.read_csv(out / "results.csv")
+    assert len(frame) == 2 * 2 * 2
+    assert (
+        frame[(frame.test == "gsq") & (frame.attribute == "weight")]
+        .note.str.contains("binned")
+        .all()
+    )
+    wide = pd.read_csv(out / "pvalues_hsic.csv", index_col="trait")
+    assert list(wide.columns) == ["weight", "gender"]
+    assert main(args[:-2] + ["--approx", "nystrom", "--out", str(out)]) == 2
