@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from traits_helpers import make_roster
 
-from conftest import make_roster
 from personax.errors import BadInput
 from personax.traits.aggregate import aggregate_median, aggregate_traits, combine_repeats
 from personax.traits.agreement import exact_agreement, icc_agreement, krippendorff_alpha_ordinal

@@ -11,8 +11,8 @@ import time
 
 import pandas as pd
 import pytest
+from traits_helpers import make_roster, write_models
 
-from conftest import make_roster, write_models
 from personax.cli.main import main
 from personax.traits.prompts import get_format
 from personax.traits.store import TraitStore

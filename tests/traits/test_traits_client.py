@@ -7,8 +7,8 @@ import random
 import time
 
 import pytest
+from traits_helpers import write_models
 
-from conftest import write_models
 from personax.errors import BadInput
 from personax.traits.client import (
     ModelClient,

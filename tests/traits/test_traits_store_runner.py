@@ -6,8 +6,8 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from traits_helpers import make_roster
 
-from conftest import make_roster
 from personax.errors import BadInput
 from personax.traits.client import ModelSpec
 from personax.traits.prompts import get_format
