@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import tomllib
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from personax.errors import BadInput
 
