@@ -38,6 +38,9 @@ SETTINGS = [
     ("nonlinear", 15, 400, "rcit"),
     ("nonlinear", 10, 200, "kci"),
     ("linear", 10, 200, "kci"),
+    # kci-paper: personax's KCI in causal-learn-compatible mode (compat="paper").
+    ("nonlinear", 10, 200, "kci-paper"),
+    ("linear", 10, 200, "kci-paper"),
 ]
 
 
@@ -83,9 +86,12 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--quick", action="store_true", help="fisherz settings only, 1 seed")
+    parser.add_argument("--tests", default=None, help="only these tests, e.g. kci,kci-paper")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results/discovery.csv")
     args = parser.parse_args()
     settings = [s for s in SETTINGS if not args.quick or s[3] == "fisherz"]
+    if args.tests:
+        settings = [s for s in settings if s[3] in args.tests.split(",")]
     seeds = range(1 if args.quick else args.seeds)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
@@ -106,11 +112,17 @@ def main() -> int:
             truth = skeleton_of_dag(dag)
             start = time.perf_counter()
             ours = discover(
-                pd.DataFrame(data, columns=names), test=test, alpha=args.alpha, seed=seed
+                pd.DataFrame(data, columns=names),
+                test=test.removesuffix("-paper"),
+                alpha=args.alpha,
+                seed=seed,
+                compat="paper" if test.endswith("-paper") else None,
             ).skeleton()
             ours_s = time.perf_counter() - start
             start = time.perf_counter()
-            theirs = causallearn_skeleton(data, names, test, args.alpha, seed)
+            theirs = causallearn_skeleton(
+                data, names, test.removesuffix("-paper"), args.alpha, seed
+            )
             theirs_s = time.perf_counter() - start
             ours_shd, ours_f1 = skeleton_scores(truth, ours)
             cl_shd, cl_f1 = skeleton_scores(truth, theirs)

@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
         max_rows_kci: int = typer.Option(
             1500, "--max-rows-kci", help="KCI runs on a seeded subsample above this many rows."
         ),
+        compat: str = typer.Option(
+            None, "--compat", help="paper: KCI exactly as causal-learn's (kci / fisherz only)."
+        ),
     ) -> None:
         """PC causal discovery with background knowledge that always holds in the output."""
         from personax.data.table import read_raw_table
@@ -91,6 +94,7 @@ def register(app: typer.Typer) -> None:
                 max_rows_kci=max_rows_kci,
                 progress=callback,
                 source=str(table),
+                compat=compat,
             )
         write_graph(graph, out)
         counts = {t: sum(e.type == t for e in graph.edges) for t in ("directed", "undirected")}

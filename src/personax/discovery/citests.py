@@ -54,9 +54,12 @@ class KCITester(_Cached):
     """Conditional KCI (kernel test, any dependence shape). The O(n³) residual operator of
     each conditioning set is kept for the next questions (a few sets at a time)."""
 
-    def __init__(self, data: np.ndarray, operators_kept: int = 4) -> None:
+    def __init__(
+        self, data: np.ndarray, operators_kept: int = 4, compat: str | None = None
+    ) -> None:
         super().__init__()
         self.data = np.asarray(data, dtype=float)
+        self.compat = compat
         self._operators: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
         self._operators_kept = operators_kept
 
@@ -66,7 +69,9 @@ class KCITester(_Cached):
         if cond in self._operators:
             self._operators.move_to_end(cond)
         else:
-            self._operators[cond] = kci_residual_operator(self.data[:, list(cond)])
+            self._operators[cond] = kci_residual_operator(
+                self.data[:, list(cond)], compat=self.compat
+            )
             if len(self._operators) > self._operators_kept:
                 self._operators.popitem(last=False)
         return self._operators[cond]
@@ -75,12 +80,13 @@ class KCITester(_Cached):
         from personax.independence.conditional import kci_ci
 
         if not cond:
-            return kci_ci(self.data[:, i], self.data[:, j]).p_value
+            return kci_ci(self.data[:, i], self.data[:, j], compat=self.compat).p_value
         return kci_ci(
             self.data[:, i],
             self.data[:, j],
             self.data[:, list(cond)],
             residual_operator=self._residual_operator(cond),
+            compat=self.compat,
         ).p_value
 
 

@@ -94,16 +94,23 @@ def discover(
     max_rows_kci: int = KCI_MAX_ROWS,
     progress: Progress | None = None,
     source: str = "table",
+    compat: str | None = None,
 ) -> CausalGraph:
     """PC over ``columns`` of ``df`` with background knowledge that always holds in the output.
 
     ``test``: ``fisherz`` (linear-Gaussian), ``kci`` (kernel; O(n³), so above ``max_rows_kci``
     rows it runs on a seeded random subsample of that size) or ``rcit`` (RCoT; linear in n,
     seeded). ``columns`` None means every numeric column except ``id`` and ``split``.
+    ``compat="paper"``: KCI exactly as causal-learn's ``CIT(data, "kci")`` (Fisher-z is the
+    same formula in both modes; RCIT has no such mode here).
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
     if test not in TESTS:
         raise BadInput(f"unknown test '{test}'; choose one of {', '.join(TESTS)}.")
+    if compat not in (None, "paper"):
+        raise BadInput(f"unknown compat mode '{compat}'; the only one is 'paper'.")
+    if compat == "paper" and test == "rcit":
+        raise BadInput("--compat paper applies to the kci and fisherz tests, not rcit.")
     if not 0 < alpha < 1:
         raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
     cols = list(columns) if columns is not None else default_columns(df)
@@ -122,14 +129,15 @@ def discover(
     if test == "fisherz":
         tester = FisherZTester(data)
     elif test == "kci":
-        tester = KCITester(data)
+        tester = KCITester(data, compat=compat)
     else:
         tester = RCITTester(data, seed=seed)
     result = pc(cols, tester, alpha=alpha, knowledge=knowledge, progress=progress)
     graph = result.graph
     knowledge.check(graph)  # must never fire; raises KnowledgeViolation if it does
+    mode = " (causal-learn compatible)" if compat == "paper" and test == "kci" else ""
     summary = (
-        f"PC (stable skeleton) with the {test} test at alpha {alpha} on {data.shape[0]} rows "
+        f"PC (stable skeleton) with the {test} test{mode} at alpha {alpha} on {data.shape[0]} rows "
         f"and {len(cols)} columns; {result.n_tests} conditional independence tests."
     )
     return CausalGraph(
