@@ -82,6 +82,11 @@ def test_models_file_is_read(tmp_path, llm_server):
             "'a' appears more than once",
         ),
         ("name = 1\n", "no [[model]] tables"),
+        ("model = [1, 2]\n", "model #1 is not a [[model]] table"),
+        (
+            '[[model]]\nname = "a"\nbase_url = "http://h/v1"\nmodel = "x"\nmax_retries = -1\n',
+            "'max_retries' must not be negative",
+        ),
         ("[[model]\n", "not a valid TOML file"),
     ],
 )

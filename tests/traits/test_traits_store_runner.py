@@ -212,3 +212,29 @@ def test_answers_filter_by_prompt_version(tmp_path, llm_server):
         assert set(l5["scale"]) == {5} and l5["score"].between(1, 5).all()
         assert len(store.answers()) == 2 * len(l5)
         assert isinstance(store.people(), pd.DataFrame)
+
+
+def test_a_failing_store_write_stops_the_run_and_keeps_earlier_answers(
+    tmp_path, llm_server, monkeypatch
+):
+    server = llm_server(latency=0.01)
+    path = tmp_path / "s.sqlite"
+    real_record = TraitStore.record
+    calls = {"n": 0}
+
+    def flaky_record(self, cell, requests, answer):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_record(self, cell, requests, answer)
+
+    monkeypatch.setattr(TraitStore, "record", flaky_record)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        run_inference(path, make_roster(20), specs(server, concurrency=2), FMT)
+    monkeypatch.undo()
+    with TraitStore(path) as store:
+        kept = len(store.answered_cells())
+        assert 5 <= kept < 40  # the answers committed before the failure, no more
+    server.reset_counts()
+    summary = run_inference(path, make_roster(20), specs(server), FMT)
+    assert summary.asked == 40 - kept and sum(server.counts.values()) == 40 - kept

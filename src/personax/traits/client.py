@@ -109,6 +109,8 @@ def load_models(
     specs: list[ModelSpec] = []
     for index, table in enumerate(tables, start=1):
         label = f"model #{index}"
+        if not isinstance(table, dict):
+            raise BadInput(f"{p}: {label} is not a [[model]] table.")
         if isinstance(table.get("name"), str):
             label = f"model '{table['name']}'"
         for key in _REQUIRED:
@@ -131,9 +133,11 @@ def load_models(
             )
         if not table["base_url"].startswith(("http://", "https://")):
             raise BadInput(f"{p}: {label} field 'base_url' must start with http:// or https://.")
-        for key in ("concurrency", "max_retries", "max_tokens"):
-            if key in table and table[key] < (0 if key == "max_retries" else 1):
+        for key in ("concurrency", "max_tokens"):
+            if key in table and table[key] < 1:
                 raise BadInput(f"{p}: {label} field '{key}' must be positive ({table[key]}).")
+        if "max_retries" in table and table["max_retries"] < 0:
+            raise BadInput(f"{p}: {label} field 'max_retries' must not be negative.")
         for key in ("requests_per_minute", "timeout", "backoff_max"):
             if key in table and table[key] <= 0:
                 raise BadInput(f"{p}: {label} field '{key}' must be positive ({table[key]}).")

@@ -219,8 +219,8 @@ async def _run_async(
                 return
             await ask(client, cell)
 
+    tasks: list[asyncio.Task[None]] = []
     try:
-        tasks = []
         for m in models:
             queue: asyncio.Queue[Cell] = asyncio.Queue()
             for cell in by_model[m.name]:
@@ -229,6 +229,10 @@ async def _run_async(
             tasks += [asyncio.create_task(worker(clients[m.name], queue)) for _ in range(n_workers)]
         await asyncio.gather(*tasks)
     finally:
+        # On any failure (or Ctrl-C) stop the other workers before closing what they use.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients.values():
             await client.aclose()
         # Let a commit in progress finish before the store is closed (e.g. after Ctrl-C).
