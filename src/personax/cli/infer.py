@@ -140,8 +140,14 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"{store}: {s.planned} cells planned ({fmt.version}); {s.already_answered} already "
             f"answered; asked {s.asked}: {s.ok} ok, {s.format_failure} format failures, "
-            f"{s.refusal} refusals, {s.error} errors (re-run to retry errors)."
+            f"{s.refusal} refusals, {s.error} errors."
         )
+        if s.error:
+            typer.echo(
+                f"{s.error} cell(s) got no answer (network, timeouts or server errors after all "
+                "retries); re-run the same command to retry only those.",
+                err=True,
+            )
 
     @infer_app.command("aggregate")
     def aggregate(

@@ -256,20 +256,25 @@ def plot_evaluation(evaluation: Evaluation, path: str | Path) -> None:
     retest = evaluation.retest
     traits = list(TRAITS)
     tx = np.arange(len(traits))
-    if not inter.empty:
-        first = inter[inter["prompt_version"] == inter["prompt_version"].iloc[0]].set_index("trait")
-        right.plot(
-            tx, first["alpha_ordinal"].reindex(traits), "o-", label="inter-model α (ordinal)"
-        )
-        right.plot(tx, first["icc_2_1"].reindex(traits), "s-", label="inter-model ICC(2,1)")
-    if not retest.empty:
-        mean = retest.groupby("trait")["alpha_ordinal"].mean().reindex(traits)
+    versions = list(dict.fromkeys([*inter["prompt_version"], *retest.get("prompt_version", [])]))
+    # One prompt version in the agreement panel (the paper's default when present).
+    shown = next(
+        (v for v in versions if v.startswith("number-l3-inc-")), versions[0] if versions else ""
+    )
+    if not inter.empty and shown in set(inter["prompt_version"]):
+        mine = inter[inter["prompt_version"] == shown].set_index("trait")
+        right.plot(tx, mine["alpha_ordinal"].reindex(traits), "o-", label="inter-model α (ordinal)")
+        right.plot(tx, mine["icc_2_1"].reindex(traits), "s-", label="inter-model ICC(2,1)")
+    if not retest.empty and shown in set(retest["prompt_version"]):
+        mine = retest[retest["prompt_version"] == shown]
+        mean = mine.groupby("trait")["alpha_ordinal"].mean().reindex(traits)
         right.plot(tx, mean, "^--", label="test–retest α (mean over models)")
     right.axhline(0, color="grey", lw=0.5)
     right.set_xticks(tx, traits)
     right.set_ylim(-0.2, 1.05)
-    right.set_title("Agreement per trait")
-    right.legend(fontsize=8)
+    right.set_title(f"Agreement per trait ({shown.rsplit('-', 1)[0] or 'no data'})")
+    if right.get_legend_handles_labels()[0]:
+        right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
