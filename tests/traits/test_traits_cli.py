@@ -165,3 +165,7 @@ def test_same_inputs_give_the_same_traits_bytes(tmp_path, llm_server, capsys):
         assert main(["infer", "aggregate", "--store", str(store), "--out", str(parquet)]) == 0
         assert pd.read_parquet(parquet).shape == (12, 1 + 15 + 5)
     assert outputs[0] == outputs[1]
+    from personax.data import validate_table
+
+    report = validate_table(tmp_path / "a.csv")
+    assert report.ok and report.n_warnings == 0, report.summary()
