@@ -6,6 +6,8 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from traits_helpers import make_roster
 
 from personax.errors import BadInput
@@ -238,3 +240,41 @@ def test_a_failing_store_write_stops_the_run_and_keeps_earlier_answers(
     server.reset_counts()
     summary = run_inference(path, make_roster(20), specs(server), FMT)
     assert summary.asked == 40 - kept and sum(server.counts.values()) == 40 - kept
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["p1", "p2", "p3"]),
+            st.sampled_from(["m1", "m2"]),
+            st.integers(0, 1),
+            st.sampled_from(["ok", "format_failure", "refusal", None]),
+        ),
+        max_size=25,
+    )
+)
+def test_store_keeps_the_first_answer_of_every_cell(tmp_path_factory, events):
+    path = tmp_path_factory.mktemp("prop") / "s.sqlite"
+    expected: dict[tuple, str] = {}
+    with TraitStore(path, create=True) as store:
+        req = RequestRecord(0, 0.0, 0.1, 200, "ok", None, "{}", "{}")
+        for pid, model, repeat, status in events:
+            cell = Cell(pid, model, FMT.version, repeat)
+            if status is None:  # an errored request: logged, no answer
+                assert store.record(cell, [req], None)
+                continue
+            levels = {t: 2 for t in "ocean"} if status == "ok" else {}
+            answer = AnswerRecord(
+                status, "", 3, "{}", "stop", 0.1, 1, 1, levels,
+                {t: "2" for t in levels}, {t: "" for t in levels},
+            )  # fmt: skip
+            stored = store.record(cell, [req], answer)
+            assert stored == (cell not in expected)
+            expected.setdefault(cell, status)
+        assert store.answered_cells() == set(expected)
+        ok_cells = {c for c, s in expected.items() if s == "ok"}
+        assert len(store.answers()) == 5 * len(ok_cells)
+        assert len(store.request_log()) == sum(1 for e in events if e[3] is None) + len(expected)
