@@ -39,6 +39,7 @@ from personax.traits.store import TraitStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "traits" / "fake_llm_server.py"
+RAW_FORMAT = get_format("number-l3-inc")
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, int]:
@@ -52,6 +53,15 @@ def start_server(latency: float) -> tuple[subprocess.Popen, int]:
         proc.kill()
         raise RuntimeError(f"the fake server did not start: {line!r}")
     return proc, int(line.split()[1])
+
+
+def _figures(cells: int, wall: float, cpu: float) -> dict[str, float]:
+    return {
+        "completions": cells,
+        "seconds": wall,
+        "per_second": cells / wall,
+        "cpu_ms_per_request": 1e3 * cpu / cells,
+    }
 
 
 def bench_personax(base_url: str, cells: int, concurrency: int) -> dict[str, float]:
@@ -74,77 +84,60 @@ def bench_personax(base_url: str, cells: int, concurrency: int) -> dict[str, flo
     if summary.ok != cells:
         raise RuntimeError(f"expected {cells} ok answers, got {summary}")
     return {
-        "completions": cells,
-        "seconds": wall,
-        "per_second": cells / wall,
-        "cpu_ms_per_request": 1e3 * cpu / cells,
+        **_figures(cells, wall, cpu),
         "request_latency_p50_ms": 1e3 * float(np.percentile(latency, 50)),
         "request_latency_p90_ms": 1e3 * float(np.percentile(latency, 90)),
     }
 
 
-def bench_raw_httpx(base_url: str, cells: int, concurrency: int) -> dict[str, float]:
-    fmt = get_format("number-l3-inc")
+def _raw_body(i: int) -> dict:
+    return {"model": "fake-raw", "messages": RAW_FORMAT.messages(f"Raw Person {i}", "NBA")}
+
+
+def _measure_raw(cells: int, concurrency: int, open_client, send_one) -> dict[str, float]:
+    """Time ``cells`` requests sent by ``concurrency`` workers; ``open_client()`` is an async
+    context manager giving a client, ``send_one(client, i)`` sends request ``i``."""
 
     async def go() -> None:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(
-            base_url=base_url + "/", limits=limits, timeout=30.0
-        ) as client:
+        async with open_client() as client:
             queue: asyncio.Queue[int] = asyncio.Queue()
             for i in range(cells):
                 queue.put_nowait(i)
 
             async def worker() -> None:
                 while not queue.empty():
-                    i = queue.get_nowait()
-                    body = {"model": "fake-raw", "messages": fmt.messages(f"Raw Person {i}", "NBA")}
-                    response = await client.post("chat/completions", json=body)
-                    response.raise_for_status()
-                    json.loads(response.text)
+                    await send_one(client, queue.get_nowait())
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     cpu0, t0 = time.process_time(), time.perf_counter()
     asyncio.run(go())
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {
-        "completions": cells,
-        "seconds": wall,
-        "per_second": cells / wall,
-        "cpu_ms_per_request": 1e3 * cpu / cells,
-    }
+    return _figures(cells, time.perf_counter() - t0, time.process_time() - cpu0)
+
+
+def bench_raw_httpx(base_url: str, cells: int, concurrency: int) -> dict[str, float]:
+    def open_client() -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        return httpx.AsyncClient(base_url=base_url + "/", limits=limits, timeout=30.0)
+
+    async def send_one(client: httpx.AsyncClient, i: int) -> None:
+        response = await client.post("chat/completions", json=_raw_body(i))
+        response.raise_for_status()
+        json.loads(response.text)
+
+    return _measure_raw(cells, concurrency, open_client, send_one)
 
 
 def bench_raw_aiohttp(base_url: str, cells: int, concurrency: int) -> dict[str, float]:
-    fmt = get_format("number-l3-inc")
+    def open_client() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
 
-    async def go() -> None:
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for i in range(cells):
-                queue.put_nowait(i)
+    async def send_one(session: aiohttp.ClientSession, i: int) -> None:
+        async with session.post(base_url + "/chat/completions", json=_raw_body(i)) as response:
+            response.raise_for_status()
+            json.loads(await response.text())
 
-            async def worker() -> None:
-                while not queue.empty():
-                    i = queue.get_nowait()
-                    body = {"model": "fake-raw", "messages": fmt.messages(f"Raw Person {i}", "NBA")}
-                    async with session.post(base_url + "/chat/completions", json=body) as response:
-                        response.raise_for_status()
-                        json.loads(await response.text())
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    asyncio.run(go())
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {
-        "completions": cells,
-        "seconds": wall,
-        "per_second": cells / wall,
-        "cpu_ms_per_request": 1e3 * cpu / cells,
-    }
+    return _measure_raw(cells, concurrency, open_client, send_one)
 
 
 def main() -> None:
