@@ -236,3 +236,25 @@ def test_evaluation_of_single_repeat_single_model(tmp_path):
         ev = evaluate_store(store)
     assert ev.retest.empty and ev.inter_model.empty and ev.formats.empty
     assert ev.models["refusal_rate"].tolist() == [0.5]
+
+
+def _brute_force_mode(levels):
+    values = sorted(levels)
+    counts = {v: values.count(v) for v in set(values)}
+    best = max(counts.values())
+    tied = [v for v, c in counts.items() if c == best]
+    median = float(np.median(values))
+    return min(tied, key=lambda v: (abs(v - median), v))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=7), min_size=1, max_size=12))
+def test_vectorised_repeats_rule_matches_the_definition(groups):
+    from personax.traits.aggregate import most_common_levels
+
+    long = pd.DataFrame(
+        [(g, level) for g, levels in enumerate(groups) for level in levels],
+        columns=["group", "score"],
+    )
+    got = most_common_levels(long, ["group"])
+    assert [int(got[g]) for g in range(len(groups))] == [_brute_force_mode(x) for x in groups]
