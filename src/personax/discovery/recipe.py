@@ -162,6 +162,22 @@ def score_against_truth(
     return matching, correlation, planted, extra, scores
 
 
+def _aligned_truth(table: pd.DataFrame, latents: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The true latents row for row with ``table`` (by ``id`` when both have it)."""
+    if "id" in table.columns and "id" in latents.columns:
+        by_id = latents.set_index(latents["id"].astype(str))
+        ids = table["id"].astype(str)
+        missing = ~ids.isin(by_id.index)
+        if missing.any():
+            raise BadInput(f"truth: no true latents for id '{ids[missing].iloc[0]}'.")
+        return by_id.loc[ids.to_numpy(), names].reset_index(drop=True)
+    if len(latents) != len(table):
+        raise BadInput(
+            f"truth: {len(latents)} rows of true latents but the table has {len(table)}."
+        )
+    return latents[names].reset_index(drop=True)
+
+
 def run_realworld_recipe(
     table: pd.DataFrame,
     truth: Any,
@@ -189,16 +205,7 @@ def run_realworld_recipe(
     names = list(truth.latent_names)
     groups = truth.latent_groups
     counts = {g: sum(groups[n] == g for n in names) for g in ("shared", "image", "trait")}
-    true_latents = (
-        truth.latents.set_index(truth.latents["id"].astype(str))
-        if "id" in (truth.latents.columns)
-        else truth.latents
-    )
-    if "id" in table.columns and "id" in truth.latents.columns:
-        true_latents = true_latents.loc[table["id"].astype(str).to_numpy(), names]
-    else:
-        true_latents = true_latents[names]
-    true_latents = true_latents.reset_index(drop=True)
+    true_latents = _aligned_truth(table, truth.latents, names)
     dataset = crl_dataset_from_table(
         table,
         {"face": list(FACE_COLUMNS), "text": list(TEXT_COLUMNS)},
