@@ -160,8 +160,10 @@ def main() -> int:
         bytes(rng.integers(0, 256, 32, dtype=np.uint8)),
         bytes(rng.integers(0, 256, 32, dtype=np.uint8)),
     )
-    scores = rng.integers(1, 4, args.texts).astype(float)
-    text_check = privacy_check(text_emb, scores, key, wrong_key, column="chatgpt_text_emb")
+    scores = rng.integers(1, 4, max(args.texts, args.images)).astype(float)
+    text_check = privacy_check(
+        text_emb, scores[: args.texts], key, wrong_key, column="chatgpt_text_emb"
+    )
     face_check = privacy_check(
         face.matrix, scores[: args.images], key, wrong_key, column="face_emb"
     )
@@ -174,14 +176,18 @@ def main() -> int:
             f"error {check.max_distance_error:.2e}; dCor {check.statistic_original:.6f} -> "
             f"{check.statistic_published:.6f}"
         )
-    published = obfuscate(text_emb, key, "chatgpt_text_emb")
-    dim = text_emb.shape[1]
-    attack = {}
-    for known in (10, 50, 100, dim // 2, dim, min(2 * dim, args.texts - 50)):
-        if known < args.texts - 1:
-            attack[str(known)] = procrustes_attack_accuracy(text_emb, published, known)
-    results["privacy"]["procrustes_known_pairs_top1"] = attack
-    print(f"procrustes attack (known pairs -> top-1 on the rest): {attack}")
+    for name, emb, column in (
+        ("text", text_emb, "chatgpt_text_emb"),
+        ("face", face.matrix, "face_emb"),
+    ):
+        published = obfuscate(emb, key, column)
+        n, dim = emb.shape
+        attack = {}
+        for known in sorted({10, 50, 100, dim // 2, dim, 2 * dim}):
+            if known <= n - 50:  # keep at least 50 people to re-identify
+                attack[str(known)] = round(procrustes_attack_accuracy(emb, published, known), 4)
+        results["privacy"][f"procrustes_{name}_known_pairs_top1"] = attack
+        print(f"procrustes attack on {name} (known pairs -> top-1 on the rest): {attack}")
 
     # 4. Transform cost at CelebPersona scale, and the matrix against scipy's Haar sampler.
     big = rng.standard_normal((9444, 384)).astype(np.float32)

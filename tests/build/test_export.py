@@ -385,7 +385,7 @@ def test_build_without_images_has_no_face_column(built, minilm, tmp_path):
     )
     assert report.image_encoder is None and report.texts_computed == 0
     assert "face_emb" not in pq.read_schema(out / DATA_FILE).names
-    assert "No images were given" in (out / "README.md").read_text()
+    assert "none were given" in (out / "README.md").read_text()
 
 
 def test_unique_attribute_rows():

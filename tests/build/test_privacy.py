@@ -126,3 +126,8 @@ def test_procrustes_attack_limit_is_real():
     assert procrustes_attack_accuracy(x, y, known=2) < 0.2
     with pytest.raises(BadInput, match="known pairs"):
         procrustes_attack_accuracy(x, y, known=300)
+
+
+def test_privacy_check_rejects_mismatched_lengths():
+    with pytest.raises(BadInput, match="10 embeddings but 9 scores"):
+        privacy_check(np.zeros((10, 3)), np.zeros(9), KEY, OTHER)

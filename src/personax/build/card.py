@@ -37,6 +37,7 @@ class CardFacts:
     images_unreadable: int = 0
     texts_missing: dict[str, int] = field(default_factory=dict)
     unique_attribute_rows: int = 0
+    scale: int = 3
 
 
 def size_category(n: int) -> str:
@@ -114,7 +115,7 @@ def _column_table(facts: CardFacts) -> str:
             )
         elif name[-2:-1] == "_" and name[-1] in TRAIT_NAMES and name[:-2] in facts.llms:
             meaning = (
-                f"{name[:-2]}'s {TRAIT_NAMES[name[-1]]} score: 1..3 = low/medium/high, "
+                f"{name[:-2]}'s {TRAIT_NAMES[name[-1]]} score: 1..{facts.scale} = low to high, "
                 "0 = insufficient information"
             )
         else:
@@ -139,7 +140,7 @@ def render_card(facts: CardFacts) -> str:
     )
     if facts.image_encoder:
         images = (
-            f"Images were embedded with `{facts.image_encoder}`; "
+            f"embedded with `{facts.image_encoder}`; "
             f"{facts.images_missing} people had no image and {facts.images_unreadable} an "
             "unreadable one (their `face_emb` is empty)."
         )
@@ -149,7 +150,7 @@ def render_card(facts: CardFacts) -> str:
                 "projection of a 32 × 32 standardised thumbnail), not a face-recognition model."
             )
     else:
-        images = "No images were given, so the dataset has no `face_emb` column."
+        images = "none were given, so the dataset has no `face_emb` column."
     body = f"""
 # {facts.pretty_name}
 

@@ -327,6 +327,7 @@ def build_dataset(
         images_unreadable=images_unreadable,
         texts_missing=texts_missing,
         unique_attribute_rows=unique_rows,
+        scale=int(answers["scale"].max()) if "scale" in answers and len(answers) else 3,
     )
     build_info = {
         "personax_version": __version__,

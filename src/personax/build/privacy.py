@@ -173,6 +173,8 @@ def privacy_check(
     ``scores`` is a per-person variable (e.g. a trait score) used for the dependence statistic.
     """
     x = np.asarray(embeddings, dtype=np.float64)
+    if len(np.asarray(scores)) != len(x):
+        raise BadInput(f"privacy check: {len(x)} embeddings but {len(np.asarray(scores))} scores.")
     published = obfuscate(x, key, column).astype(np.float32)
     d_orig = pdist(x)
     d_pub = pdist(published.astype(np.float64))
