@@ -79,6 +79,10 @@ def test_same_inputs_and_key_give_same_bytes_and_use_the_cache(built, minilm, tm
     again = _build(project, tmp_path / "again", minilm)
     assert again.texts_computed == 0 and again.texts_cached == first.texts_embedded
     assert _files(out) == _files(tmp_path / "again")
+    # Recomputed from scratch (empty cache): still the same bytes.
+    fresh = _build(project, tmp_path / "fresh", minilm, cache=tmp_path / "fresh-cache.sqlite")
+    assert fresh.texts_computed == first.texts_embedded
+    assert _files(out) == _files(tmp_path / "fresh")
     metadata = pq.read_metadata(out / DATA_FILE).metadata or {}
     assert b"pandas" not in metadata  # no library metadata that could carry a timestamp
     stamp = re.compile(rb"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}")  # dates or clock times
@@ -197,7 +201,8 @@ def test_roster_column_with_names_is_refused(project, minilm, tmp_path):
 
 
 def test_loads_with_datasets_and_validates(built, tmp_path, monkeypatch):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     project, out, _ = built
     ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
@@ -276,7 +281,7 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
     assert main([str(a) for a in _cli_args(project, out)]) == 0
     printed = capsys.readouterr().out
     assert "2 missing, 1 unreadable" in printed
-    assert "llama: 1 people without descriptions" in printed
+    assert "llama: 1 person without descriptions" in printed
     revealed = tmp_path / "revealed.parquet"
     code = main(
         [

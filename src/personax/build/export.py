@@ -12,7 +12,6 @@ models' descriptions only enter as rotated embeddings, images only as rotated em
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personax import __version__
-from personax.atomic import atomic_dir
+from personax.atomic import atomic_dir, write_json, write_text
 from personax.build.card import CardFacts, render_card
 from personax.build.images import (
     ImageEncoder,
@@ -343,10 +342,8 @@ def build_dataset(
     with atomic_dir(out) as tmp:
         (tmp / "data").mkdir()
         pq.write_table(table, tmp / DATA_FILE, **PARQUET_OPTIONS)
-        (tmp / "README.md").write_text(render_card(facts), encoding="utf-8")
-        (tmp / BUILD_FILE).write_text(
-            json.dumps(build_info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
+        write_text(tmp / "README.md", render_card(facts))
+        write_json(tmp / BUILD_FILE, build_info)
     return BuildReport(
         out=str(out),
         rows=len(ids),

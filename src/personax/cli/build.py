@@ -85,7 +85,8 @@ def register(app: typer.Typer) -> None:
         )
         for llm, k in report.texts_missing.items():
             if k:
-                typer.echo(f"  {llm}: {k} people without descriptions (empty {llm}_text_emb)")
+                who = "person" if k == 1 else "people"
+                typer.echo(f"  {llm}: {k} {who} without descriptions (empty {llm}_text_emb)")
         if images is not None:
             typer.echo(
                 f"  images ({report.image_encoder}): {report.images_missing} missing, "
