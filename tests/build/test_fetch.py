@@ -147,3 +147,41 @@ def test_snapshot_without_data_files(tmp_path):
     (tmp_path / "README.md").write_text("# nothing\n")
     with pytest.raises(BadInput, match="no Parquet or CSV"):
         fetch_dataset("athlepersona", local=tmp_path)
+
+
+def test_online_path_uses_snapshot_download(snapshot, monkeypatch):
+    # No network in tests: stand in for the hub client and check what personax asks of it.
+    import huggingface_hub
+
+    calls = []
+
+    def fake_snapshot_download(**kwargs):
+        calls.append(kwargs)
+        return str(snapshot)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    result = fetch_dataset("athlepersona", timeout=3)
+    assert calls == [
+        {
+            "repo_id": "Persona-X/athlepersona",
+            "repo_type": "dataset",
+            "etag_timeout": 3,
+            "local_files_only": False,
+        }
+    ]
+    assert len(result.frame) == 40 and result.validation.ok
+
+
+def test_connection_error_names_dataset_and_local_option(monkeypatch):
+    import huggingface_hub
+
+    def unreachable(**kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    with pytest.raises(
+        BadInput, match=r"cannot fetch dataset athlepersona \(OSError\).*--local DIR"
+    ):
+        fetch_dataset("athlepersona")
