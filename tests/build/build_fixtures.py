@@ -33,7 +33,21 @@ def write_store(path: Path, descriptions: dict, scores: dict) -> None:
     """A trait store through the trait-inference API, with ok answers for every cell given."""
     from personax.traits.store import AnswerRecord, Cell, RequestRecord, TraitStore
 
+    people = sorted({pid for pid, _ in descriptions})
+    models = sorted({m for _, m in descriptions})
     with TraitStore(path, create=True) as store:
+        store.register_run(
+            prompt={
+                "version": PROMPT_VERSION,
+                "name": "number-l3-inc",
+                "answer": "number",
+                "levels": 3,
+                "insufficient": True,
+            },
+            models=[{"name": m} for m in models],
+            people=pd.DataFrame({"id": people, "name": people, "context": "-"}),
+            cells=[Cell(pid, m, PROMPT_VERSION, 0) for pid in people for m in models],
+        )
         for (pid, model), texts in sorted(descriptions.items()):
             cell = Cell(pid, model, PROMPT_VERSION, 0)
             request = RequestRecord(0, 0.0, 0.1, 200, "ok", None, "{}", "{}")

@@ -401,3 +401,33 @@ def test_unique_attribute_rows():
     assert unique_attribute_rows(frame, ["a"]) == 1
     assert unique_attribute_rows(frame, []) == 0
     assert unique_attribute_rows(frame.iloc[:0], ["a"]) == 0
+
+
+def test_store_with_several_prompt_versions_needs_a_choice(tmp_path, minilm):
+    from build_fixtures import PROMPT_VERSION
+
+    from personax.traits.store import Cell, TraitStore
+
+    project = make_project(tmp_path / "p")
+    with TraitStore(project.store) as store:
+        other = "text-l5-inc-0000cafe"
+        store.register_run(
+            prompt={
+                "version": other,
+                "name": "text-l5-inc",
+                "answer": "text",
+                "levels": 5,
+                "insufficient": True,
+            },
+            models=[{"name": "chatgpt"}],
+            people=project.people[["id", "name", "context"]].iloc[:1],
+            cells=[Cell(project.people["id"][0], "chatgpt", other, 0)],
+        )
+    with pytest.raises(BadInput, match="several prompt versions"):
+        _build(project, tmp_path / "out", minilm)
+    with pytest.raises(BadInput, match="no answers for prompt 'number-l5'"):
+        _build(project, tmp_path / "out", minilm, prompt_version="number-l5")
+    with pytest.raises(BadInput, match="no ok answers for prompt version 'text-l5-inc-0000cafe'"):
+        _build(project, tmp_path / "out", minilm, prompt_version="text-l5-inc")
+    assert PROMPT_VERSION.startswith("number-l3-inc")
+    assert not (tmp_path / "out").exists()

@@ -161,25 +161,6 @@ def unique_attribute_rows(frame: pd.DataFrame, attributes: list[str]) -> int:
     return int((~keys.duplicated(keep=False)).sum())
 
 
-def _choose_prompt_version(store_answers: pd.DataFrame, wanted: str | None, store: object) -> str:
-    versions = sorted(store_answers["prompt_version"].dropna().astype(str).unique())
-    if wanted is not None:
-        if wanted not in versions:
-            raise BadInput(
-                f"{store}: no ok answers with prompt version '{wanted}' "
-                f"(found: {', '.join(versions) or 'none'})."
-            )
-        return wanted
-    if not versions:
-        raise BadInput(f"{store}: the trait store has no ok answers to build from.")
-    if len(versions) > 1:
-        raise BadInput(
-            f"{store}: answers of several prompt versions ({', '.join(versions)}); "
-            "choose one with --prompt-version."
-        )
-    return versions[0]
-
-
 def _list_column(matrix: np.ndarray, present: np.ndarray) -> pa.Array:
     """float32 list column; rows without an embedding are null."""
     dim = matrix.shape[1]
@@ -221,6 +202,7 @@ def build_dataset(
     ``seed`` seeds the default image encoder's random projection (the privacy transforms are
     derived from ``key`` alone). ``text_embedder`` lets a caller reuse a loaded model.
     """
+    from personax.traits.aggregate import choose_prompt_version
     from personax.traits.store import TraitStore
 
     encoder: ImageEncoder | None = None  # resolved first: a bad option fails before slow work
@@ -239,9 +221,10 @@ def build_dataset(
     if not store_path.is_file():
         raise BadInput(f"{store_path}: no such trait store.")
     with TraitStore(store_path) as trait_store:
-        answers = trait_store.answers(prompt_version)
-    version = _choose_prompt_version(answers, prompt_version, store_path)
-    answers = answers[answers["prompt_version"].astype(str) == version]
+        version = choose_prompt_version(trait_store, prompt_version)
+        answers = trait_store.answers(version)
+    if answers.empty:
+        raise BadInput(f"{store_path}: no ok answers for prompt version '{version}' to build from.")
 
     ids = people["id"].tolist()
     groups = column_groups(people)

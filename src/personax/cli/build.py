@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         ),
         prompt_version: str | None = typer.Option(
             None,
+            "--prompt",
             "--prompt-version",
             help="Prompt version of the answers to use (needed when the store has several).",
         ),
