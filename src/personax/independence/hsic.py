@@ -95,5 +95,5 @@ def hsic(
 
 def _approx_note(fx: Factorised, fy: Factorised, approx: str | None) -> str:
     if approx == "grid" and needs_approximation(fx, fy):
-        return f"approximate: both variables snapped to {GRID_SIZE} bins (--approx grid)"
+        return f"approximate: many-valued variables snapped to {GRID_SIZE} bins (--approx grid)"
     return ""

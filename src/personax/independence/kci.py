@@ -43,8 +43,9 @@ def kci(
     statistic tr(Kxc·Kyc), gamma approximation of the null. Default: the same statistic and
     null with the median-heuristic width of each variable (scale-free, adapts to the data);
     ``sigma_x`` / ``sigma_y`` (raw units) override it, e.g. widths computed once per column.
-    ``approx="grid"`` (opt-in) snaps both variables to bins when both have many distinct
-    values — the only case whose exact cost is O(n²) time (memory stays O(n) either way).
+    ``approx="grid"`` (opt-in) snaps many-valued variables to bins where the exact cost is
+    O(n²)-like time: both sides continuous, or one side with more than 4,096 distinct values
+    (memory stays O(n) either way).
     ``nominal_x`` / ``nominal_y`` (default mode): the variable holds category codes without
     order, so it gets the delta kernel instead of a Gaussian one.
     """
@@ -90,5 +91,5 @@ def kci(
 
 def _approx_note(fx: Factorised, fy: Factorised, approx: str | None) -> str:
     if approx == "grid" and needs_approximation(fx, fy):
-        return f"approximate: both variables snapped to {GRID_SIZE} bins (--approx grid)"
+        return f"approximate: many-valued variables snapped to {GRID_SIZE} bins (--approx grid)"
     return ""

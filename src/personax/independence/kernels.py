@@ -35,7 +35,7 @@ from personax.errors import BadInput
 # Above these sizes the k×l algebra switches to blockwise evaluation (bounded memory).
 SMALL_SIDE = 512  # the smaller side is kept dense (k × k)
 DENSE_LIMIT = 4096  # the larger side is kept dense up to this many distinct values
-BLOCK_BYTES = 64 * 2**20  # memory of one kernel block in the blockwise paths
+BLOCK_BYTES = 4 * 2**20  # one kernel block: small enough to stay in cache across its uses
 APPROXIMATIONS = (None, "grid")  # opt-in approximations for continuous × continuous pairs
 GRID_SIZE = SMALL_SIDE  # bins per variable of the "grid" approximation
 
@@ -52,7 +52,10 @@ class GaussianKernel:
         v = np.asarray(v, dtype=float)
         gamma = 1.0 / (2.0 * self.sigma**2)
         if not self.single_precision_cross:
-            return np.exp(-gamma * np.subtract.outer(u, v) ** 2)
+            out = np.subtract.outer(u, v)
+            out *= out
+            out *= -gamma
+            return np.exp(out, out=out)
         # conditional_independence: exp(-γu² - γv² + sgemm(2γ, u, v)) with a float32 cross term.
         cross = np.float32(2.0 * gamma) * np.multiply.outer(
             u.astype(np.float32), v.astype(np.float32)
@@ -234,29 +237,45 @@ def _sums_factorised(
         offdiag_y = float(q @ b @ q - q @ np.diag(b))
         table_cy2 = table @ (cy * cy) if fourth else None
     else:
+        # Blockwise over rows of B, never forming Cy: every centred quantity is expanded into
+        # products with B and B∘B (Cy = B - r1ᵀ - 1rᵀ + m with r = Bq/n, m = qᵀr/n).
         step = _block_rows(ly, ly)
-        row_mean = np.empty(ly)
+        r = np.empty(ly)
         diag_b = np.empty(ly)
+        table_b = np.empty((fx.values.size, ly))  # N B
+        table_b2 = np.empty((fx.values.size, ly)) if fourth else None  # N (B∘B)
+        q_b2_q = 0.0
         for s in range(0, ly, step):
-            block = ky(fy.values[s : s + step], fy.values)
-            row_mean[s : s + step] = block @ q / n
+            block = ky(fy.values[s : s + step], fy.values)  # rows s.. of B (B is symmetric)
+            r[s : s + step] = block @ q / n
             diag_b[s : s + step] = np.diagonal(block, offset=s)
-        grand = float(q @ row_mean / n)
-        offdiag_y = float(n * (q @ row_mean) - q @ diag_b)
-        table_cy = np.empty((fx.values.size, ly))
-        table_cy2 = np.empty((fx.values.size, ly)) if fourth else None
-        frob_y = 0.0
-        for s in range(0, ly, step):
-            block = ky(fy.values[s : s + step], fy.values)
-            block -= row_mean[s : s + step, None]
-            block -= row_mean[None, :]
-            block += grand  # rows s.. of Cy (Cy is symmetric)
-            table_cy[:, s : s + step] = table @ block.T
-            sq = block * block
-            frob_y += float(q[s : s + step] @ (sq @ q))
+            table_b[:, s : s + step] = table @ block.T
+            block *= block
+            q_b2_q += float(q[s : s + step] @ (block @ q))
             if fourth:
-                table_cy2[:, s : s + step] = table @ sq.T
-        diag_cy = diag_b - 2.0 * row_mean + grand
+                table_b2[:, s : s + step] = table @ block.T
+        grand = float(q @ r / n)
+        table_r = table @ r
+        offdiag_y = float(n * (q @ r) - q @ diag_b)
+        frob_y = q_b2_q - 2 * n * float(q @ (r * r)) + n * n * grand**2
+        table_cy = table_b - table_r[:, None] - np.outer(p, r) + grand * p[:, None]
+        diag_cy = diag_b - 2.0 * r + grand
+        if fourth:
+            table_rb = np.empty((fx.values.size, ly))  # N diag(r) B: needs r, so a second pass
+            weighted = table * r[None, :]
+            for s in range(0, ly, step):
+                table_rb[:, s : s + step] = weighted @ ky(fy.values[s : s + step], fy.values).T
+            table_cy2 = (
+                table_b2
+                + (table @ (r * r))[:, None]
+                + np.outer(p, r * r + grand**2)
+                - 2 * table_rb
+                - 2 * table_b * r[None, :]
+                + 2 * grand * table_b
+                + 2 * np.outer(table_r, r)
+                - 2 * grand * table_r[:, None]
+                - 2 * grand * np.outer(p, r)
+            )
 
     cross = float(np.sum(table * (cx @ table_cy)))
     four = math.nan
@@ -328,16 +347,15 @@ def centred_gram_sums(
 
     Cost: O(n + k·l·(k + l)) when the smaller side has k ≤ SMALL_SIDE distinct values and the
     other l ≤ DENSE_LIMIT; blockwise O(k·l²) with bounded memory for larger l; blockwise
-    O(n²) time and O(n) memory when both sides have many distinct values — unless
-    ``approx="grid"``, which then snaps both variables to GRID_SIZE bins (see :func:`quantise`).
+    O(n²) time and O(n) memory when both sides have many distinct values. ``approx="grid"``
+    (opt-in) snaps many-valued sides to GRID_SIZE bins in the two costly cases
+    (see :func:`quantise` and :func:`needs_approximation`).
     """
     if approx not in APPROXIMATIONS:
         raise ValueError(f"unknown approximation {approx!r}; use one of {APPROXIMATIONS}.")
+    if approx == "grid" and needs_approximation(fx, fy):
+        fx, fy = quantise(fx, GRID_SIZE), quantise(fy, GRID_SIZE)
     if min(fx.values.size, fy.values.size) > SMALL_SIDE:
-        if approx == "grid":
-            return centred_gram_sums(
-                quantise(fx, GRID_SIZE), quantise(fy, GRID_SIZE), kernel_x, kernel_y, fourth=fourth
-            )
         return _sums_rowwise(fx.data, fy.data, kernel_x, kernel_y, fourth)
     if fx.values.size <= fy.values.size:
         return _sums_factorised(fx, fy, kernel_x, kernel_y, fourth)
@@ -371,8 +389,10 @@ def quantise(f: Factorised, size: int) -> Factorised:
 
 
 def needs_approximation(fx: Factorised, fy: Factorised) -> bool:
-    """True when both sides have many distinct values (the exact route is O(n²) time)."""
-    return min(fx.values.size, fy.values.size) > SMALL_SIDE
+    """True where the exact route costs O(n²)-like time: both sides have many distinct values,
+    or one side has more than DENSE_LIMIT (evaluated blockwise)."""
+    sizes = sorted((fx.values.size, fy.values.size))
+    return sizes[0] > SMALL_SIDE or sizes[1] > DENSE_LIMIT
 
 
 def as_factorised_pair(x: object, y: object) -> tuple[Factorised, Factorised]:
