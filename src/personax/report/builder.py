@@ -575,11 +575,46 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
     scoring = _read_json(run_dir / "scoring" / "discovery.json")
     if scoring:
         inner += "<h3>Planted edges recovered</h3>"
-        inner += para(scoring.get("summary", ""))
+        inner += para(
+            "Each learned latent stands for the planted latent the MCC matching pairs it with "
+            "(Level II); each planted edge is then looked up in the discovered graph. "
+            + scoring.get("summary", "")
+            + "."
+        )
+        status_text = {
+            "directed": "found, planted direction",
+            "reversed": "found, reversed",
+            "undirected": "found, undirected",
+            "bidirected": "found, bidirected",
+            "missing": "missing",
+        }
         inner += table(
-            ["planted edge", "learned nodes", "found as"],
-            [[e["planted"], e["learned"], e["found"]] for e in scoring.get("edges", [])],
+            ["planted edge", "learned latents", "found as"],
+            [
+                [
+                    f"{e['source']} → {e['target']}",
+                    f"{e.get('learned_source') or '?'} → {e.get('learned_target') or '?'}",
+                    status_text.get(e["status"], e["status"]),
+                ]
+                for e in scoring.get("planted_edges", [])
+            ],
             numeric=[False, False, False],
+            row_classes=[
+                "sig" if e["status"] != "missing" else "" for e in scoring.get("planted_edges", [])
+            ],
+        )
+        scores = scoring.get("scores", {})
+        keys = [
+            "skeleton_precision",
+            "skeleton_recall",
+            "directed_precision",
+            "directed_recall",
+            "shd",
+        ]
+        inner += table(
+            ["score", "value"],
+            [[k.replace("_", " "), scores.get(k)] for k in keys if k in scores],
+            numeric=[False, True],
         )
     inner += "<h3>Latent naming</h3>" + _status_line(naming_step)
     explain = folder / "explain"
