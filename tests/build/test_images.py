@@ -77,3 +77,46 @@ def test_encoder_with_wrong_output_shape_is_rejected(tmp_path):
         embed_images(["a"], tmp_path, Broken())
     with pytest.raises(BadInput, match="images folder not found"):
         embed_images(["a"], tmp_path / "nope", Broken())
+
+
+def test_clip_encoder_from_a_local_folder(tmp_path):
+    # A tiny randomly initialised CLIP written to disk: exercises clip:PATH fully offline.
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    config = CLIPConfig(
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 1,
+            "vocab_size": 100,
+            "max_position_embeddings": 16,
+            "bos_token_id": 0,
+            "eos_token_id": 1,
+            "pad_token_id": 1,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 1,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=12,
+    )
+    folder = tmp_path / "tiny-clip"
+    CLIPModel(config).save_pretrained(folder)
+    CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(folder)
+    encoder = load_image_encoder(f"clip:{folder}")
+    assert isinstance(encoder, ImageEncoder)
+    assert (encoder.name, encoder.dim) == ("clip:tiny-clip", 12)
+    Image.new("RGB", (40, 50), (10, 20, 30)).save(tmp_path / "a.png")
+    Image.new("L", (20, 20), 200).save(tmp_path / "b.png")  # greyscale is converted to RGB
+    result = embed_images(["a", "b", "c"], tmp_path, encoder)
+    assert result.matrix.shape == (3, 12) and result.present.tolist() == [True, True, False]
+    assert np.isfinite(result.matrix[:2]).all()
+    again = embed_images(["a", "b"], tmp_path, encoder)
+    assert np.allclose(again.matrix, result.matrix[:2], atol=1e-6)
