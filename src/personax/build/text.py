@@ -93,7 +93,12 @@ class TextEmbedder:
                 f"text model '{model or DEFAULT_TEXT_MODEL}' could not be loaded "
                 f"({type(exc).__name__}); offline, give a local sentence-transformers folder."
             ) from exc
-        self.dim = int(self._model.get_embedding_dimension())
+        # sentence-transformers renamed the method in 6.x; older releases have the long name.
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
