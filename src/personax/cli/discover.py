@@ -154,6 +154,9 @@ def register(app: typer.Typer) -> None:
             help="kci | rcit | fisherz (default: kci up to 1,500 held-out rows, else rcit).",
         ),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level of PC's tests."),
+        max_seconds: float = typer.Option(
+            None, "--max-seconds", help="Wall-clock budget of the CRL training (best epoch kept)."
+        ),
     ) -> None:
         """The paper's real-world recipe on the embedded sample, scored against its planted graph."""
         import torch
@@ -182,6 +185,7 @@ def register(app: typer.Typer) -> None:
                 progress=callback,
                 test=test,
                 alpha=alpha,
+                max_seconds=max_seconds,
             )
         scores = result.scores
         typer.echo(

@@ -187,9 +187,11 @@ def run_realworld_recipe(
     progress: RecipeProgress | None = None,
     test: str | None = None,
     alpha: float = 0.05,
+    max_seconds: float | None = None,
 ) -> RecipeResult:
     """Train CRL on the sample, run PC with the shared latents as roots on held-out latents,
     name the latents and score the graph against ``truth`` (a ``SampleTruth``).
+    ``epochs`` / ``max_seconds`` bound the CRL training (defaults: the CRL defaults).
 
     Writes into ``out_dir``: ``crl/latents.csv`` (+ the CRL run's own files),
     ``discovery/graph.{json,png,svg,dot}``, ``explain/{explain,labels}.csv`` and heatmaps,
@@ -211,7 +213,11 @@ def run_realworld_recipe(
         {"face": list(FACE_COLUMNS), "text": list(TEXT_COLUMNS)},
         latents=true_latents,
     )
-    config = CRLConfig() if epochs is None else CRLConfig(epochs=int(epochs))
+    config = CRLConfig()
+    if epochs is not None:
+        config = config.replace(epochs=int(epochs))
+    if max_seconds is not None:  # wall-clock budget; the best validation checkpoint is kept
+        config = config.replace(max_seconds=float(max_seconds))
 
     def crl_progress(epoch: int, total: int, _row: dict[str, float]) -> None:
         if progress is not None:
