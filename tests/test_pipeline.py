@@ -109,7 +109,7 @@ def test_bad_data_exits_2_and_writes_nothing(cli, tmp_path):
     assert not out.exists()
 
 
-def test_a_failing_step_is_reported_and_the_rest_survives(tmp_path, monkeypatch):
+def test_a_failing_step_is_reported_and_the_rest_survives(cli, tmp_path, monkeypatch):
     import personax.pipeline as pipeline
 
     def broken(*args, **kwargs):
@@ -118,27 +118,41 @@ def test_a_failing_step_is_reported_and_the_rest_survives(tmp_path, monkeypatch)
     if not _available("personax.data.sample", "make_sample", "write_sample"):
         pytest.skip("the embedded sample is not part of this build")
     monkeypatch.setattr(pipeline, "_step_crl", broken)
-    result = run_demo(tmp_path / "run", settings=TINY)
-    assert not result.ok
-    assert result.step("crl").status == "failed"
-    assert "planted failure" in result.step("crl").note
-    assert result.step("data").status == "ok"
-    assert result.step("discovery").status in ("unavailable", "skipped")
-    assert result.report is not None and result.report.is_file()
-    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert {s["name"]: s["status"] for s in manifest["steps"]}["crl"] == "failed"
-    assert "planted failure" in result.report.read_text(encoding="utf-8")
-    assert not (tmp_path / "run" / "crl").exists()
-
-
-def test_cli_exit_1_when_a_step_fails(cli, tmp_path, monkeypatch):
-    import personax.pipeline as pipeline
-
-    monkeypatch.setattr(
-        pipeline, "_step_crl", lambda *a, **k: (_ for _ in ()).throw(ValueError("x"))
-    )
     monkeypatch.setattr(pipeline.DemoSettings, "for_mode", classmethod(lambda cls, quick: TINY))
-    assert cli("demo", "--out", str(tmp_path / "run")) == 1
+    run = tmp_path / "run"
+    assert cli("demo", "--out", str(run)) == 1
+    steps = {s["name"]: s for s in json.loads((run / "run.json").read_text())["steps"]}
+    assert steps["crl"]["status"] == "failed" and "planted failure" in steps["crl"]["note"]
+    assert steps["data"]["status"] == "ok"
+    assert steps["discovery"]["status"] == "skipped"
+    assert steps["report"]["status"] == "ok"
+    assert "planted failure" in (run / "report.html").read_text(encoding="utf-8")
+    assert not (run / "crl").exists()
+    if steps["independence"]["status"] == "ok":
+        assert (run / "independence" / "results.csv").is_file()
+
+
+def test_user_table_without_embeddings(tmp_path):
+    """--data: no planted truth for Level I, CRL falls back to the tabular benchmark."""
+    if not _available("personax.data.sample", "make_sample"):
+        pytest.skip("the embedded sample is not part of this build")
+    from personax.data.sample import make_sample
+
+    table = make_sample("athlete", n=200, seed=3).table
+    table = table.drop(columns=[c for c in table.columns if c.endswith("_emb")])
+    path = tmp_path / "mine.csv"
+    table.to_csv(path, index=False)
+    result = run_demo(tmp_path / "run", data=path, settings=TINY)
+    assert result.ok, result.steps
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["synthetic_sample"] is False and manifest["table"] == "data/table.parquet"
+    assert result.step("naming").status == "skipped"
+    if result.step("crl").status == "ok":
+        assert "tabular synthetic benchmark" in result.step("crl").note
+        assert (tmp_path / "run" / "crl" / "metrics.json").is_file()
+    assert not (tmp_path / "run" / "scoring" / "level1.json").exists()
+    html = result.report.read_text(encoding="utf-8")
+    assert "user data" in html and "synthetic sample —" not in html
 
 
 def test_score_level1_counts():

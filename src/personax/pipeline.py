@@ -103,6 +103,10 @@ class StepUnavailable(Exception):
     """The library a step needs is not part of this build."""
 
 
+class StepSkipped(Exception):
+    """The step has nothing to work on in this run (e.g. no planted truth for a user table)."""
+
+
 @dataclass
 class _RunState:
     """What the steps hand to one another while the run is under way."""
@@ -365,7 +369,7 @@ def _step_discovery(
 ) -> str:
     discover, write_graph = _require("personax.discovery", "discover", "write_graph")
     if state.latents is None:
-        raise StepUnavailable("no learned latents (the CRL step did not finish)")
+        raise StepSkipped("no learned latents (the CRL step did not finish)")
     held_out = state.latents[state.latents["split"] == "test"].reset_index(drop=True)
     columns = _latent_columns(held_out)
     roots = [c for c in columns if c.startswith("s_")]
@@ -397,9 +401,9 @@ def _step_naming(state: _RunState, out: Path, seed: int) -> str:
         "personax.discovery.explain", "explain_latents", "write_explain", "align_latents"
     )
     if state.latents is None:
-        raise StepUnavailable("no learned latents (the CRL step did not finish)")
+        raise StepSkipped("no learned latents (the CRL step did not finish)")
     if not state.crl_on_table:
-        raise StepUnavailable(
+        raise StepSkipped(
             "the latents come from the synthetic benchmark, not from this table's people"
         )
     latents, table = align_latents(
@@ -522,7 +526,7 @@ def _score_discovery(
 def _step_scoring(state: _RunState, out: Path, settings: DemoSettings) -> str:
 
     if state.truth is None and "true_latents" not in state.extra:
-        raise StepUnavailable("no planted truth (a user table)")
+        raise StepSkipped("no planted truth (a user table)")
     notes = []
     with atomic_dir(out / "scoring") as tmp:
         results_path = out / "independence" / "results.csv"
@@ -550,7 +554,7 @@ def _step_scoring(state: _RunState, out: Path, settings: DemoSettings) -> str:
                 write_json(tmp / "discovery.json", _jsonable(scored))
                 notes.append(scored["summary"])
     if not notes:
-        raise StepUnavailable("no step output to score")
+        raise StepSkipped("no step output to score")
     return "; ".join(notes)
 
 
@@ -697,6 +701,8 @@ def _run_step(
         outcome = StepOutcome(name, "ok", time.perf_counter() - start, _relative(files, out), note)
     except StepUnavailable as exc:
         outcome = StepOutcome(name, "unavailable", time.perf_counter() - start, note=str(exc))
+    except StepSkipped as exc:
+        outcome = StepOutcome(name, "skipped", time.perf_counter() - start, note=str(exc))
     except Exception as exc:  # noqa: BLE001 — one failing step must not lose the others' outputs
         outcome = StepOutcome(
             name, "failed", time.perf_counter() - start, note=f"{type(exc).__name__}: {exc}"

@@ -41,16 +41,39 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(
             False, "--quick", help="Smaller sample and training budget (about 1-2 minutes)."
         ),
+        discovery_test: str = typer.Option(
+            "fisherz",
+            "--discovery-test",
+            help="CI test of PC on the latents: fisherz (fast), kci (the paper's; slow: "
+            "subsamples 1,500 rows), rcit.",
+        ),
     ) -> None:
         """Run the whole analysis (Level I, CRL, discovery, naming) and write a report."""
+        from dataclasses import replace
+
         from rich.console import Console
 
-        from personax.pipeline import STEP_TITLES, run_demo
+        from personax.errors import BadInput
+        from personax.pipeline import STEP_TITLES, DemoSettings, run_demo
+
+        if discovery_test not in ("fisherz", "kci", "rcit"):
+            raise BadInput(
+                f"--discovery-test must be fisherz, kci or rcit, got {discovery_test!r}."
+            )
+        settings = replace(DemoSettings.for_mode(quick), discovery_test=discovery_test)
 
         console = Console(stderr=True)
         progress, finish = _progress_display(console, STEP_TITLES)
         try:
-            result = run_demo(out, kind=kind, data=data, seed=seed, quick=quick, progress=progress)
+            result = run_demo(
+                out,
+                kind=kind,
+                data=data,
+                seed=seed,
+                quick=quick,
+                progress=progress,
+                settings=settings,
+            )
         finally:
             finish()
         _summary(result, STEP_TITLES)
