@@ -102,3 +102,19 @@ def test_constant_column_gives_nan_not_exception():
     z = rng.standard_normal(50)
     assert math.isnan(fisherz(np.ones(50), z + 1, z).p_value)
     assert math.isnan(kci_ci(np.ones(50), z + 1, z).p_value)
+
+
+def test_low_rank_kci_agrees_with_the_exact_computation(monkeypatch):
+    import personax.independence.conditional as conditional
+
+    rng = np.random.default_rng(9)
+    n = 300
+    z = rng.standard_normal((n, 2))
+    x = np.tanh(z[:, 0]) + 0.5 * rng.standard_normal(n)
+    y = z[:, 1] ** 2 + z[:, 0] + 0.5 * rng.standard_normal(n) + 0.15 * x
+    fast = kci_ci(x, y, z)
+    monkeypatch.setattr(conditional, "LOW_RANK_TOL", 0.0)
+    monkeypatch.setattr(conditional, "LOW_RANK_MAX", n)
+    exact = kci_ci(x, y, z)
+    assert fast.statistic == pytest.approx(exact.statistic, rel=1e-3)
+    assert fast.p_value == pytest.approx(exact.p_value, rel=1e-2, abs=1e-4)

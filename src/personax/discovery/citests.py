@@ -52,16 +52,17 @@ class FisherZTester(_Cached):
 
 class KCITester(_Cached):
     """Conditional KCI (kernel test, any dependence shape). The O(n³) residual operator of
-    each conditioning set is kept for the next questions (a few sets at a time)."""
+    each conditioning set is kept for the next questions (up to ``cache_bytes`` of them)."""
 
     def __init__(
-        self, data: np.ndarray, operators_kept: int = 4, compat: str | None = None
+        self, data: np.ndarray, cache_bytes: int = 256 * 2**20, compat: str | None = None
     ) -> None:
         super().__init__()
         self.data = np.asarray(data, dtype=float)
         self.compat = compat
         self._operators: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
-        self._operators_kept = operators_kept
+        # As many n × n operators as fit in cache_bytes (at least 4), least recently used out.
+        self._operators_kept = max(4, cache_bytes // (8 * self.data.shape[0] ** 2))
 
     def _residual_operator(self, cond: tuple[int, ...]) -> np.ndarray:
         from personax.independence.conditional import kci_residual_operator

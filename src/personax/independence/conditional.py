@@ -31,6 +31,10 @@ from personax.independence.result import TestResult, invalid_result
 
 KCI_CI_EPSILON = 1e-3
 """Ridge of the kernel regression on z (the value causal-learn uses)."""
+LOW_RANK_TOL = 1e-6
+LOW_RANK_MAX = 400
+"""Default KCI replaces the kernels of (x, z) and y by pivoted-Cholesky factors with residual
+diagonal ≤ LOW_RANK_TOL and at most LOW_RANK_MAX columns (``compat="paper"`` stays exact)."""
 
 
 def _as_matrix(a: np.ndarray | Sequence[float] | None, name: str, n: int | None) -> np.ndarray:
@@ -127,6 +131,30 @@ def _gaussian_gram(data: np.ndarray, sigma: float) -> np.ndarray:
     return gram - row_mean[:, None] - row_mean[None, :] + row_mean.mean()
 
 
+def _low_rank_features(data: np.ndarray, sigma: float, tol: float, max_rank: int) -> np.ndarray:
+    """n × r matrix L with L Lᵀ ≈ the centred Gaussian Gram matrix of ``data``.
+
+    Pivoted incomplete Cholesky: stops when every residual diagonal entry is ≤ ``tol`` (the
+    kernel's diagonal is 1) or at ``max_rank`` columns. O(n r²) instead of the O(n²) Gram
+    matrix and the O(n³) products the exact test needs.
+    """
+    n = data.shape[0]
+    residual = np.ones(n)
+    factor = np.zeros((n, max_rank))
+    rank = 0
+    while rank < max_rank:
+        pivot = int(np.argmax(residual))
+        if residual[pivot] <= tol:
+            break
+        distances = np.sum((data - data[pivot]) ** 2, axis=1)
+        column = np.exp(-distances / (2 * sigma**2)) - factor[:, :rank] @ factor[pivot, :rank]
+        factor[:, rank] = column / np.sqrt(residual[pivot])
+        residual = np.maximum(residual - factor[:, rank] ** 2, 0.0)
+        rank += 1
+    factor = factor[:, :rank]
+    return factor - factor.mean(axis=0)  # H L: features of the centred kernel
+
+
 def _gamma_p(statistic: float, mean: float, var: float) -> float:
     """Gamma law matched to the null's mean and variance (Satterthwaite)."""
     if mean <= 0 or var <= 0:
@@ -181,7 +209,9 @@ def kci_ci(
     < 1200 / else). ``compat="paper"``: causal-learn's ``CIT(data, "kci")`` — inputs z-scored
     with ddof=1, x augmented with z/2, every width scaled by the dimension of z, pseudo-inverse;
     its gamma moments come from eigenvectors truncated at 1e-5 of the largest eigenvalue, ours
-    from all of them (a relative difference in the p-value of about 1e-4 or less).
+    from all of them (a relative difference in the p-value of about 1e-4 or less). The
+    default mode also factorises the kernels of (x, z) and y (pivoted Cholesky, see
+    ``LOW_RANK_TOL``), which is several times faster for n in the hundreds and above.
     Unconditional (z empty): the Level I ``kci`` (with the same ``compat``).
     ``residual_operator``: the result of :func:`kci_residual_operator` for this z (optional).
     """
@@ -215,8 +245,16 @@ def kci_ci(
         xz = _standardize(np.hstack([xm, zm]))
         ys = _standardize(ym)
         sigma_x, sigma_y = width * np.sqrt(xz.shape[1]), width * np.sqrt(ys.shape[1])
-    kx_z = rz @ _gaussian_gram(xz, sigma_x) @ rz
-    ky_z = rz @ _gaussian_gram(ys, sigma_y) @ rz
+    if compat == "paper":
+        kx_z = rz @ _gaussian_gram(xz, sigma_x) @ rz
+        ky_z = rz @ _gaussian_gram(ys, sigma_y) @ rz
+    else:
+        # Low-rank kernels: Rz·L (n² r) instead of Rz·K·Rz (n³); same result up to ~1e-3
+        # in the p-value, several times faster from a few hundred rows on.
+        max_rank = min(n, LOW_RANK_MAX)
+        fx = rz @ _low_rank_features(xz, sigma_x, LOW_RANK_TOL, max_rank)
+        fy = rz @ _low_rank_features(ys, sigma_y, LOW_RANK_TOL, max_rank)
+        kx_z, ky_z = fx @ fx.T, fy @ fy.T
     both = kx_z * ky_z
     statistic = float(both.sum())  # trace(Kx|z · Ky|z), both matrices being symmetric
     # Under H0 the statistic is ≈ Σ λ_k χ²₁ with λ the eigenvalues of Kx|z ∘ Ky|z (the
