@@ -1,0 +1,1 @@
+"""Integration tests: the outside contract (INTERFACES.md) checked across commands."""

@@ -1,0 +1,56 @@
+"""Every command of INTERFACES.md exists with the options the contract names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import px
+
+CONTRACT_OPTIONS = {
+    ("data", "sample"): ["--kind", "--n", "--seed", "--out"],
+    ("data", "validate"): [],
+    ("data", "info"): [],
+    ("data", "crl-synthetic"): ["--benchmark", "--n", "--seed", "--out"],
+    ("independence",): [
+        "--traits", "--attributes", "--tests", "--compat", "--seed", "--alpha", "--out",
+    ],
+    ("crl", "train"): ["--latent-dims", "--shared-dims", "--seed", "--epochs", "--out"],
+    ("crl", "explain"): ["--table", "--split", "--seed", "--out"],
+    ("bench", "crl"): ["--benchmark", "--methods", "--seeds", "--out"],
+    ("discover",): [
+        "--columns", "--roots", "--forbid", "--test", "--alpha", "--seed", "--out",
+    ],
+    ("infer", "run"): ["--roster", "--models", "--store", "--prompt", "--repeats", "--concurrency"],
+    ("infer", "aggregate"): ["--store", "--out"],
+    ("infer", "evaluate"): ["--store", "--out"],
+    ("infer", "status"): ["--store"],
+    ("build",): ["--roster", "--traits", "--images", "--store", "--key-file", "--out"],
+    ("demo",): ["--out"],
+    ("report",): [],
+    ("data", "fetch"): [],
+    ("data", "reveal"): [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", list(CONTRACT_OPTIONS), ids=" ".join)
+def test_command_help_lists_contract_options(command, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    run = px(*command, "--help")
+    assert run.code == 0, run.err
+    listed = set(re.findall(r"--[a-z][a-z-]*", run.out))
+    missing = [opt for opt in CONTRACT_OPTIONS[command] if opt not in listed]
+    assert not missing, f"{' '.join(command)} lacks {missing}"
+
+
+def test_root_help_lists_every_group():
+    run = px("--help")
+    assert run.code == 0
+    for name in ("data", "independence", "crl", "bench", "discover", "infer", "build", "demo"):
+        assert name in run.out
+
+
+def test_unknown_option_is_a_usage_error():
+    run = px("independence", "x.csv", "--no-such-option", "--out", "y")
+    assert run.code == 2
