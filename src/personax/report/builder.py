@@ -397,23 +397,29 @@ def _level1(run_dir: Path, manifest: dict) -> str:
             numeric=[False, True, True, True, True, True, True, True],
         )
     inner += "<h3>Heatmaps</h3>"
+    from personax.independence.output import TEST_TITLES
+
     figs = []
     for test in tested["test"].drop_duplicates():
         path = first_existing(folder, (f"heatmap_{test}.svg", f"heatmap_{test}.png"))
         if path is not None:
             figs.append(
                 figure_file(
-                    path, f"Heatmap of {test} results", f"{test}: written by the Level I step."
+                    path,
+                    f"Heatmap of {test} results",
+                    f"{TEST_TITLES.get(test, test)}: -log10 p per trait × attribute; "
+                    "* = BH-significant; grey = not tested.",
                 )
             )
     inner += (
-        f'<div class="grid">{"".join(figs)}</div>'
+        f'<div class="grid wide">{"".join(figs)}</div>'
         if figs
         else para("The Level I step wrote no heatmap files.", "unavailable")
     )
     effect = _effect_column(results)
     inner += "<h3>Strongest dependencies</h3>"
-    top = tested.sort_values(["p_adjusted", "p_value"]).head(15)
+    order = ["p_adjusted", "p_value"] + ([effect] if effect else [])
+    top = tested.sort_values(order, ascending=[True, True] + ([False] if effect else [])).head(15)
     headers = ["trait", "attribute", "test", "statistic", "p", "p (BH)", "n"]
     cols = ["trait", "attribute", "test", "statistic", "p_value", "p_adjusted", "n"]
     if effect:
@@ -528,8 +534,13 @@ def _level2(run_dir: Path, manifest: dict) -> str:
         )
     config = _read_json(folder / "config.json")
     if config:
-        inner += "<h3>Training configuration</h3>"
-        inner += table(["parameter", "value"], _flatten(config), numeric=[False, False])
+        rows = _flatten(config)
+        inner += (
+            f"<details><summary>Training configuration ({len(rows)} settings, "
+            "crl/config.json)</summary>"
+            + table(["parameter", "value"], rows, numeric=[False, False])
+            + "</details>"
+        )
     return section("level2", "Level II: causal representation learning", inner)
 
 

@@ -27,6 +27,8 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
+        if value == 0:
+            return "0"
         if value != 0 and abs(value) < 10 ** (-digits):
             return f"{value:.1e}"
         return f"{value:.{digits}f}"
