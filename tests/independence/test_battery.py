@@ -152,3 +152,33 @@ def test_write_battery_outputs(table: pd.DataFrame, tmp_path) -> None:
         (tmp_path / "heatmap_kci.svg").read_bytes(),
         (tmp_path / "results.csv").read_bytes(),
     )
+
+
+@pytest.mark.parametrize("compat", [None, "paper"])
+def test_shared_pass_over_many_valued_attribute_is_exact(
+    monkeypatch: pytest.MonkeyPatch, compat: str | None
+) -> None:
+    from personax.independence import battery, kernels
+
+    df = personax_like(700, seed=8)
+    rng = np.random.default_rng(8)
+    df["fine"] = df["final_o"].fillna(2) * 0.3 + rng.normal(size=len(df))  # all values distinct
+    df.loc[rng.random(len(df)) < 0.1, "fine"] = np.nan
+    traits = ["final_o", "chatgpt_o", "gemini_o"]
+    dense = run_battery(
+        df, traits=traits, attributes=["fine", "height"], tests=("kci", "hsic")
+    ).results
+    monkeypatch.setattr(kernels, "DENSE_LIMIT", 50)
+    monkeypatch.setattr(battery, "DENSE_LIMIT", 50)
+    calls = []
+    original = kernels.centred_gram_sums_shared_y
+    monkeypatch.setattr(
+        battery, "centred_gram_sums_shared_y", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    shared = run_battery(
+        df, traits=traits, attributes=["fine", "height"], tests=("kci", "hsic")
+    ).results
+    assert len(calls) == 1  # one shared pass for the many-valued attribute, all traits and tests
+    np.testing.assert_allclose(shared.statistic, dense.statistic, rtol=1e-9)
+    np.testing.assert_allclose(shared.p_value, dense.p_value, rtol=1e-7, atol=1e-12)
+    assert (shared.n == dense.n).all()

@@ -15,9 +15,24 @@ import pandas as pd
 from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups
 from personax.errors import BadInput
 from personax.independence.contingency import chisq, gsq
+from personax.independence.hsic import PAPER_SIGMA as PAPER_HSIC_SIGMA
 from personax.independence.hsic import hsic
 from personax.independence.kci import kci
-from personax.independence.kernels import Factorised, factorise, median_sigma
+from personax.independence.kernels import (
+    DENSE_LIMIT,
+    SMALL_SIDE,
+    CentredGramSums,
+    DeltaKernel,
+    Factorised,
+    GaussianKernel,
+    Kernel,
+    centred_gram_sums_shared_y,
+    complete_pairs,
+    factorise,
+    median_sigma,
+    paper_kci_sigma,
+    sample_std,
+)
 from personax.independence.rcit import rcit
 from personax.independence.result import TestResult
 
@@ -169,6 +184,61 @@ def _bin(values: np.ndarray, bins: int) -> np.ndarray:
     return out
 
 
+def _kernel_of(column: Column) -> Kernel:
+    return DeltaKernel() if column.categorical else GaussianKernel(column.median_sigma)
+
+
+def _pair_kernels(test: str, trait: Column, attribute: Column, compat: str | None):
+    """The (x, y) kernels the test will use on this pair, so a shared pass can match them."""
+    if compat is None:
+        return _kernel_of(trait), _kernel_of(attribute)
+    if test == "hsic":
+        paper = GaussianKernel(PAPER_HSIC_SIGMA, single_precision_cross=True)
+        return paper, paper
+    fx, fy = complete_pairs(trait.factorised, attribute.factorised)
+    width = paper_kci_sigma(fx.codes.size)
+    return (
+        GaussianKernel(width * sample_std(fx.values, fx.counts)),
+        GaussianKernel(width * sample_std(fy.values, fy.counts)),
+    )
+
+
+def _shared_sums(
+    attribute: Column, traits: Sequence[Column], tests: Sequence[str], compat: str | None
+) -> dict[tuple[str, str], CentredGramSums]:
+    """Attributes with more than DENSE_LIMIT distinct values: one blockwise pass over the
+    attribute's kernel serves every trait whose pair uses the same attribute kernel (exact;
+    the per-pair route would repeat the pass for each trait and test)."""
+    kernel_tests = [t for t in ("kci", "hsic") if t in tests]
+    if attribute.factorised.values.size <= DENSE_LIMIT or not kernel_tests:
+        return {}
+    small = [t for t in traits if t.factorised.values.size <= SMALL_SIDE]
+    # default mode: KCI and HSIC use the same kernels, so one pass (with HSIC's extra
+    # moment) serves both; paper mode: the kernels differ per test (and KCI's per pair)
+    passes = [tuple(kernel_tests)] if compat is None else [(t,) for t in kernel_tests]
+    out: dict[tuple[str, str], CentredGramSums] = {}
+    for tests_of_pass in passes:
+        groups: dict[Kernel, list[tuple[Column, Kernel]]] = {}
+        for trait in small:
+            with np.errstate(all="ignore"):
+                kx, ky = _pair_kernels(tests_of_pass[0], trait, attribute, compat)
+            if np.isfinite(ky.sigma) or isinstance(ky, DeltaKernel):
+                groups.setdefault(ky, []).append((trait, kx))
+        for ky, members in groups.items():
+            with np.errstate(all="ignore"):  # degenerate pairs are answered by the tests
+                sums = centred_gram_sums_shared_y(
+                    [t.factorised for t, _ in members],
+                    attribute.factorised,
+                    [kx for _, kx in members],
+                    ky,
+                    fourth="hsic" in tests_of_pass,
+                )
+            for (trait, _), pair_sums in zip(members, sums, strict=True):
+                for test in tests_of_pass:
+                    out[(trait.name, test)] = pair_sums
+    return out
+
+
 def _run_one(
     test: str,
     x: Column,
@@ -177,16 +247,27 @@ def _run_one(
     compat: str | None,
     seed: int,
     approx: str | None = None,
+    shared: CentredGramSums | None = None,
 ) -> TestResult:
     if test in CONTINGENCY_TESTS:
         return (chisq if test == "chisq" else gsq)(x.factorised, y_data, compat=compat)
     widths = {} if compat else {"sigma_x": x.median_sigma, "sigma_y": y.median_sigma}
     nominal = {} if compat else {"nominal_x": x.categorical, "nominal_y": y.categorical}
     if test == "kci":
-        return kci(x.factorised, y_data, compat=compat, approx=approx, **widths, **nominal)
+        return kci(
+            x.factorised,
+            y_data,
+            compat=compat,
+            approx=approx,
+            precomputed=shared,
+            **widths,
+            **nominal,
+        )
     if test == "rcit":
         return rcit(x.factorised, y_data, seed=seed, compat=compat, **widths)
-    return hsic(x.factorised, y_data, compat=compat, approx=approx, **widths, **nominal)
+    return hsic(
+        x.factorised, y_data, compat=compat, approx=approx, precomputed=shared, **widths, **nominal
+    )
 
 
 def _skipped(trait: str, attribute: str, test: str, note: str) -> dict[str, Any]:
@@ -215,6 +296,7 @@ def _attribute_task(
 ) -> list[dict[str, Any]]:
     """All tests of one attribute against every trait (one unit of parallel work)."""
     rows = []
+    shared = _shared_sums(attribute, traits, tests, compat) if approx is None else {}
     binned = None
     if not attribute.discrete and bins:
         binned = factorise(_bin(attribute.values, bins))
@@ -235,7 +317,8 @@ def _attribute_task(
                     )
                     continue
                 y, extra = binned, f"attribute binned into {bins} quantile bins"
-            result = _run_one(test, trait, attribute, y, compat, seed, approx)
+            pair_sums = shared.get((trait.name, test))
+            result = _run_one(test, trait, attribute, y, compat, seed, approx, pair_sums)
             note = "; ".join(s for s in (extra, result.note) if s)
             if not np.isfinite(result.p_value) and not note:
                 note = "no p-value (degenerate null)"

@@ -8,6 +8,7 @@ import numpy as np
 
 from personax.independence.kernels import (
     GRID_SIZE,
+    CentredGramSums,
     DeltaKernel,
     Factorised,
     GaussianKernel,
@@ -35,6 +36,7 @@ def kci(
     approx: str | None = None,
     nominal_x: bool = False,
     nominal_y: bool = False,
+    precomputed: CentredGramSums | None = None,
 ) -> TestResult:
     """Test x ⟂ y with KCI (rows where either value is missing are dropped).
 
@@ -67,7 +69,8 @@ def kci(
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
     kx = DeltaKernel() if nominal_x and compat is None else GaussianKernel(sigma_x)
     ky = DeltaKernel() if nominal_y and compat is None else GaussianKernel(sigma_y)
-    sums = centred_gram_sums(fx, fy, kx, ky, approx=approx)
+    # ``precomputed``: the battery's shared pass over a many-valued attribute (same kernels)
+    sums = precomputed or centred_gram_sums(fx, fy, kx, ky, approx=approx)
     mean = sums.trace_x * sums.trace_y / n
     var = 2.0 * sums.frob_x * sums.frob_y / n**2
     shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (np.nan, np.nan)

@@ -24,6 +24,7 @@ contingency table ``N = Pᵀ Q`` of the pair.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -237,53 +238,115 @@ def _sums_factorised(
         offdiag_y = float(q @ b @ q - q @ np.diag(b))
         table_cy2 = table @ (cy * cy) if fourth else None
     else:
-        # Blockwise over rows of B, never forming Cy: every centred quantity is expanded into
-        # products with B and B∘B (Cy = B - r1ᵀ - 1rᵀ + m with r = Bq/n, m = qᵀr/n).
-        step = _block_rows(ly, ly)
-        r = np.empty(ly)
-        diag_b = np.empty(ly)
-        table_b = np.empty((fx.values.size, ly))  # N B
-        table_b2 = np.empty((fx.values.size, ly)) if fourth else None  # N (B∘B)
-        q_b2_q = 0.0
-        for s in range(0, ly, step):
-            block = ky(fy.values[s : s + step], fy.values)  # rows s.. of B (B is symmetric)
-            r[s : s + step] = block @ q / n
-            diag_b[s : s + step] = np.diagonal(block, offset=s)
-            table_b[:, s : s + step] = table @ block.T
-            block *= block
-            q_b2_q += float(q[s : s + step] @ (block @ q))
-            if fourth:
-                table_b2[:, s : s + step] = table @ block.T
-        grand = float(q @ r / n)
-        table_r = table @ r
-        offdiag_y = float(n * (q @ r) - q @ diag_b)
-        frob_y = q_b2_q - 2 * n * float(q @ (r * r)) + n * n * grand**2
-        table_cy = table_b - table_r[:, None] - np.outer(p, r) + grand * p[:, None]
-        diag_cy = diag_b - 2.0 * r + grand
-        if fourth:
-            table_rb = np.empty((fx.values.size, ly))  # N diag(r) B: needs r, so a second pass
-            weighted = table * r[None, :]
-            for s in range(0, ly, step):
-                table_rb[:, s : s + step] = weighted @ ky(fy.values[s : s + step], fy.values).T
-            table_cy2 = (
-                table_b2
-                + (table @ (r * r))[:, None]
-                + np.outer(p, r * r + grand**2)
-                - 2 * table_rb
-                - 2 * table_b * r[None, :]
-                + 2 * grand * table_b
-                + 2 * np.outer(table_r, r)
-                - 2 * grand * table_r[:, None]
-                - 2 * grand * np.outer(p, r)
-            )
+        products = _blockwise_products(
+            table[None], q[:, None], np.array([n]), ky, fy.values, fourth
+        )
+        table_cy, table_cy2, diag_cy, frob_y, offdiag_y = _y_side(table, p, q, n, *products[0])
 
+    return _combine(
+        table, p, q, n, cx, offdiag_x, table_cy, table_cy2, diag_cy, frob_y, offdiag_y, fourth
+    )
+
+
+def _blockwise_products(
+    tables: Sequence[np.ndarray],
+    qs: np.ndarray,
+    ns: np.ndarray,
+    ky: Kernel,
+    uy: np.ndarray,
+    fourth: bool,
+) -> list[tuple]:
+    """One blockwise pass over the rows of B (the kernel between y's distinct values) shared by
+    several pairs with the same y: per pair t, r = B q_t / n_t, diag B, N_t B, qᵀ(B∘B)q and,
+    for the fourth moment, N_t (B∘B) and N_t diag(r) B (a second pass, since it needs r)."""
+    ly = uy.size
+    stacked = np.vstack(tables)  # Σk × l
+    bounds = np.cumsum([0] + [t.shape[0] for t in tables])
+    step = _block_rows(ly, ly)
+    r = np.empty((ly, len(tables)))
+    diag_b = np.empty(ly)
+    table_b = np.empty(stacked.shape)
+    table_b2 = np.empty(stacked.shape) if fourth else None
+    q_b2_q = np.zeros(len(tables))
+    for s in range(0, ly, step):
+        block = ky(uy[s : s + step], uy)  # rows s.. of B (B is symmetric)
+        r[s : s + step] = block @ qs
+        diag_b[s : s + step] = np.diagonal(block, offset=s)
+        table_b[:, s : s + step] = stacked @ block.T
+        block *= block
+        q_b2_q += np.sum(qs[s : s + step] * (block @ qs), axis=0)
+        if fourth:
+            table_b2[:, s : s + step] = stacked @ block.T
+    r /= ns[None, :]
+    table_rb = None
+    if fourth:
+        owner = np.repeat(np.arange(len(tables)), np.diff(bounds))
+        weighted = stacked * r.T[owner]
+        table_rb = np.empty(stacked.shape)
+        for s in range(0, ly, step):
+            table_rb[:, s : s + step] = weighted @ ky(uy[s : s + step], uy).T
+    out = []
+    for t in range(len(tables)):
+        rows = slice(bounds[t], bounds[t + 1])
+        out.append(
+            (
+                r[:, t],
+                diag_b,
+                table_b[rows],
+                table_b2[rows] if fourth else None,
+                table_rb[rows] if fourth else None,
+                float(q_b2_q[t]),
+            )
+        )
+    return out
+
+
+def _y_side(
+    table: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+    n: float,
+    r: np.ndarray,
+    diag_b: np.ndarray,
+    table_b: np.ndarray,
+    table_b2: np.ndarray | None,
+    table_rb: np.ndarray | None,
+    q_b2_q: float,
+) -> tuple:
+    """N·Cy, N·(Cy∘Cy), diag Cy, ‖Kyc‖², Σ_{i≠j} Ky from products with B, never forming Cy
+    (Cy = B - r1ᵀ - 1rᵀ + m with r = Bq/n, m = qᵀr/n, expanded term by term)."""
+    grand = float(q @ r / n)
+    table_r = table @ r
+    offdiag_y = float(n * (q @ r) - q @ diag_b)
+    frob_y = q_b2_q - 2 * n * float(q @ (r * r)) + n * n * grand**2
+    table_cy = table_b - table_r[:, None] - np.outer(p, r) + grand * p[:, None]
+    diag_cy = diag_b - 2.0 * r + grand
+    table_cy2 = None
+    if table_b2 is not None:
+        table_cy2 = (
+            table_b2
+            + (table @ (r * r))[:, None]
+            + np.outer(p, r * r + grand**2)
+            - 2 * table_rb
+            - 2 * table_b * r[None, :]
+            + 2 * grand * table_b
+            + 2 * np.outer(table_r, r)
+            - 2 * grand * table_r[:, None]
+            - 2 * grand * np.outer(p, r)
+        )
+    return table_cy, table_cy2, diag_cy, frob_y, offdiag_y
+
+
+def _combine(
+    table, p, q, n, cx, offdiag_x, table_cy, table_cy2, diag_cy, frob_y, offdiag_y, fourth
+) -> CentredGramSums:
     cross = float(np.sum(table * (cx @ table_cy)))
     four = math.nan
     if fourth:
         four = float(np.sum(table * ((cx * cx) @ table_cy2)))
         four -= float(np.sum(table * np.outer(np.diag(cx) ** 2, diag_cy**2)))
     return CentredGramSums(
-        n=n,
+        n=int(n),
         cross=cross,
         trace_x=float(p @ np.diag(cx)),
         trace_y=float(q @ diag_cy),
@@ -293,6 +356,45 @@ def _sums_factorised(
         offdiag_y=offdiag_y,
         fourth=four,
     )
+
+
+def centred_gram_sums_shared_y(
+    xs: Sequence[Factorised],
+    fy: Factorised,
+    kernels_x: Sequence[Kernel],
+    ky: Kernel,
+    *,
+    fourth: bool,
+) -> list[CentredGramSums]:
+    """Exact sums for many pairs (x_t, y) sharing a many-valued y: one blockwise pass over y's
+    kernel serves all of them. ``xs`` and ``fy`` are full-length columns (code -1 = missing);
+    each pair uses its complete rows. Every x_t must have few distinct values."""
+    tables, pieces = [], []
+    for fx_full in xs:
+        keep = (fx_full.codes >= 0) & (fy.codes >= 0)
+        fx = _compact(fx_full.values, fx_full.codes[keep])
+        codes_y = fy.codes[keep]
+        table = (
+            np.bincount(
+                fx.codes * fy.values.size + codes_y, minlength=fx.values.size * fy.values.size
+            )
+            .reshape(fx.values.size, fy.values.size)
+            .astype(float)
+        )
+        tables.append(table)
+        pieces.append(fx)
+    qs = np.column_stack([t.sum(axis=0) for t in tables])
+    ns = np.array([max(t.sum(), 1.0) for t in tables])
+    products = _blockwise_products(tables, qs, ns, ky, fy.values, fourth)
+    out = []
+    for table, fx, kx, prod, n in zip(tables, pieces, kernels_x, products, ns, strict=True):
+        p, q = table.sum(axis=1), table.sum(axis=0)
+        a = kx(fx.values, fx.values)
+        cx, _, _ = _centre(a, p, n)
+        offdiag_x = float(p @ a @ p - p @ np.diag(a))
+        y_side = _y_side(table, p, q, n, *prod)
+        out.append(_combine(table, p, q, n, cx, offdiag_x, *y_side, fourth))
+    return out
 
 
 def _sums_rowwise(
