@@ -169,7 +169,7 @@ def test_shared_pass_over_many_valued_attribute_is_exact(
         df, traits=traits, attributes=["fine", "height"], tests=("kci", "hsic")
     ).results
     monkeypatch.setattr(kernels, "DENSE_LIMIT", 50)
-    monkeypatch.setattr(battery, "DENSE_LIMIT", 50)
+    monkeypatch.setattr(battery, "SMALL_SIDE", 50)
     calls = []
     original = kernels.centred_gram_sums_shared_y
     monkeypatch.setattr(

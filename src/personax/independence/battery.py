@@ -19,7 +19,6 @@ from personax.independence.hsic import PAPER_SIGMA as PAPER_HSIC_SIGMA
 from personax.independence.hsic import hsic
 from personax.independence.kci import kci
 from personax.independence.kernels import (
-    DENSE_LIMIT,
     SMALL_SIDE,
     CentredGramSums,
     DeltaKernel,
@@ -206,11 +205,11 @@ def _pair_kernels(test: str, trait: Column, attribute: Column, compat: str | Non
 def _shared_sums(
     attribute: Column, traits: Sequence[Column], tests: Sequence[str], compat: str | None
 ) -> dict[tuple[str, str], CentredGramSums]:
-    """Attributes with more than DENSE_LIMIT distinct values: one blockwise pass over the
+    """Attributes with more than SMALL_SIDE distinct values: one blockwise pass over the
     attribute's kernel serves every trait whose pair uses the same attribute kernel (exact;
     the per-pair route would repeat the pass for each trait and test)."""
     kernel_tests = [t for t in ("kci", "hsic") if t in tests]
-    if attribute.factorised.values.size <= DENSE_LIMIT or not kernel_tests:
+    if attribute.factorised.values.size <= SMALL_SIDE or not kernel_tests:
         return {}
     small = [t for t in traits if t.factorised.values.size <= SMALL_SIDE]
     # default mode: KCI and HSIC use the same kernels, so one pass (with HSIC's extra
