@@ -42,12 +42,12 @@ Progress = Callable[[str, str, float | None], None]
 
 STEP_TITLES = {
     "data": "Data",
-    "independence": "Level I: independence tests",
-    "crl": "Level II: causal representation learning",
-    "discovery": "Causal discovery on held-out latents",
+    "independence": "Level I",
+    "crl": "Level II (CRL)",
+    "discovery": "Discovery",
     "naming": "Latent naming",
-    "scoring": "Scoring against the planted truth",
-    "report": "HTML report",
+    "scoring": "Scoring",
+    "report": "Report",
 }
 LEVEL1_TESTS = ("kci", "rcit", "hsic", "chisq", "gsq")
 
@@ -354,7 +354,8 @@ def _step_crl(
     state.extra["crl_input"] = source
     if state.crl_on_table and dataset.n < len(state.table):
         source += f" ({len(state.table) - dataset.n} rows without every embedding left out)"
-    note = f"{source}; latents {latent_dims} + {shared_dims} shared; best epoch {run.best_epoch}"
+    sizes = ", ".join(f"{m} {d}" for m, d in latent_dims.items())
+    note = f"{source}; latents: {sizes}, shared {shared_dims}; best epoch {run.best_epoch}"
     if run.metrics and "mcc" in run.metrics:
         note += f"; held-out MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
     return note
@@ -535,7 +536,12 @@ def _step_scoring(state: _RunState, out: Path, settings: DemoSettings) -> str:
             deps = deps if isinstance(deps, pd.DataFrame) else pd.DataFrame(deps)
             level1 = score_level1(pd.read_csv(results_path), deps, settings.alpha)
             write_json(tmp / "level1.json", _jsonable(level1))
-            notes.append("Level I")
+            kci = next((r for r in level1["per_test"] if r["test"] == "kci"), None)
+            notes.append(
+                f"Level I (KCI power {kci['power']:.2f})"
+                if kci and kci["power"] is not None
+                else "Level I"
+            )
         true_latents = state.extra.get("true_latents")
         if true_latents is not None and state.latents is not None:
             test_rows = (state.latents["split"] == "test").to_numpy()

@@ -109,8 +109,8 @@ def _progress_display(console, titles: dict[str, str]):
 
     display = Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.fields[title]:<44}"),
-        BarColumn(bar_width=24),
+        TextColumn("[bold]{task.fields[title]:<13}"),
+        BarColumn(bar_width=20),
         TimeElapsedColumn(),
         TextColumn("{task.fields[detail]}"),
         console=console,
@@ -143,7 +143,7 @@ def _progress_display(console, titles: dict[str, str]):
     return callback, display.stop
 
 
-def _short(text: str, width: int = 70) -> str:
+def _short(text: str, width: int = 60) -> str:
     from rich.markup import escape
 
     text = " ".join(str(text).split())
@@ -151,6 +151,8 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def _summary(result, titles: dict[str, str]) -> None:
+    """Where everything went: one row per step (folder relative to the run folder), then the
+    steps' notes (the numbers), then the report and manifest paths."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -159,21 +161,23 @@ def _summary(result, titles: dict[str, str]) -> None:
     table.add_column("step")
     table.add_column("status")
     table.add_column("seconds", justify="right")
-    table.add_column("written to")
-    table.add_column("note", overflow="fold")
+    table.add_column("written to (in the run folder)", overflow="fold")
     for step in result.steps:
-        folders = sorted({o.split("/", 1)[0] if "/" in o else o for o in step.outputs})
-        where = ", ".join(f"{result.out_dir / f}" + ("/" if "." not in f else "") for f in folders)
+        folders = sorted({o.split("/", 1)[0] + "/" if "/" in o else o for o in step.outputs})
+        if step.name == "naming" and step.outputs:
+            folders = ["discovery/explain/"]
         style = STATUS_STYLE.get(step.status, "")
         table.add_row(
             escape(titles.get(step.name, step.name)),
             f"[{style}]{STATUS_LABEL.get(step.status, step.status)}[/]",
             f"{step.seconds:.1f}",
-            escape(where or "—"),
-            escape(step.note),
+            escape(", ".join(folders) or "—"),
         )
     console = Console()
     console.print(table)
+    for step in result.steps:
+        if step.note:
+            console.print(f"  [bold]{escape(step.name)}[/]: {escape(step.note)}")
     if result.report is not None:
         console.print(f"Report: [bold]{escape(str(result.report))}[/]")
     console.print(f"Manifest: {escape(str(result.manifest))}")
