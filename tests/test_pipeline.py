@@ -109,6 +109,17 @@ def test_bad_data_exits_2_and_writes_nothing(cli, tmp_path):
     assert not out.exists()
 
 
+def test_out_must_be_new_empty_or_a_previous_run(cli, tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "data").mkdir(parents=True)
+    (mine / "data" / "precious.csv").write_text("id\n1\n")
+    assert cli("demo", "--out", str(mine)) == 2
+    assert (mine / "data" / "precious.csv").read_text() == "id\n1\n"
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert cli("demo", "--out", str(afile)) == 2
+
+
 def test_a_failing_step_is_reported_and_the_rest_survives(cli, tmp_path, monkeypatch):
     import personax.pipeline as pipeline
 

@@ -611,6 +611,7 @@ def run_demo(
         )
 
     # Bad input is the user's to fix: fail before writing anything.
+    _check_out_dir(out)
     if progress:
         progress("data", "loading the sample" if data is None else f"reading {data}", None)
     t0 = time.perf_counter()
@@ -671,6 +672,18 @@ def run_demo(
 
 
 RUN_OUTPUTS = ("data", "independence", "crl", "discovery", "scoring", "report.html", "run.json")
+
+
+def _check_out_dir(out: Path) -> None:
+    """The run folder must be new, empty, or a previous run (which is then replaced): a run
+    never overwrites a user's own ``data/`` or other files."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is a file; --out needs a folder.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
+        raise BadInput(
+            f"{out}: folder is not empty and holds no run.json (not a personax run folder); "
+            "choose a new or empty folder for --out."
+        )
 
 
 def _clear_previous_run(out: Path) -> None:
