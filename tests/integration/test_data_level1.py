@@ -181,3 +181,14 @@ def test_independence_text_in_numeric_column(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("id,final_o,height\na,2,170\nb,3,abc\nc,1,160\n")
     assert_bad_input(px("independence", table, "--out", tmp_path / "o"), "height", "abc")
+
+
+def test_per_llm_zero_counts_as_missing(athlete_csv, tmp_path):
+    out = tmp_path / "o"
+    run = px("independence", athlete_csv, "--traits", "chatgpt_o", "--attributes", "league",
+             "--tests", "chisq", "--out", out)  # fmt: skip
+    assert run.code == 0, run.err
+    table = pd.read_csv(athlete_csv)
+    usable = ((table["chatgpt_o"] != 0) & table["league"].notna()).sum()
+    results = pd.read_csv(out / "results.csv")
+    assert int(results["n"].iloc[0]) == usable

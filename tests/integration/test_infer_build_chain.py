@@ -258,3 +258,45 @@ def test_build_bad_inputs(tmp_path, roster, store):
     assert_bad_input(build(store=tmp_path / "no.sqlite"), "no.sqlite")
     assert_bad_input(build(roster=tmp_path / "absent_roster.csv"), "absent_roster.csv")
     assert not out.exists()
+
+
+def test_unusable_answers_are_stored_not_guessed(tmp_path):
+    """Fence and prose-wrapped JSON are accepted; prose without JSON, refusals and
+    out-of-scale scores are answers that are never asked again and never imputed."""
+    faults = {
+        "Bravo": ["prose"],
+        "Charlie": ["refuse"],
+        "Alpha": ["fence"],
+        "Delta": ["outofscale"],
+    }
+    server = subprocess.Popen(
+        [sys.executable, str(FAKE_SERVER), "--faults", json.dumps(faults)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{int(server.stdout.readline().split()[1])}"
+        roster = tmp_path / "roster.csv"
+        names = ["Alpha Fence", "Bravo Prose", "Charlie Refuse", "Delta Scale", "Echo Fine"]
+        pd.DataFrame({"id": [f"r{i}" for i in range(5)], "name": names, "context": "NBA"}).to_csv(
+            roster, index=False
+        )
+        models = write_models(tmp_path / "m.toml", base, names=("chatgpt",))
+        store = tmp_path / "s.sqlite"
+        argv = ("infer", "run", "--roster", roster, "--models", models, "--store", store, "--quiet")
+        assert px(*argv).code == 0
+        asked = sum(server_stats(base).values())
+        assert asked == 5
+        assert px(*argv).code == 0
+        assert sum(server_stats(base).values()) == asked  # failures are answers: not re-asked
+        status = px("infer", "status", "--store", store).out
+        assert "2 done" in status and "3 answered unusable" in status
+        out = tmp_path / "traits.csv"
+        assert px("infer", "aggregate", "--store", store, "--out", out).code == 0
+        traits = pd.read_csv(out, dtype={"id": str}).set_index("id")
+        scores = traits[[f"chatgpt_{t}" for t in TRAITS]]
+        assert scores.loc[["r0", "r4"]].notna().all().all()
+        assert scores.loc[["r1", "r2", "r3"]].isna().all().all()
+    finally:
+        server.kill()
+        server.wait(timeout=10)
