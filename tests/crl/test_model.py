@@ -60,10 +60,10 @@ def test_learned_order_allows_both_directions_and_penalises_cycles():
     with torch.no_grad():
         prior.weights.zero_()
         prior.weights[1, 0] = 1.0
-    assert float(prior.acyclicity()) == pytest.approx(0.0, abs=1e-6)
+    assert float(prior.acyclicity().detach()) == pytest.approx(0.0, abs=1e-6)
     with torch.no_grad():
         prior.weights[0, 1] = 1.0  # a two-cycle
-    assert float(prior.acyclicity()) > 0.1
+    assert float(prior.acyclicity().detach()) > 0.1
 
 
 def test_noise_log_det_matches_autograd_jacobian():
@@ -80,17 +80,30 @@ def test_noise_log_det_matches_autograd_jacobian():
     assert float(log_det) == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-5)
 
 
-def test_prior_density_integrates_like_a_density():
-    """With one latent and no noise the prior is a 1-D density: it must integrate to ~1."""
+@pytest.mark.parametrize("flow", ["elementwise", "coupling"])
+def test_prior_density_integrates_to_one(flow):
+    """Two latents, no η: the prior is a 2-D density, so it must integrate to ~1."""
     layout = LatentLayout(("a",), (2,), 0)
     torch.manual_seed(0)
-    prior = CausalPrior(layout, 0, SMALL)
+    prior = CausalPrior(layout, 0, SMALL.replace(flow=flow))
+    with torch.no_grad():
+        prior.weights.fill_(0.5)
+        prior.w2.normal_(std=0.3)
     grid = torch.linspace(-8, 8, 161)
     xx, yy = torch.meshgrid(grid, grid, indexing="ij")
     with torch.no_grad():
         density = prior.log_prob(torch.stack([xx, yy], -1).reshape(-1, 2), torch.zeros(161**2, 0))
     step = float(grid[1] - grid[0])
     assert float(density.exp().sum()) * step**2 == pytest.approx(1.0, abs=0.02)
+
+
+def test_single_measurement_modality_has_no_eta_by_default():
+    model = _model()
+    assert model.noise_dims == {"a": SMALL.noise_dims, "b": 0}
+    with_eta = _model(config=SMALL.replace(single_noise_dims=3))
+    assert with_eta.noise_dims["b"] == 3
+    _, _, eta_mean, _, _ = with_eta.posterior(_batch())
+    assert eta_mean.shape == (12, 3 * SMALL.noise_dims + 3)
 
 
 @pytest.mark.parametrize("kind", ["infonce", "mse"])
@@ -108,6 +121,8 @@ def test_config_validates_and_round_trips():
     assert CRLConfig.from_dict(config.to_dict()) == config
     with pytest.raises(BadInput, match="causal_order"):
         CRLConfig(causal_order="random")
+    with pytest.raises(BadInput, match="flow"):
+        CRLConfig(flow="realnvp")
     with pytest.raises(BadInput, match="lr"):
         CRLConfig(lr=0)
     with pytest.raises(BadInput, match="Unknown CRL config"):

@@ -18,11 +18,21 @@ class CRLConfig:
     """
 
     # Network sizes.
-    hidden: int = 256
+    hidden: int = 128
     layers: int = 2
     noise_dims: int = 2  # η: exogenous noise of each measurement
+    # η size for a modality with a single measurement. There z and η are interchangeable for
+    # the likelihood (nothing shows which variation is shared), so by default such a modality
+    # gets no η and its z must carry its main factors of variation.
+    single_noise_dims: int = 0
     causal_hidden: int = 32  # per-latent noise-estimation MLP h_i(z_i, parents)
     flow_transforms: int = 3
+    # Density of (e, η): "elementwise" — independent monotonic rational-quadratic splines per
+    # coordinate (zuko), i.e. a factorised density, which is what makes e's independence a
+    # constraint; "coupling" — a zuko neural spline flow with coupling layers and a random
+    # permutation between them (every coordinate transformed), which can also model
+    # dependence between the e's.
+    flow: str = "elementwise"
     flow_hidden: int = 64
     # Causal order over the latents: "index" (strictly lower-triangular mask in the order
     # s, then the modalities' z blocks as given) or "learned" (NOTEARS acyclicity penalty).
@@ -37,11 +47,15 @@ class CRLConfig:
     max_seconds: float | None = None  # wall-clock budget; the best validation checkpoint is kept
     # Loss weights.
     w_recon: float = 1.0
-    beta: float = 1.0
+    beta: float = 4.0
     w_agree: float = 1.0
     # "infonce": measurements of one modality must pick each other's z out of the batch
     # (cannot collapse); "mse": scale-free squared disagreement.
     agreement: str = "infonce"
+    # How a modality's measurements are combined into q(z_m): "poe" (product of Gaussian
+    # experts, precision-weighted) or "mean" (equal weights, variance of the mean), which keeps
+    # one confident measurement from overruling the others.
+    combine: str = "poe"
     temperature: float = 0.5
     # Cross-modal contrast: a critic with sparse gates on its inputs must tell which rows of two
     # modalities belong together; the gates' L1 makes few latents carry the cross-modal link.
@@ -65,6 +79,12 @@ class CRLConfig:
                 f"CRL config needs epochs >= 1 and batch_size >= 2, got epochs={self.epochs}, "
                 f"batch_size={self.batch_size}."
             )
+        if self.flow not in ("elementwise", "coupling"):
+            raise BadInput(f"flow must be 'elementwise' or 'coupling', got {self.flow!r}.")
+        if self.single_noise_dims < 0:
+            raise BadInput(f"single_noise_dims must be >= 0, got {self.single_noise_dims}.")
+        if self.combine not in ("poe", "mean"):
+            raise BadInput(f"combine must be 'poe' or 'mean', got {self.combine!r}.")
         if self.agreement not in ("infonce", "mse"):
             raise BadInput(f"agreement must be 'infonce' or 'mse', got {self.agreement!r}.")
         if not self.temperature > 0:

@@ -76,6 +76,32 @@ class LatentLayout:
         return out
 
 
+def make_flow(features: int, config: CRLConfig) -> zuko.flows.Flow:
+    """The zuko flow that maps (e, η) to a standard Gaussian (see ``CRLConfig.flow``)."""
+    if config.flow == "coupling" and features >= 2:
+        return zuko.flows.NSF(
+            features,
+            transforms=config.flow_transforms,
+            hidden_features=(config.flow_hidden, config.flow_hidden),
+            passes=2,  # coupling layers
+            randperm=True,  # a fresh permutation between layers: every coordinate is transformed
+        )
+    bins = 8
+    transforms = [
+        zuko.flows.UnconditionalTransform(
+            zuko.transforms.MonotonicRQSTransform,
+            0.01 * torch.randn(features, bins),
+            0.01 * torch.randn(features, bins),
+            0.01 * torch.randn(features, bins - 1),
+        )
+        for _ in range(config.flow_transforms)
+    ]
+    base = zuko.flows.UnconditionalDistribution(
+        zuko.distributions.DiagNormal, torch.zeros(features), torch.ones(features), buffer=True
+    )
+    return zuko.flows.Flow(transforms, base)
+
+
 class CausalPrior(nn.Module):
     """log p(v, η) for causal latents ``v`` (B × L) and measurement noises ``η`` (B × N)."""
 
@@ -104,14 +130,7 @@ class CausalPrior(nn.Module):
         self.b1 = nn.Parameter(torch.zeros(n, hidden))
         self.w2 = nn.Parameter(torch.zeros(n, hidden, 2))
         self.b2 = nn.Parameter(torch.zeros(n, 2))
-        features = n + n_noise
-        self.flow = zuko.flows.NSF(
-            features,
-            transforms=config.flow_transforms,
-            hidden_features=(config.flow_hidden, config.flow_hidden),
-            passes=2,  # coupling layers
-            randperm=True,  # a fresh permutation between layers: every coordinate is transformed
-        )
+        self.flow = make_flow(n + n_noise, config)
 
     def adjacency(self) -> torch.Tensor:
         """Effective weighted adjacency, entry [i, j] = strength of j → i."""
@@ -167,17 +186,21 @@ class MultiMeasurementCRL(nn.Module):
         self.layout = LatentLayout(
             self.modalities, tuple(latent_dims[m] for m in self.modalities), shared_dims
         )
-        h, depth, q = config.hidden, config.layers, config.noise_dims
+        h, depth = config.hidden, config.layers
+        self.noise_dims = {
+            m: config.noise_dims if len(w) > 1 else config.single_noise_dims
+            for m, w in self.widths.items()
+        }
         self.encoders = nn.ModuleDict()
         self.decoders = nn.ModuleDict()
         for m in self.modalities:
-            d = latent_dims[m]
+            d, q = latent_dims[m], self.noise_dims[m]
             for k, width in enumerate(self.widths[m]):
                 self.encoders[f"{m}_{k}"] = mlp(width, 2 * (d + q), h, depth)
                 self.decoders[f"{m}_{k}"] = mlp(shared_dims + d + q, width, h, depth)
         total_width = sum(sum(w) for w in self.widths.values())
         self.shared_encoder = mlp(total_width, 2 * shared_dims, h, depth) if shared_dims else None
-        n_noise = q * sum(len(w) for w in self.widths.values())
+        n_noise = sum(self.noise_dims[m] * len(w) for m, w in self.widths.items())
         self.prior = CausalPrior(self.layout, n_noise, config)
         self.critics = nn.ModuleDict()
         if config.w_cross > 0:
@@ -194,7 +217,6 @@ class MultiMeasurementCRL(nn.Module):
 
     def posterior(self, batch: dict[str, torch.Tensor]):
         """Means and log-variances of q(v | x) and q(η | x), plus the per-measurement z means."""
-        q = self.config.noise_dims
         v_mean, v_logvar, eta_mean, eta_logvar = [], [], [], []
         per_measurement: dict[str, list[torch.Tensor]] = {}
         if self.shared_encoder is not None:
@@ -203,6 +225,7 @@ class MultiMeasurementCRL(nn.Module):
             v_mean.append(mean)
             v_logvar.append(logvar.clamp(-12, 6))
         for m, d in zip(self.modalities, self.layout.latent_dims, strict=True):
+            q = self.noise_dims[m]
             means, precisions = [], []
             for k in range(len(self.widths[m])):
                 stats = self.encoders[f"{m}_{k}"](batch[f"{m}.{k}"])
@@ -211,12 +234,16 @@ class MultiMeasurementCRL(nn.Module):
                 eta_logvar.append(stats[:, 2 * d + q :].clamp(-12, 6))
                 means.append(z_mean)
                 precisions.append(torch.exp(-z_logvar))
-            # Product of Gaussian experts: the measurements are independent given z_m.
-            precision = torch.stack(precisions).sum(0)
-            mean = (torch.stack(means) * torch.stack(precisions)).sum(0) / precision
             per_measurement[m] = means
-            v_mean.append(mean)
-            v_logvar.append(-torch.log(precision))
+            if self.config.combine == "poe":
+                # Product of Gaussian experts: the measurements are independent given z_m.
+                precision = torch.stack(precisions).sum(0)
+                v_mean.append((torch.stack(means) * torch.stack(precisions)).sum(0) / precision)
+                v_logvar.append(-torch.log(precision))
+            else:
+                variance = (1.0 / torch.stack(precisions)).mean(0) / len(means)
+                v_mean.append(torch.stack(means).mean(0))
+                v_logvar.append(torch.log(variance))
         return (
             torch.cat(v_mean, -1),
             torch.cat(v_logvar, -1),
@@ -247,11 +274,10 @@ class MultiMeasurementCRL(nn.Module):
 
         slices = self.layout.slices()
         shared = v[:, slices["shared"]]
-        q = c.noise_dims
         recon = v.new_zeros(())
         offset = 0
         for m in self.modalities:
-            z = v[:, slices[m]]
+            z, q = v[:, slices[m]], self.noise_dims[m]
             for k in range(len(self.widths[m])):
                 key = f"{m}.{k}"
                 eta_k = eta[:, offset : offset + q]
