@@ -399,6 +399,8 @@ def _level1(run_dir: Path, manifest: dict) -> str:
     inner += "<h3>Heatmaps</h3>"
     from personax.independence.output import TEST_TITLES
 
+    # Many attributes make wide heatmaps: give each the full width.
+    layout = "single" if tested["attribute"].nunique() > 12 else "wide"
     figs = []
     for test in tested["test"].drop_duplicates():
         path = first_existing(folder, (f"heatmap_{test}.svg", f"heatmap_{test}.png"))
@@ -412,36 +414,71 @@ def _level1(run_dir: Path, manifest: dict) -> str:
                 )
             )
     inner += (
-        f'<div class="grid wide">{"".join(figs)}</div>'
+        f'<div class="grid {layout}">{"".join(figs)}</div>'
         if figs
         else para("The Level I step wrote no heatmap files.", "unavailable")
     )
     effect = _effect_column(results)
-    inner += "<h3>Strongest dependencies</h3>"
-    order = ["p_adjusted", "p_value"] + ([effect] if effect else [])
-    top = tested.sort_values(order, ascending=[True, True] + ([False] if effect else [])).head(15)
-    headers = ["trait", "attribute", "test", "statistic", "p", "p (BH)", "n"]
-    cols = ["trait", "attribute", "test", "statistic", "p_value", "p_adjusted", "n"]
+    inner += "<h3>Strongest dependencies</h3>" + _strongest(tested, effect, alpha)
+    return section("level1", "Level I: independence tests", _status_line(step) + inner)
+
+
+def _strongest(tested: pd.DataFrame, effect: str | None, alpha: float, top: int = 15) -> str:
+    """One row per trait–attribute pair: BH-adjusted p of every test, how many tests find it,
+    and the kernel-alignment effect size (KCI's, else HSIC's); strongest pairs first."""
+    tests = list(tested["test"].drop_duplicates())
+    wide = tested.pivot_table(index=["trait", "attribute"], columns="test", values="p_adjusted")
+    wide = wide.reindex(columns=tests)
+    n = tested.groupby(["trait", "attribute"])["n"].max()
+    found = (wide < alpha).sum(axis=1)
+    size = pd.Series(np.nan, index=wide.index)
+    source = ""
     if effect:
-        headers.insert(3, effect.replace("_", " "))
-        cols.insert(3, effect)
-    rows = [[_py(r[c]) for c in cols] for _, r in top.iterrows()]
-    inner += table(
+        for test in ("kci", "hsic", *tests):
+            values = tested[tested["test"] == test].set_index(["trait", "attribute"])[effect]
+            if values.notna().any():
+                size = values.reindex(wide.index)
+                source = test
+                break
+    frame = pd.DataFrame(
+        {"found": found, "best": wide.min(axis=1), "effect": size, "n": n.reindex(wide.index)}
+    )
+    frame = frame.sort_values(["found", "best", "effect"], ascending=[False, True, False])
+    frame = frame.head(top)
+    headers = ["trait", "attribute", "tests significant"]
+    headers += [f"p (BH) {t}" for t in tests]
+    headers += [f"effect size ({source})"] if source else []
+    headers += ["n"]
+    rows = []
+    for (trait, attribute), r in frame.iterrows():
+        row = [
+            trait,
+            attribute,
+            f"{int(r['found'])} of {int(wide.loc[(trait, attribute)].notna().sum())}",
+        ]
+        row += [_py(wide.loc[(trait, attribute), t]) for t in tests]
+        row += [_py(r["effect"])] if source else []
+        row += [int(r["n"])]
+        rows.append(row)
+    html_table = table(
         headers,
         rows,
-        numeric=[h not in ("trait", "attribute", "test") for h in headers],
-        row_classes=["sig" if float(r["p_adjusted"]) < alpha else "" for _, r in top.iterrows()],
+        numeric=[False, False, True] + [True] * (len(headers) - 3),
+        row_classes=["sig" if r["found"] > 0 else "" for _, r in frame.iterrows()],
     )
-    if effect:
-        inner += para(
-            "Effect size as reported by each test: kernel alignment (normalised HSIC, 0–1) for "
-            "the kernel tests, Cramér's V for chi-square and G-square. Highlighted rows are "
-            "significant after BH.",
-            "note",
+    note = (
+        "Pairs ordered by how many tests find them (BH-adjusted p < alpha), then by the "
+        "smallest adjusted p. "
+        + (
+            f"Effect size: kernel alignment (normalised HSIC, 0–1) from {source.upper()}; "
+            "results.csv also holds Cramér's V for chi-square and G-square. "
+            if source
+            else "The Level I results carry no effect-size column. "
         )
-    else:
-        inner += para("The Level I results carry no effect-size column.", "note")
-    return section("level1", "Level I: independence tests", _status_line(step) + inner)
+        + "A dash: the test did not run on that pair (chi-square and G-square need a discrete "
+        "attribute)."
+    )
+    return html_table + para(note, "note")
 
 
 def _py(value: Any) -> Any:
