@@ -615,10 +615,19 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
             inner += figure_file(
                 drawing, "Causal graph over the learned latents", "Discovered graph (graph.svg)."
             )
-        for note in graph.get("notes", []):
-            inner += para(str(note), "note")
-        inner += table(
-            ["source", "target", "type"], [list(e) for e in edges], numeric=[False, False, False]
+        notes = [str(n) for n in graph.get("notes", [])]
+        if notes:
+            inner += para(notes[0], "note")
+        inner += (
+            f"<details><summary>Edge list ({len(edges)}) and PC's notes ({len(notes[1:])})"
+            "</summary>"
+            + "".join(para(n, "note") for n in notes[1:])
+            + table(
+                ["source", "target", "type"],
+                [list(e) for e in edges],
+                numeric=[False, False, False],
+            )
+            + "</details>"
         )
     scoring = _read_json(run_dir / "scoring" / "discovery.json")
     if scoring:
