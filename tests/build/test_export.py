@@ -336,6 +336,7 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
         "bad-text-model",
         "bad-image-encoder",
         "no-images-folder",
+        "no-shared-id",
     ],
 )
 def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
@@ -366,6 +367,10 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
         args += ["--image-encoder", "imagebind"]
     if problem == "no-images-folder":
         args[args.index("--images") + 1] = tmp_path / "no-images"
+    if problem == "no-shared-id":
+        strangers = tmp_path / "strangers.csv"
+        strangers.write_text("id,final_o\nzzz,2\n")
+        args[args.index("--traits") + 1] = strangers
     code = main([str(a) for a in args])
     err = capsys.readouterr().err
     assert code == 2, err
@@ -375,6 +380,25 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
         assert "head -c 32 /dev/urandom" in err and "0123456789" not in err
     if problem == "roster-columns":
         assert "name" in err
+    if problem == "no-shared-id":
+        assert "strangers.csv" in err and "roster" in err
+
+
+def test_partial_traits_overlap_warns(built, minilm, tmp_path):
+    project = built[0]
+    traits = pd.read_csv(project.traits)
+    partial = tmp_path / "partial.csv"
+    pd.concat([traits.iloc[:3], traits.iloc[:1].assign(id="stranger")]).to_csv(partial, index=False)
+    report = build_dataset(
+        roster=project.roster,
+        traits=partial,
+        store=project.store,
+        key=read_key(project.key),
+        out=tmp_path / "partial-ds",
+        text_embedder=minilm,
+    )
+    assert report.traits_missing == len(project.people) - 3
+    assert any("not in the roster" in w for w in report.warnings)
 
 
 def test_build_without_images_has_no_face_column(built, minilm, tmp_path):

@@ -238,6 +238,11 @@ def build_dataset(
     unique_rows = unique_attribute_rows(people, attributes)
 
     # Traits: left join on the roster (people without traits keep empty scores).
+    if not trait_table["id"].isin(set(ids)).any():
+        raise BadInput(
+            f"{traits}: no traits id matches a roster id in {roster} "
+            "(are they the ids of the same people?)."
+        )
     merged = people[["id", *attributes]].merge(trait_table, on="id", how="left")
     traits_missing = int((~people["id"].isin(set(trait_table["id"]))).sum())
     extra = int((~trait_table["id"].isin(set(ids))).sum())
