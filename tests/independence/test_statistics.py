@@ -154,3 +154,21 @@ def test_nominal_attribute_invariant_to_category_order() -> None:
         b = test(trait, relabel[codes].astype(float), nominal_y=True)
         assert a.p_value == pytest.approx(b.p_value, rel=1e-9, abs=1e-300)
         assert np.isnan(a.params["sigma_y"])
+    # RCIT: one-hot random features; relabelling permutes iid feature columns, so it changes
+    # a seeded draw but not the test's distribution — the planted dependence is found either way
+    for labels in (codes, relabel[codes]):
+        assert rcit(trait, labels.astype(float), seed=1, nominal_y=True).p_value < 0.01
+
+
+def test_type_one_error_nominal_attribute() -> None:
+    rng = np.random.default_rng(3)
+    hits = dict.fromkeys(("kci", "hsic", "rcit"), 0)
+    sims = 300
+    for s in range(sims):
+        trait, _, _ = _draw(rng, 300, 0.0)
+        nominal = rng.integers(0, 6, size=300).astype(float)
+        hits["kci"] += kci(trait, nominal, nominal_y=True).p_value < 0.05
+        hits["hsic"] += hsic(trait, nominal, nominal_y=True).p_value < 0.05
+        hits["rcit"] += rcit(trait, nominal, seed=s, nominal_y=True).p_value < 0.05
+    for test, count in hits.items():
+        assert 0.015 <= count / sims <= 0.09, (test, count / sims)

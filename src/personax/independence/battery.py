@@ -263,7 +263,7 @@ def _run_one(
             **nominal,
         )
     if test == "rcit":
-        return rcit(x.factorised, y_data, seed=seed, compat=compat, **widths)
+        return rcit(x.factorised, y_data, seed=seed, compat=compat, **widths, **nominal)
     return hsic(
         x.factorised, y_data, compat=compat, approx=approx, precomputed=shared, **widths, **nominal
     )

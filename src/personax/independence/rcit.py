@@ -67,6 +67,8 @@ def rcit(
     compat: str | None = None,
     sigma_x: float | None = None,
     sigma_y: float | None = None,
+    nominal_x: bool = False,
+    nominal_y: bool = False,
 ) -> TestResult:
     """Test x ⟂ y with RCIT's unconditional form (RIT), seeded: same seed → same p-value.
 
@@ -74,7 +76,9 @@ def rcit(
     draws of ``np.random.seed(seed)`` (causal-learn draws from numpy's global state; we draw
     the same numbers from a private ``RandomState(seed)``), kernel width = median distance over
     the first 500 rows. Default: a private ``default_rng(seed)`` and the exact median distance
-    over all rows (so the result does not depend on row order).
+    over all rows (so the result does not depend on row order); ``nominal_x`` / ``nominal_y``:
+    the variable holds category codes without order, so its random features are drawn on the
+    one-hot encoding (all categories √2 apart) instead of on the codes.
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
@@ -101,16 +105,24 @@ def rcit(
     else:
         raise ValueError(f"unknown compat mode {compat!r}; use None or 'paper'.")
 
-    def features(z: np.ndarray, counts: np.ndarray, sigma: float) -> np.ndarray:
-        w = (1 / sigma) * draw.normal(size=(NUM_FEATURES, 1))
-        b = 2 * np.pi * draw.uniform(size=(NUM_FEATURES, 1))
-        feat = np.sqrt(2) * np.cos(w @ z[None, :] + b).T  # distinct values × features
+    def features(z: np.ndarray, counts: np.ndarray, sigma: float, nominal: bool) -> np.ndarray:
+        if nominal and compat is None:
+            # one-hot rows: w·e_c is column c of w; every pair of categories is √2 apart
+            w = (1 / np.sqrt(2)) * draw.normal(size=(NUM_FEATURES, z.size))
+            b = 2 * np.pi * draw.uniform(size=(NUM_FEATURES, 1))
+            feat = np.sqrt(2) * np.cos(w + b).T
+        else:
+            w = (1 / sigma) * draw.normal(size=(NUM_FEATURES, 1))
+            b = 2 * np.pi * draw.uniform(size=(NUM_FEATURES, 1))
+            feat = np.sqrt(2) * np.cos(w @ z[None, :] + b).T  # distinct values × features
         mean = counts @ feat / n
         sd = np.sqrt(counts @ (feat - mean) ** 2 / (n - 1))
         return (feat - mean) / sd  # standardised over the rows (ddof=1), centred
 
-    res_x = features(zx, fx.counts, sigma_x)
-    res_y = features(zy, fy.counts, sigma_y)
+    res_x = features(zx, fx.counts, sigma_x, nominal_x)
+    res_y = features(zy, fy.counts, sigma_y, nominal_y)
+    if compat is None:
+        width_rule += "; one-hot for nominal" if nominal_x or nominal_y else ""
     table = contingency(fx, fy) if fx.values.size * fy.values.size <= n else None
     if table is not None:
         cxy = res_x.T @ table @ res_y / (n - 1)
