@@ -68,6 +68,12 @@ def test_metrics_are_on_the_test_split(run):
     assert 0.0 <= metrics["mcc"] <= 1.0 and 0.0 <= metrics["r2"] <= 1.0
 
 
+def test_learned_graph_is_scored_against_the_true_graph(run):
+    scores = run.metrics["graph"]
+    assert scores["true_edges"] == 3  # z11 → z12, z11 → z21, z21 → z22
+    assert 0 <= scores["shd"] <= 6 and 0.0 <= scores["recall"] <= 1.0
+
+
 def test_same_seed_same_bytes_and_other_seed_differs(run, data, tmp_path):
     again = train_crl(data, DIMS, config=TINY, seed=0)
     other = train_crl(data, DIMS, config=TINY, seed=1)

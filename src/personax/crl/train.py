@@ -345,6 +345,9 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
                 "seconds": round(fit.seconds, 3),
             }
         )
+        scores = graph_against_truth(dataset, graph, metrics)
+        if scores is not None:
+            metrics["graph"] = scores
     checkpoint = {
         "method": method,
         "state_dict": {k: v.detach().cpu() for k, v in fit.module.state_dict().items()},
@@ -371,6 +374,27 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         seconds=fit.seconds,
         checkpoint=checkpoint,
     )
+
+
+def graph_against_truth(
+    dataset: CRLDataset, graph: dict[str, Any] | None, metrics: dict[str, Any]
+) -> dict[str, Any] | None:
+    """SHD, precision and recall of the learned graph, latents matched to the true ones by
+    the MCC matching (None without a true graph or when the latent counts differ)."""
+    if graph is None or dataset.graph is None:
+        return None
+    adjacency = np.abs(np.asarray(graph["adjacency"], dtype=float))
+    truth = np.asarray(dataset.graph)
+    if adjacency.shape != truth.shape:
+        return None
+    from personax.crl.metrics import graph_scores
+
+    matching = np.asarray(metrics["details"]["pearson"]["matching"], dtype=int)
+    est_of_true = np.empty(len(truth), dtype=int)
+    est_of_true[matching[:, 0]] = matching[:, 1]
+    in_true_order = adjacency[np.ix_(est_of_true, est_of_true)]
+    scores = graph_scores(truth, in_true_order, threshold=float(graph["threshold"]))
+    return {**scores.to_dict(), "threshold": float(graph["threshold"])}
 
 
 def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dict[str, Any]:
