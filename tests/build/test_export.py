@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -205,7 +206,17 @@ def test_loads_with_datasets_and_validates(built, tmp_path, monkeypatch):
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     project, out, _ = built
-    ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    library_logger = logging.getLogger("datasets")  # has its own handler, may not propagate
+    library_logger.addHandler(handler)
+    try:
+        ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
+    finally:
+        library_logger.removeHandler(handler)
+    messages = [r.getMessage() for r in records]
+    assert not [m for m in messages if "dataset_info" in m or "malformed" in m], messages
     train = ds["train"]
     assert train.num_rows == len(project.people)
     assert "face_emb" in train.column_names and "name" not in train.column_names
@@ -229,6 +240,10 @@ def test_card_has_header_and_sections(built):
     assert header["configs"][0]["data_files"][0]["path"] == "data/train-*.parquet"
     assert header["size_categories"] == ["n<1K"]
     assert {f["name"] for f in header["dataset_info"]["features"]} >= {"id", "face_emb", "final_o"}
+    (split,) = header["dataset_info"]["splits"]
+    assert split["name"] == "train" and split["num_examples"] == report.rows
+    assert split["num_bytes"] == pq.read_table(out / DATA_FILE).nbytes > 0
+    assert header["dataset_info"]["download_size"] == (out / DATA_FILE).stat().st_size
     for section in (
         "## Motivation",
         "## Composition",

@@ -38,6 +38,8 @@ class CardFacts:
     texts_missing: dict[str, int] = field(default_factory=dict)
     unique_attribute_rows: int = 0
     scale: int = 3
+    num_bytes: int = 0  # Arrow size of the table as read from the Parquet file
+    download_size: int = 0  # bytes of the Parquet file
 
 
 def size_category(n: int) -> str:
@@ -86,7 +88,12 @@ def _header(facts: CardFacts) -> dict:
         ],
         "dataset_info": {
             "features": _features_yaml(facts.schema),
-            "splits": [{"name": "train", "num_examples": facts.n_rows}],
+            # `datasets` ignores a split entry unless it has name, num_bytes and num_examples
+            "splits": [
+                {"name": "train", "num_bytes": facts.num_bytes, "num_examples": facts.n_rows}
+            ],
+            "download_size": facts.download_size,
+            "dataset_size": facts.num_bytes,
         },
     }
     if facts.license == "other":
