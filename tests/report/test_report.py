@@ -9,6 +9,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personax.errors import BadInput
 from personax.report import build_report, render_report
@@ -129,3 +131,14 @@ def test_cli_report_exit_codes(cli, tmp_path, tiny_run):
     target.unlink()
     assert cli("report", str(copy)) == 0
     assert target.is_file() and target.stat().st_size > 10_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=40), st.floats(allow_nan=True, allow_infinity=True) | st.integers())
+def test_every_cell_is_escaped(text, number):
+    """No text reaches the page unescaped, whatever the column names and values hold."""
+    from personax.report.html import table
+
+    html = table([text, "value"], [[text, number]], numeric=[False, True])
+    body = re.sub(r'</?(div|table|thead|tbody|tr|th|td)( class="[a-z-]+")?>', "", html)
+    assert "<" not in body and ">" not in body
