@@ -222,6 +222,22 @@ def test_check_latent_dims():
         check_latent_dims(ds, {"digit": 2, "fashion": 2, "face": 2})
     with pytest.raises(BadInput, match="no size for modality 'fashion'"):
         check_latent_dims(ds, {"digit": 2})
+    assert check_latent_dims(ds, {"digit": 5, "fashion": 4}) == {"digit": 5, "fashion": 4}
+    with pytest.raises(BadInput, match="'fashion' 20 latent dimensions.*width 4"):
+        check_latent_dims(ds, {"digit": 2, "fashion": 20})
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(BadInput, match=f"'digit' the size {bad!r}"):
+            check_latent_dims(ds, {"digit": bad, "fashion": 2})
+
+
+def test_latent_dims_wider_than_the_narrowest_measurement():
+    rng = np.random.default_rng(1)
+    ds = CRLDataset(
+        measurements={"m1": [rng.standard_normal((6, 10)), rng.standard_normal((6, 3))]}
+    )
+    assert check_latent_dims(ds, {"m1": 3}) == {"m1": 3}
+    with pytest.raises(BadInput, match="'m1' 4 latent dimensions.*width 3"):
+        check_latent_dims(ds, {"m1": 4})
 
 
 def _table():
@@ -306,3 +322,13 @@ def test_round_trip_property(tmp_path_factory, n, widths, seed):
     for key in ds.keys:
         np.testing.assert_array_equal(back.measurement(key), ds.measurement(key))
     np.testing.assert_array_equal(back.latents, ds.latents)
+
+
+def test_cli_train_refuses_latents_wider_than_the_measurements(cli, tmp_path, capsys):
+    npz = tmp_path / "tab.npz"
+    assert cli("data", "crl-synthetic", "--benchmark", "tabular", "--n", "60", "--out", npz) == 0
+    capsys.readouterr()
+    code = cli("crl", "train", npz, "--latent-dims", "m1=20,m2=2", "--out", tmp_path / "o")
+    err = capsys.readouterr().err
+    assert code == 2 and "'m1'" in err and "20" in err and "width 10" in err
+    assert not (tmp_path / "o").exists()

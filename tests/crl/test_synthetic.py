@@ -338,3 +338,12 @@ def test_variant_mnist_accepts_an_idx_folder_as_mnist(tmp_path):
         digit_classes=(1,), fashion_classes=None,
     )  # fmt: skip
     assert ds.measurement("digit.2").shape == (5, 588)
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.parquet", "x"])
+def test_cli_out_must_be_npz(cli, tmp_path, capsys, name):
+    out = tmp_path / name
+    code = cli("data", "crl-synthetic", "--benchmark", "tabular", "--n", "50", "--out", out)
+    assert code == 2
+    assert f"--out {out}" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

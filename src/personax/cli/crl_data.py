@@ -70,6 +70,8 @@ def register(app: typer.Typer) -> None:
 
         if benchmark not in BENCHMARKS:
             raise BadInput(f"--benchmark '{benchmark}' is unknown; use {' or '.join(BENCHMARKS)}.")
+        if out.suffix.lower() != ".npz":
+            raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
         if benchmark == "tabular":
             from personax.data.crl_synthetic import make_tabular
 

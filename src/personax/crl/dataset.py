@@ -361,8 +361,9 @@ def parse_latent_dims(text: str) -> dict[str, int]:
 
 
 def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
-    """Check that ``dims`` gives a size for exactly the dataset's modalities; returns it in
-    dataset order."""
+    """Check that ``dims`` gives a size for exactly the dataset's modalities, each a positive
+    integer no larger than the width of that modality's narrowest measurement (a latent wider
+    than what is measured cannot be recovered from it); returns it in dataset order."""
     for name in dims:
         if name not in ds.measurements:
             raise BadInput(
@@ -374,6 +375,18 @@ def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
             raise BadInput(
                 f"--latent-dims gives no size for modality '{name}' "
                 f"(modalities: {', '.join(ds.modalities)})."
+            )
+        size = dims[name]
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise BadInput(
+                f"--latent-dims gives modality '{name}' the size {size!r}; "
+                "it must be a positive integer."
+            )
+        width = min(int(x.shape[1]) for x in ds.measurements[name])
+        if size > width:
+            raise BadInput(
+                f"--latent-dims gives modality '{name}' {size} latent dimensions, more than "
+                f"the width {width} of its narrowest measurement."
             )
     return {name: dims[name] for name in ds.modalities}
 
