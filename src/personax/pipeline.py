@@ -130,13 +130,6 @@ def _require(module: str, *names: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def _find_spec_safe(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def versions() -> dict[str, str]:
     out = {"personax": __version__, "python": platform.python_version()}
     for name in ("numpy", "scipy", "pandas", "sklearn", "torch", "matplotlib"):
@@ -158,19 +151,13 @@ def _relative(paths: list[Path], root: Path) -> tuple[str, ...]:
 def _load_input(data: str | Path | None, kind: str, seed: int, settings: DemoSettings):
     """The table and (for the sample) its planted truth. Bad ``data`` raises BadInput."""
     if data is not None:
-        from personax.data import read_table
+        from personax.data import column_groups, read_table
+        from personax.data.validate import validate_table
 
         df = read_table(data)
-        if _find_spec_safe("personax.data.validate"):
-            from personax.data.validate import validate_table
-
-            report = validate_table(df)
-            problems = _validation_errors(report)
-            if problems:
-                raise BadInput(f"{data}: {problems[0]}")
-        elif "id" not in df.columns:
-            raise BadInput(f"{data}: the table has no 'id' column.")
-        from personax.data import column_groups
+        report = validate_table(df, source=str(data))
+        if not report.ok:
+            raise BadInput(report.summary())
 
         groups = column_groups(df)
         if not groups.final_traits:
@@ -183,17 +170,6 @@ def _load_input(data: str | Path | None, kind: str, seed: int, settings: DemoSet
     make_sample = _require("personax.data.sample", "make_sample")
     sample = make_sample(kind, n=settings.n, seed=seed)
     return sample.table, sample
-
-
-def _validation_errors(report: Any) -> list[str]:
-    """Error messages from whatever validate_table returns (a report object or raising)."""
-    if report is None:
-        return []
-    for attr in ("errors", "problems"):
-        value = getattr(report, attr, None)
-        if value is not None:
-            return [getattr(p, "message", str(p)) for p in value]
-    return []
 
 
 def _step_data(state: _RunState, out: Path, data, kind: str) -> tuple[str, str]:
