@@ -105,6 +105,11 @@ def test_bad_data_exits_2_and_writes_nothing(cli, tmp_path):
     no_traits = tmp_path / "no_traits.csv"
     pd.DataFrame({"id": ["a", "b"], "height": [1.0, 2.0]}).to_csv(no_traits, index=False)
     assert cli("demo", "--data", str(no_traits), "--out", str(out)) == 2
+    out_of_range = tmp_path / "out_of_range.csv"
+    pd.DataFrame({"id": ["a", "b"], "height": [1.0, 2.0], "final_o": [1.0, 7.0]}).to_csv(
+        out_of_range, index=False
+    )
+    assert cli("demo", "--data", str(out_of_range), "--out", str(out)) == 2
     assert cli("demo", "--kind", "wizard", "--out", str(out)) == 2
     assert not out.exists()
 
