@@ -47,3 +47,34 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
         (tmp / "c.txt").write_text("3")
         raise RuntimeError("boom")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_output_dir_refuses_a_file_and_foreign_folders(tmp_path):
+    from personax.atomic import output_dir
+    from personax.errors import BadInput
+
+    afile = tmp_path / "f.txt"
+    afile.write_text("x")
+    with pytest.raises(BadInput, match="a file exists"), output_dir(afile, "t"):
+        pass
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(BadInput, match="did not write"), output_dir(foreign, "t"):
+        pass
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_output_dir_replaces_previous_run_as_a_whole(tmp_path):
+    from personax.atomic import OUTPUT_MARKER, output_dir
+
+    out = tmp_path / "run"
+    with output_dir(out, "t") as tmp:
+        (tmp / "old.csv").write_text("1")
+    with output_dir(out, "t") as tmp:
+        (tmp / "new.csv").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == sorted(["new.csv", OUTPUT_MARKER])
+    with pytest.raises(RuntimeError), output_dir(out, "t") as tmp:
+        (tmp / "half.csv").write_text("3")
+        raise RuntimeError("boom")
+    assert (out / "new.csv").exists() and not (out / "half.csv").exists()

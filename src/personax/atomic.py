@@ -81,3 +81,39 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+OUTPUT_MARKER = ".personax-output"
+"""Marker file that says a folder was written by personax and may be replaced as a whole."""
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Raise BadInput unless ``path`` can be (re)written as a personax output folder.
+
+    Call it before long work so that a bad ``--out`` fails at once.
+    """
+    from personax.errors import BadInput
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise BadInput(f"{target}: the output must be a folder, but a file exists at that path.")
+    if target.is_dir() and any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
+        raise BadInput(
+            f"{target}: the output folder already holds files personax did not write; "
+            "give a new or empty folder."
+        )
+    return target
+
+
+@contextlib.contextmanager
+def output_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
+    """Build a command's output folder in a temporary folder and swap it in on success.
+
+    A re-run replaces the previous run's folder as a whole (no mix of two runs); a failure
+    leaves the previous folder untouched. A folder personax did not write (no marker file) is
+    never replaced, so `--out .` cannot wipe a user's files.
+    """
+    target = check_output_dir(path)
+    with atomic_dir(target) as tmp:
+        yield tmp
+        (tmp / OUTPUT_MARKER).write_text(f"{kind}\n", encoding="utf-8")

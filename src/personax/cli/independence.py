@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
+        from personax.atomic import check_output_dir
         from personax.data import read_table
         from personax.errors import BadInput
         from personax.independence.battery import run_battery
@@ -62,6 +63,7 @@ def register(app: typer.Typer) -> None:
 
         if jobs < 1:
             raise BadInput(f"--jobs must be at least 1, got {jobs}.")
+        check_output_dir(out)  # fail before the long computation, not after
         df = read_table(table)
         console = Console(stderr=True)
         with Progress(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from personax.atomic import atomic_path, write_json, write_text
+from personax.atomic import atomic_path, output_dir, write_json, write_text
 from personax.independence.battery import BatteryResult
 
 CAP_LOG10 = 10.0
@@ -89,16 +89,26 @@ def draw_heatmap(result: BatteryResult, test: str, png: Path, svg: Path) -> None
 
 def write_battery(result: BatteryResult, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write results.csv, pvalues_<test>.csv, heatmap_<test>.png/.svg and run.json."""
+    with output_dir(out_dir, kind="independence") as tmp:
+        _write_battery_files(result, tmp)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "results.csv"]
-    _csv(result.results, written[0], index=False)
+    return [out / name for name in _battery_file_names(result)]
+
+
+def _battery_file_names(result: BatteryResult) -> list[str]:
+    names = ["results.csv"]
     for test in result.tests:
-        matrix = out / f"pvalues_{test}.csv"
-        _csv(result.pvalue_matrix(test).rename_axis("trait"), matrix, index=True)
-        png, svg = out / f"heatmap_{test}.png", out / f"heatmap_{test}.svg"
-        draw_heatmap(result, test, png, svg)
-        written += [matrix, png, svg]
+        names += [f"pvalues_{test}.csv", f"heatmap_{test}.png", f"heatmap_{test}.svg"]
+    return names + ["run.json"]
+
+
+def _write_battery_files(result: BatteryResult, out: Path) -> None:
+    _csv(result.results, out / "results.csv", index=False)
+    for test in result.tests:
+        _csv(
+            result.pvalue_matrix(test).rename_axis("trait"), out / f"pvalues_{test}.csv", index=True
+        )
+        draw_heatmap(result, test, out / f"heatmap_{test}.png", out / f"heatmap_{test}.svg")
     summary = {
         "tests": list(result.tests),
         "traits": list(result.traits),
@@ -112,5 +122,3 @@ def write_battery(result: BatteryResult, out_dir: str | os.PathLike[str]) -> lis
         },
     }
     write_json(out / "run.json", summary)
-    written.append(out / "run.json")
-    return written
