@@ -21,6 +21,7 @@ every step, so a report can be rebuilt from whatever finished.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import platform
@@ -292,6 +293,8 @@ def _step_crl(
         state.crl_on_table = True
         if true_latents is not None:
             state.extra["true_graph"] = np.asarray(state.truth.truth.latent_graph)
+            # With the planted graph the CRL run also scores its learned graph (metrics.json).
+            dataset = dataclasses.replace(dataset, graph=state.extra["true_graph"].astype(float))
     else:
         make_tabular = _require("personax.data.crl_synthetic", "make_tabular")
         dataset = make_tabular(n=settings.tabular_n, seed=seed)

@@ -540,6 +540,21 @@ def _level2(run_dir: Path, manifest: dict) -> str:
                 "Paper (variant MNIST): MCC 0.92, R² 0.96."
             )
         inner += table(["metric", "value"], scalar, numeric=[False, True])
+        learned_graph = metrics.get("graph")
+        if isinstance(learned_graph, dict):
+            inner += para(
+                "The learned adjacency against the planted latent graph (latents paired by the "
+                "MCC matching):"
+            )
+            inner += table(
+                ["graph score", "value"],
+                [
+                    [k.replace("_", " "), v]
+                    for k, v in sorted(learned_graph.items())
+                    if isinstance(v, (int, float))
+                ],
+                numeric=[False, True],
+            )
     curves = first_existing(folder, ("training_curves.svg", "training_curves.png"))
     figs = []
     if curves is not None:
