@@ -112,3 +112,12 @@ def test_report_prints(browser, tiny_run):
 
     data = base64.b64decode(pdf)
     assert data.startswith(b"%PDF") and len(data) > 20_000
+    # Print CSS: no navigation bar, white page background.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    nav = browser.execute_script(
+        "return getComputedStyle(document.querySelector('nav.toc')).display;"
+    )
+    background = browser.execute_script("return getComputedStyle(document.body).backgroundColor;")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert nav == "none"
+    assert background in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
