@@ -309,6 +309,8 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
             str(revealed),
             "--roster",
             str(project.roster),
+            "--seed",
+            "3",
         ]
     )
     assert code == 0
@@ -337,6 +339,18 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
         ]
     )
     assert code == 2
+
+
+def test_cli_build_draws_no_model_loading_bar(built, tmp_path, capsys):
+    from transformers.utils import logging as transformers_logging
+
+    from personax.cli.main import main
+
+    project = built[0]  # loads the real model (texts come from the shared build's cache)
+    assert main([str(a) for a in _cli_args(project, tmp_path / "quiet")]) == 0
+    err = capsys.readouterr().err
+    assert "Loading weights" not in err and "it/s" not in err, err
+    assert transformers_logging.is_progress_bar_enabled()  # the setting is restored
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,10 @@ def test_cli_fetch_local_writes_table(snapshot, tmp_path, capsys):
     table = pd.read_parquet(out)
     assert len(table) == 40 and "birth_year" in table.columns
     assert main(["data", "validate", str(out)]) == 0
+    seeded = tmp_path / "seeded.parquet"  # --seed is accepted (uniform command line), unused
+    args = ["data", "fetch", "athlepersona", "--local", str(snapshot), "--out", str(seeded)]
+    assert main([*args, "--seed", "3"]) == 0
+    assert seeded.read_bytes() == out.read_bytes()
 
 
 def test_invalid_released_table_exits_2(snapshot, tmp_path, capsys):

@@ -151,3 +151,14 @@ def test_info_shows_renamed_and_unrecognised(tmp_path, capsys):
     path.write_text("ID,Height(cm),Shoe size\na,180,44\n")
     code, out, _ = _run(capsys, "data", "info", path)
     assert code == 0 and "Height(cm) → height" in out and "Shoe size" in out
+
+
+def test_validate_and_info_take_seed_and_ignore_it(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    assert _run(capsys, "data", "sample", "--n", 60, "--out", out)[0] == 0
+    for command in ("validate", "info"):
+        plain = _run(capsys, "data", command, "--json", out)
+        seeded = _run(capsys, "data", command, "--json", "--seed", 3, out)
+        assert plain[0] == seeded[0] == 0 and plain[1] == seeded[1]
+    _, text, _ = _run(capsys, "data", "info", "--help")
+    assert "--seed" in text and "deterministic" in text

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -79,6 +80,24 @@ def default_cache_path(store: str | os.PathLike[str]) -> Path:
     """The embedding cache next to the store: ``S.sqlite`` → ``S.embeddings.sqlite``."""
     p = Path(store)
     return p.with_name(f"{p.stem}.embeddings.sqlite")
+
+
+@contextmanager
+def _no_model_loading_bars() -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar while a model loads (the CLI draws its own);
+    its warnings and errors still show. The previous setting is restored afterwards."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # no transformers: nothing draws such a bar
+        yield
+        return
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
 
 
 def _llm_column_prefix(model: str) -> str:
@@ -255,7 +274,10 @@ def build_dataset(
     prefixes = {m: _llm_column_prefix(m) for m in llms}
     if len(set(prefixes.values())) != len(prefixes):
         raise BadInput(f"{store_path}: model names collide as column prefixes: {', '.join(llms)}.")
-    embedder = text_embedder or TextEmbedder(text_model)
+    embedder = text_embedder
+    if embedder is None:
+        with _no_model_loading_bars():
+            embedder = TextEmbedder(text_model)
     keys = [(pid, m) for m in llms for pid in ids if (pid, m) in docs]
     cache_path = Path(cache) if cache is not None else default_cache_path(store_path)
     with EmbeddingCache(cache_path) as text_cache:

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
+from personax.cli.options import unused_seed_option
+from personax.cli.progress import rich_progress
 
 
 def register(app: typer.Typer) -> None:
@@ -57,9 +59,7 @@ def register(app: typer.Typer) -> None:
         from personax.build.privacy import read_key
 
         key = read_key(key_file)
-        from personax.cli.discover import _rich_progress  # the one CLI progress helper
-
-        bar, callback = _rich_progress()
+        bar, callback = rich_progress()
         with bar:
             report = build_dataset(
                 roster=roster,
@@ -113,6 +113,7 @@ def register(app: typer.Typer) -> None:
         roster: Path | None = typer.Option(
             None, "--roster", help="Roster to map pseudonyms back to ids."
         ),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Undo the privacy transforms (original embeddings; ids with --roster)."""
         from personax.build.privacy import read_key
@@ -141,6 +142,7 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Write the table (canonical columns) here (.parquet/.csv)."
         ),
         timeout: float = typer.Option(10.0, "--timeout", help="Network timeout in seconds."),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Load a released PersonaX dataset (hub or local snapshot), map its columns, validate."""
         from personax.build.fetch import fetch_dataset

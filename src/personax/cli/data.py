@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
+from personax.cli.options import unused_seed_option
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +50,7 @@ def register(app: typer.Typer) -> None:
         path: Path = typer.Argument(..., help="Table (CSV/Parquet) or dataset folder."),
         limit: int = typer.Option(100, "--limit", help="Report at most this many issues."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Check a table and list every problem (row, column, message); exit 2 on any error."""
         from personax.data.validate import validate_table
@@ -68,6 +70,7 @@ def register(app: typer.Typer) -> None:
     def info(
         path: Path = typer.Argument(..., help="Table (CSV/Parquet) or dataset folder."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Shape, column groups, missingness, trait-level distributions, embedding sizes."""
         from personax.data.info import table_info

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import infer_app
+from personax.cli.options import unused_seed_option
 
 
 def _fmt(value: object) -> str:
@@ -16,18 +17,48 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+# Text columns fold inside their cell when space is short; every other column keeps its full
+# width (a number split over lines is unreadable).
+_FOLDING_COLUMNS = ("model", "prompt")
+_MIN_FOLDED_WIDTH = 12
+
+
 def _print_table(title: str, df, columns: list[str] | None = None) -> None:  # noqa: ANN001
+    """A rich table when it fits the console; otherwise a plain comma-separated layout, so a
+    narrow terminal or a pipe never gets columns one character wide."""
+    import csv
+    import io
+
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    console = Console()
     cols = columns or list(df.columns)
-    for col in cols:
-        wide = col in ("prompt", "prompt_version", "model")
-        table.add_column(col, overflow="fold", no_wrap=wide)
-    for row in df[cols].itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
-    Console().print(table)
+    rows = [[_fmt(v) for v in row] for row in df[cols].itertuples(index=False)]
+    headers = ["prompt" if c == "prompt_version" else str(c) for c in cols]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    least = [  # a folding column may shrink, but never below its header
+        max(len(h), min(w, _MIN_FOLDED_WIDTH)) if h in _FOLDING_COLUMNS else w
+        for h, w in zip(headers, widths, strict=True)
+    ]
+    needed = 1 + sum(3 + w for w in least)  # a rich box: a border and two spaces per column
+    if needed > console.width:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(rows)
+        typer.echo(f"{title} (plain layout: the table is wider than the terminal)")
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    table = Table(title=title, title_justify="left")
+    for header, width in zip(headers, least, strict=True):
+        if header in _FOLDING_COLUMNS:
+            table.add_column(header, overflow="fold", min_width=width)
+        else:
+            table.add_column(header, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_evaluation(evaluation) -> None:  # noqa: ANN001
@@ -156,6 +187,7 @@ def register(app: typer.Typer) -> None:
         prompt: str | None = typer.Option(
             None, "--prompt", help="Prompt format or version (needed when the store has several)."
         ),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Write id, <llm>_<t> (most common level over repeats) and final_<t> (median of non-zero)."""
         from personax.data import write_table
@@ -171,6 +203,7 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         store: Path = typer.Option(..., "--store", help="Trait store (SQLite)."),
         out: Path | None = typer.Option(None, "--out", help="Folder for the CSVs and figure."),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Answer rates, latency, tokens, test–retest and inter-model agreement, format comparison."""
         from personax.atomic import atomic_dir
@@ -190,7 +223,10 @@ def register(app: typer.Typer) -> None:
             )
 
     @infer_app.command("status")
-    def status(store: Path = typer.Option(..., "--store", help="Trait store (SQLite).")) -> None:
+    def status(
+        store: Path = typer.Option(..., "--store", help="Trait store (SQLite)."),
+        seed: int = unused_seed_option(),
+    ) -> None:
         """Planned cells per model: done, failed (answered, unusable), errored (retried), pending."""
         import pandas as pd
 

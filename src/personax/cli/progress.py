@@ -1,0 +1,31 @@
+"""The CLI's progress bar for library work that reports ``progress(stage, done, total)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+def rich_progress() -> tuple[Progress, Callable[[str, int, int], None]]:
+    """A transient rich progress bar and the ``progress(stage, done, total)`` callback that
+    drives it: one bar per stage, created the first time the stage reports.
+
+    Use as ``bar, callback = rich_progress()`` then ``with bar: library_call(progress=callback)``.
+    """
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+    )
+    tasks: dict[str, int] = {}
+
+    def callback(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, callback
