@@ -86,3 +86,7 @@ def test_realworld_command_end_to_end(tmp_path, capsys):
     assert set(planted["status"]) <= {"directed", "undirected", "reversed", "bidirected", "missing"}
     assert (out / "explain" / "labels.csv").exists()
     assert (out / "crl" / "latents.csv").exists()
+    reference = summary["reference_on_true_latents"]
+    assert reference["scores"]["planted_edges"] == 10
+    assert reference["scores"]["mcc_matching"] == pytest.approx(1.0)
+    assert (out / "reference" / "graph.json").exists()

@@ -197,4 +197,12 @@ def register(app: typer.Typer) -> None:
         )
         for edge in result.planted:
             typer.echo(f"  {edge.source} → {edge.target}: {edge.status}")
+        if result.reference_scores is not None:
+            ref = result.reference_scores
+            typer.echo(
+                f"Reference, PC on the true held-out latents: {ref['skeleton_hits']} of "
+                f"{ref['planted_edges']} planted edges found ({ref['directed_correct']} with the "
+                f"right direction), {ref['found_edges'] - ref['skeleton_hits']} extra; "
+                f"SHD {ref['shd']}"
+            )
         typer.echo(f"→ {out}/recipe.json")

@@ -64,11 +64,21 @@ class RecipeResult:
     crl_metrics: dict[str, Any] | None
     test: str
     n_test: int
+    # PC on the TRUE held-out latents with the true shared latents as roots: what PC with
+    # this test and knowledge recovers when representation learning is perfect.
+    reference_planted: tuple[PlantedEdge, ...] = ()
+    reference_scores: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
             "test": self.test,
             "n_test": self.n_test,
+            "reference_on_true_latents": None
+            if self.reference_scores is None
+            else {
+                "scores": self.reference_scores,
+                "planted_edges": [e.__dict__ for e in self.reference_planted],
+            },
             "crl_metrics": _plain(self.crl_metrics),
             "matching": self.matching,
             "matched_correlation": self.matched_correlation,
@@ -188,13 +198,17 @@ def run_realworld_recipe(
     test: str | None = None,
     alpha: float = 0.05,
     max_seconds: float | None = None,
+    reference: bool = True,
 ) -> RecipeResult:
     """Train CRL on the sample, run PC with the shared latents as roots on held-out latents,
     name the latents and score the graph against ``truth`` (a ``SampleTruth``).
     ``epochs`` / ``max_seconds`` bound the CRL training (defaults: the CRL defaults).
+    ``reference``: also run PC on the true held-out latents (true shared latents as roots) and
+    score it, to separate what representation learning loses from what PC loses.
 
     Writes into ``out_dir``: ``crl/latents.csv`` (+ the CRL run's own files),
     ``discovery/graph.{json,png,svg,dot}``, ``explain/{explain,labels}.csv`` and heatmaps,
+    ``reference/graph.*`` (PC on the true latents, with ``reference``),
     ``recipe.json`` (matching, per-planted-edge status, scores) and ``planted_edges.csv``.
     """
     from personax.crl.config import CRLConfig
@@ -255,6 +269,22 @@ def run_realworld_recipe(
     matching, correlation, planted, extra, scores = score_against_truth(
         graph, learned, true_latents[held_out].reset_index(drop=True), truth.latent_graph
     )
+    reference_planted: list[PlantedEdge] = []
+    reference_scores = None
+    if reference:
+        true_held_out = true_latents[held_out].reset_index(drop=True)
+        true_graph = discover(
+            true_held_out,
+            columns=names,
+            roots=[n for n in names if groups[n] == "shared"],
+            test=chosen,
+            alpha=alpha,
+            seed=seed,
+        )
+        _, _, reference_planted, _, reference_scores = score_against_truth(
+            true_graph, true_held_out, true_held_out, truth.latent_graph
+        )
+        write_graph(true_graph, out / "reference", groups=dict(groups))
     result = RecipeResult(
         graph=graph,
         explain=explained,
@@ -266,6 +296,8 @@ def run_realworld_recipe(
         crl_metrics=run.metrics,
         test=chosen,
         n_test=n_test,
+        reference_planted=tuple(reference_planted),
+        reference_scores=reference_scores,
     )
     write_json(out / "recipe.json", _plain(result.summary()))
     write_text(
