@@ -59,7 +59,7 @@ class CRLConfig:
     temperature: float = 0.5
     # Cross-modal contrast: a critic with sparse gates on its inputs must tell which rows of two
     # modalities belong together; the gates' L1 makes few latents carry the cross-modal link.
-    w_cross: float = 1.0
+    w_cross: float = 5.0
     w_gate: float = 1e-2
     w_sparse: float = 1e-2
     w_acyclic: float = 1.0  # only with causal_order="learned"

@@ -345,11 +345,13 @@ class GatedCritic(nn.Module):
     which is the sparsity of cross-modal edges that singles out e.g. z11 and z21.
     """
 
-    def __init__(self, dims_a: int, dims_b: int, hidden: int) -> None:
+    def __init__(self, dims_a: int, dims_b: int, hidden: int, temperature: float = 0.1) -> None:
         super().__init__()
+        self.temperature = temperature
         self.gate_logits = nn.Parameter(torch.zeros(dims_a + dims_b))
         self.dims_a = dims_a
-        # Separable critic f(z_a)·g(z_b): all B × B scores from one matrix product.
+        # Separable critic: cosine of f(z_a) and g(z_b) over a temperature, all B × B scores from
+        # one matrix product.
         self.embed_a = mlp(dims_a, hidden, hidden, 1)
         self.embed_b = mlp(dims_b, hidden, hidden, 1)
 
@@ -363,7 +365,8 @@ class GatedCritic(nn.Module):
         g = self.gates()
         fa = self.embed_a(za * g[: self.dims_a])
         fb = self.embed_b(zb * g[self.dims_a :])
-        return _symmetric_cross_entropy(fa @ fb.T / fa.shape[-1] ** 0.5)
+        fa, fb = nn.functional.normalize(fa, dim=-1), nn.functional.normalize(fb, dim=-1)
+        return _symmetric_cross_entropy(fa @ fb.T / self.temperature)
 
 
 def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
