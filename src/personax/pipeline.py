@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from personax import PAPER_LLMS, __version__
-from personax.atomic import atomic_dir, write_json
+from personax.atomic import OUTPUT_MARKER, atomic_dir, check_output_dir, write_json
 from personax.errors import BadInput
 
 Progress = Callable[[str, str, float | None], None]
@@ -600,6 +600,7 @@ def run_demo(
         outcomes.append(StepOutcome("data", "unavailable", time.perf_counter() - t0, note=str(exc)))
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous_run(out)
+    (out / OUTPUT_MARKER).write_text("demo\n", encoding="utf-8")
     table_rel: str | None = None
     if state.table is not None:
         table_rel = _run_step(
@@ -654,15 +655,11 @@ RUN_OUTPUTS = ("data", "independence", "crl", "discovery", "scoring", "report.ht
 
 
 def _check_out_dir(out: Path) -> None:
-    """The run folder must be new, empty, or a previous run (which is then replaced): a run
-    never overwrites a user's own ``data/`` or other files."""
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"{out}: exists and is a file; --out needs a folder.")
-    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").is_file():
-        raise BadInput(
-            f"{out}: folder is not empty and holds no run.json (not a personax run folder); "
-            "choose a new or empty folder for --out."
-        )
+    """The run folder must be new, empty, or written by personax (a previous run, which is
+    then replaced): a run never overwrites a user's own ``data/`` or other files."""
+    if out.is_dir() and (out / "run.json").is_file() and not (out / OUTPUT_MARKER).exists():
+        return  # a run folder written before the marker existed
+    check_output_dir(out)
 
 
 def _clear_previous_run(out: Path) -> None:
