@@ -51,7 +51,7 @@ def test_run_status_aggregate_evaluate(tmp_path, llm_server, capsys):
     evaluation = tmp_path / "ev"
     assert main(["infer", "evaluate", "--store", str(store), "--out", str(evaluation)]) == 0
     assert "Inter-model agreement" in capsys.readouterr().out
-    names = sorted(p.name for p in evaluation.iterdir())
+    names = sorted(p.name for p in evaluation.iterdir() if not p.name.startswith("."))
     assert names == ["evaluation.png", "formats.csv", "inter_model.csv", "models.csv", "retest.csv"]
     assert pd.read_csv(evaluation / "models.csv")["refusal_rate"].tolist() == [0.125, 0.125]
 

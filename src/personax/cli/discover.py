@@ -7,23 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import crl_app
-
-
-def _rich_progress():
-    """A rich progress bar and a ``progress(stage, done, total)`` callback that drives it."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
-    )
-    tasks: dict[str, int] = {}
-
-    def callback(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return bar, callback
+from personax.cli.progress import rich_progress
 
 
 def _parse_tiers(text: str | None) -> list[list[str]] | None:
@@ -70,8 +54,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """PC causal discovery with background knowledge that always holds in the output."""
+        from personax.atomic import check_output_dir, output_dir
         from personax.data.table import read_raw_table
         from personax.discovery import discover, write_graph
+
+        check_output_dir(out)
         from personax.discovery.knowledge import parse_edge_list, parse_name_list
         from personax.discovery.search import select_split
         from personax.errors import BadInput
@@ -79,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if max_rows_kci < 10:
             raise BadInput(f"--max-rows-kci must be at least 10, got {max_rows_kci}.")
         df = select_split(read_raw_table(table), split, source=str(table))
-        bar, callback = _rich_progress()
+        bar, callback = rich_progress()
         with bar:
             graph = discover(
                 df,
@@ -96,7 +83,8 @@ def register(app: typer.Typer) -> None:
                 source=str(table),
                 compat=compat,
             )
-        write_graph(graph, out)
+        with output_dir(out, kind="discover") as tmp:
+            write_graph(graph, tmp)
         counts = {t: sum(e.type == t for e in graph.edges) for t in ("directed", "undirected")}
         typer.echo(
             f"{len(graph.nodes)} nodes, {len(graph.edges)} edges ({counts['directed']} directed, "
@@ -117,14 +105,18 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the mutual-information estimate."),
     ) -> None:
         """Name learned latents: correlation and mutual information with traits and attributes."""
+        from personax.atomic import check_output_dir, output_dir
         from personax.data.table import read_raw_table, read_table
         from personax.discovery.explain import align_latents, explain_latents, write_explain
+
+        check_output_dir(out)
 
         latents_df, table_df = align_latents(
             read_raw_table(latents), read_table(table), split, str(latents), str(table)
         )
         result = explain_latents(latents_df, table_df, seed=seed)
-        write_explain(result, out)
+        with output_dir(out, kind="explain") as tmp:
+            write_explain(result, tmp)
         for label in result.labels:
             typer.echo(f"  {label.text}")
         typer.echo(f"→ {out}/explain.csv, {out}/labels.csv, {out}/heatmap.png")
@@ -174,7 +166,7 @@ def register(app: typer.Typer) -> None:
 
             sample = make_sample(kind, n=n, seed=seed)
             frame, truth = sample.table, sample.truth
-        bar, callback = _rich_progress()
+        bar, callback = rich_progress()
         with bar:
             result = run_realworld_recipe(
                 frame,

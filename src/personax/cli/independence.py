@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
-        from personax.atomic import check_output_dir
+        from personax.atomic import check_output_dir, output_dir
         from personax.data import read_table
         from personax.errors import BadInput
         from personax.independence.battery import run_battery
@@ -93,7 +93,8 @@ def register(app: typer.Typer) -> None:
                 source=str(table),
                 approx=approx,
             )
-        write_battery(result, out)
+        with output_dir(out, kind="independence") as tmp:
+            write_battery(result, tmp)
         summary = Table(
             title=f"Level I: {len(result.traits)} traits × {len(result.attributes)} attributes"
         )

@@ -206,15 +206,18 @@ def register(app: typer.Typer) -> None:
         seed: int = unused_seed_option(),
     ) -> None:
         """Answer rates, latency, tokens, test–retest and inter-model agreement, format comparison."""
-        from personax.atomic import atomic_dir
+        from personax.atomic import check_output_dir, output_dir
         from personax.traits.evaluate import evaluate_store, plot_evaluation
+
+        if out is not None:
+            check_output_dir(out)
         from personax.traits.store import TraitStore
 
         with TraitStore(store) as st:
             evaluation = evaluate_store(st)
         _print_evaluation(evaluation)
         if out is not None:
-            with atomic_dir(out) as tmp:
+            with output_dir(out, kind="infer-evaluate") as tmp:
                 for name, df in evaluation.tables().items():
                     df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
                 plot_evaluation(evaluation, tmp / "evaluation.png")

@@ -38,7 +38,8 @@ def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> 
     if kept.empty:
         values = ", ".join(sorted(df["split"].astype(str).unique()))
         raise BadInput(f"{source}: no row has split '{split}' (values present: {values}).")
-    return kept.reset_index(drop=True)
+    # Keep the original index so that errors name the row of the file, not of the split.
+    return kept
 
 
 def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
@@ -65,10 +66,11 @@ def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table")
         values = series.to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
-            first = int(np.flatnonzero(bad)[0])
+            first = df.index[int(np.flatnonzero(bad)[0])]
+            row = f"row {first + 1}" if isinstance(first, (int, np.integer)) else f"row {first}"
             raise BadInput(
                 f"{source}: column '{c}' has {int(bad.sum())} missing or infinite value(s) "
-                f"(first at row {first + 1}); drop or impute them first."
+                f"(first at data {row}); drop or impute them first."
             )
         if len(values) and np.all(values == values[0]):
             raise BadInput(f"{source}: column '{c}' is constant, so it cannot be tested.")

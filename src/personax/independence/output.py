@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from personax.atomic import atomic_path, output_dir, write_json, write_text
+from personax.atomic import atomic_path, write_json, write_text
 from personax.independence.battery import BatteryResult
 
 CAP_LOG10 = 10.0
@@ -88,10 +88,11 @@ def draw_heatmap(result: BatteryResult, test: str, png: Path, svg: Path) -> None
 
 
 def write_battery(result: BatteryResult, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write results.csv, pvalues_<test>.csv, heatmap_<test>.png/.svg and run.json."""
-    with output_dir(out_dir, kind="independence") as tmp:
-        _write_battery_files(result, tmp)
+    """Write results.csv, pvalues_<test>.csv, heatmap_<test>.png/.svg and run.json into
+    ``out_dir`` (each file atomically; the CLI swaps in the whole folder)."""
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_battery_files(result, out)
     return [out / name for name in _battery_file_names(result)]
 
 
