@@ -26,7 +26,7 @@ from scipy import stats
 from scipy.spatial.distance import pdist
 
 from personax.independence.kernels import GaussianKernel, gamma_sf
-from personax.independence.rcit import _weighted_chi2_sf
+from personax.independence.rcit import weighted_chi2_sf
 from personax.independence.result import TestResult, invalid_result
 
 KCI_CI_EPSILON = 1e-3
@@ -344,7 +344,7 @@ def rcit_ci(
     products = products - products.mean(axis=0)
     eig = np.linalg.eigvalsh(products.T @ products / n)
     # The same weighted-chi-square null (Lindsay–Pilla–Basak) as the unconditional RCIT.
-    p, null_method = _weighted_chi2_sf(eig[eig > 0], statistic)
+    p, null_method = weighted_chi2_sf(eig[eig > 0], statistic)
     return TestResult(
         test="rcit",
         statistic=statistic,

@@ -42,7 +42,7 @@ def _standardised_values(f: Factorised) -> np.ndarray:
     return (f.values - f.values @ f.counts / f.counts.sum()) / sample_std(f.values, f.counts)
 
 
-def _weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
+def weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
     from momentchi2 import hbe, lpb4
 
     if statistic <= 0:
@@ -135,7 +135,7 @@ def rcit(
         cov = products.T @ products / n
     statistic = float(n * np.sum(cxy**2))
     eig = np.linalg.eigvalsh(cov)
-    p_value, null_method = _weighted_chi2_sf(eig[eig > 0], statistic)
+    p_value, null_method = weighted_chi2_sf(eig[eig > 0], statistic)
     cxx = res_x.T @ (fx.counts[:, None] * res_x) / (n - 1)
     cyy = res_y.T @ (fy.counts[:, None] * res_y) / (n - 1)
     effect = float(np.sum(cxy**2) / math.sqrt(np.sum(cxx**2) * np.sum(cyy**2)))
