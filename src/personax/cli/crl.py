@@ -36,6 +36,25 @@ def _epoch_bar(console, label: str):
     )
 
 
+def _check_device(device: str) -> str:
+    """Refuse a torch device this installation cannot use, before any work starts."""
+    import torch
+
+    from personax.errors import BadInput
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise BadInput(
+            f"--device '{device}' is not a torch device; use e.g. cpu or cuda."
+        ) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device '{device}': this torch build or machine has no CUDA; use cpu.")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise BadInput(f"--device '{device}': MPS is not available here; use cpu.")
+    return device
+
+
 def register(app: typer.Typer) -> None:
     @crl_app.command("train")
     def train(
@@ -60,6 +79,7 @@ def register(app: typer.Typer) -> None:
         """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
         from rich.console import Console
 
+        from personax.atomic import check_output_dir, output_dir
         from personax.crl.baselines import train_method
         from personax.crl.config import CRLConfig
         from personax.crl.dataset import check_latent_dims, load_crl_dataset, parse_latent_dims
@@ -67,6 +87,8 @@ def register(app: typer.Typer) -> None:
 
         dataset = load_crl_dataset(data)
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
+        _check_device(device)
+        check_output_dir(out)  # input problems first, then the output, all before training
         changes = {
             k: v
             for k, v in {
@@ -86,7 +108,8 @@ def register(app: typer.Typer) -> None:
                 bar.update(task, completed=epoch, total=total, status=f"val {row['val_loss']:.4g}")
 
             run = train_method(method, dataset, dims, shared_dims, config, seed, progress, device)
-        write_crl_run(run, out)
+        with output_dir(out, kind="crl-train") as tmp:
+            write_crl_run(run, tmp)
         message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s)"
         if run.metrics is not None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
@@ -117,9 +140,12 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from personax.atomic import write_text
+        from personax.atomic import check_output_dir, output_dir
         from personax.crl.bench import BENCHMARKS, RESULT_COLUMNS, run_benchmark, summarise
         from personax.errors import BadInput
+
+        check_output_dir(out)
+        _check_device(device)
 
         if benchmark not in BENCHMARKS:
             raise BadInput(
@@ -164,9 +190,10 @@ def register(app: typer.Typer) -> None:
                 data_options=data_options,
             )
         ordered = results[RESULT_COLUMNS + [c for c in results if c not in RESULT_COLUMNS]]
-        write_text(out / "results.csv", ordered.to_csv(index=False, float_format="%.6g"))
         summary = summarise(results)
-        write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
+        with output_dir(out, kind="bench-crl") as tmp:
+            (tmp / "results.csv").write_text(ordered.to_csv(index=False, float_format="%.6g"))
+            (tmp / "summary.csv").write_text(summary.to_csv(index=False, float_format="%.6g"))
         table = Table(title=f"bench crl {benchmark} (held-out test split, mean ± std over seeds)")
         for column in ("method", "MCC", "R²", "seconds / run", "runs"):
             table.add_column(column)
