@@ -6,17 +6,14 @@ import math
 from typing import Any
 
 from personax.independence.kernels import (
-    GRID_SIZE,
     CentredGramSums,
     DeltaKernel,
-    Factorised,
     GaussianKernel,
+    approximation_note,
     as_factorised_pair,
     centred_gram_sums,
-    gamma_sf,
-    kernel_alignment,
+    gamma_null_result,
     median_sigma,
-    needs_approximation,
     sample_std,
 )
 from personax.independence.result import TestResult, invalid_result
@@ -76,26 +73,14 @@ def hsic(
     mu_y = sums.offdiag_y / (n * (n - 1))
     mean = (1 + mu_x * mu_y - mu_x - mu_y) / n
     var = 2 * (n - 4) * (n - 5) / (n * (n - 1) * (n - 2) * (n - 3)) * sums.fourth / n**2
-    shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (math.nan, math.nan)
-    return TestResult(
-        test="hsic",
-        statistic=statistic,
-        p_value=gamma_sf(statistic, shape, scale),
+    return gamma_null_result(
+        "hsic",
+        statistic,
+        mean,
+        var,
         n=n,
-        null=NULL,
-        params={
-            "sigma_x": kx.sigma,
-            "sigma_y": ky.sigma,
-            "width_rule": width_rule,
-            "gamma_shape": float(shape),
-            "gamma_scale": float(scale),
-        },
-        effect_size=kernel_alignment(sums),
-        note=_approx_note(fx, fy, approx),
+        sums=sums,
+        sigmas=(kx.sigma, ky.sigma),
+        width_rule=width_rule,
+        note=approximation_note(fx, fy, approx),
     )
-
-
-def _approx_note(fx: Factorised, fy: Factorised, approx: str | None) -> str:
-    if approx == "grid" and needs_approximation(fx, fy):
-        return f"approximate: many-valued variables snapped to {GRID_SIZE} bins (--approx grid)"
-    return ""

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from personax.independence.kernels import (
-    GRID_SIZE,
     CentredGramSums,
     DeltaKernel,
-    Factorised,
     GaussianKernel,
+    approximation_note,
     as_factorised_pair,
     centred_gram_sums,
-    gamma_sf,
-    kernel_alignment,
+    gamma_null_result,
     median_sigma,
-    needs_approximation,
     paper_kci_sigma,
     sample_std,
 )
@@ -73,26 +68,14 @@ def kci(
     sums = precomputed or centred_gram_sums(fx, fy, kx, ky, approx=approx)
     mean = sums.trace_x * sums.trace_y / n
     var = 2.0 * sums.frob_x * sums.frob_y / n**2
-    shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (np.nan, np.nan)
-    return TestResult(
-        test="kci",
-        statistic=sums.cross,
-        p_value=gamma_sf(sums.cross, shape, scale),
+    return gamma_null_result(
+        "kci",
+        sums.cross,
+        mean,
+        var,
         n=n,
-        null=NULL,
-        params={
-            "sigma_x": kx.sigma,
-            "sigma_y": ky.sigma,
-            "width_rule": width_rule,
-            "gamma_shape": float(shape),
-            "gamma_scale": float(scale),
-        },
-        effect_size=kernel_alignment(sums),
-        note=_approx_note(fx, fy, approx),
+        sums=sums,
+        sigmas=(kx.sigma, ky.sigma),
+        width_rule=width_rule,
+        note=approximation_note(fx, fy, approx),
     )
-
-
-def _approx_note(fx: Factorised, fy: Factorised, approx: str | None) -> str:
-    if approx == "grid" and needs_approximation(fx, fy):
-        return f"approximate: many-valued variables snapped to {GRID_SIZE} bins (--approx grid)"
-    return ""

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import special
 
 from personax.errors import BadInput
+from personax.independence.result import TestResult
 
 # Above these sizes the k×l algebra switches to blockwise evaluation (bounded memory).
 SMALL_SIDE = 512  # the smaller side is kept dense (k × k)
@@ -526,7 +527,46 @@ def gamma_sf(statistic: float, shape: float, scale: float) -> float:
     return float(special.gammaincc(shape, max(statistic, 0.0) / scale))
 
 
+def approximation_note(fx: Factorised, fy: Factorised, approx: str | None) -> str:
+    """The note a result carries when the opt-in grid approximation was used for it."""
+    if approx == "grid" and needs_approximation(fx, fy):
+        return f"approximate: many-valued variables snapped to {GRID_SIZE} bins (--approx grid)"
+    return ""
+
+
 def kernel_alignment(sums: CentredGramSums) -> float:
     """Normalised HSIC (centred kernel alignment) in [0, 1]: tr(KxcKyc)/(‖Kxc‖‖Kyc‖)."""
     denom = math.sqrt(max(sums.frob_x, 0.0) * max(sums.frob_y, 0.0))
     return sums.cross / denom if denom > 0 else math.nan
+
+
+def gamma_null_result(
+    test: str,
+    statistic: float,
+    mean: float,
+    var: float,
+    *,
+    n: int,
+    sums: CentredGramSums,
+    sigmas: tuple[float, float],
+    width_rule: str,
+    note: str,
+) -> TestResult:
+    """KCI and HSIC share this: a gamma null matched to (mean, var) of the statistic."""
+    shape, scale = (mean**2 / var, var / mean) if var > 0 and mean > 0 else (math.nan, math.nan)
+    return TestResult(
+        test=test,
+        statistic=statistic,
+        p_value=gamma_sf(statistic, shape, scale),
+        n=n,
+        null="gamma",
+        params={
+            "sigma_x": sigmas[0],
+            "sigma_y": sigmas[1],
+            "width_rule": width_rule,
+            "gamma_shape": float(shape),
+            "gamma_scale": float(scale),
+        },
+        effect_size=kernel_alignment(sums),
+        note=note,
+    )
