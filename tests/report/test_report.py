@@ -142,3 +142,15 @@ def test_every_cell_is_escaped(text, number):
     html = table([text, "value"], [[text, number]], numeric=[False, True])
     body = re.sub(r'</?(div|table|thead|tbody|tr|th|td)( class="[a-z-]+")?>', "", html)
     assert "<" not in body and ">" not in body
+
+
+def test_report_refuses_a_run_json_that_is_not_a_demo_manifest(tmp_path, capsys):
+    from personax.cli.main import main
+
+    folder = tmp_path / "independence"
+    folder.mkdir()
+    (folder / "run.json").write_text('{"tests": ["kci"], "alpha": 0.05}')
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "run.json" in err and "Traceback" not in err
+    assert not (folder / "report.html").exists()

@@ -769,6 +769,11 @@ def render_report(run_dir: str | Path) -> str:
         manifest = _read_json(manifest_path)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{manifest_path}: not valid JSON ({exc.msg}).") from exc
+    # Other commands write a run.json too (e.g. independence); only a demo run lists its steps.
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("steps"), list):
+        raise BadInput(
+            f"{manifest_path}: not the manifest of a `personax demo` run (it has no 'steps' list)."
+        )
     body = "".join(
         [
             _glance(run_dir, manifest),
