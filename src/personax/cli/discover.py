@@ -153,8 +153,10 @@ def register(app: typer.Typer) -> None:
         """The paper's real-world recipe on the embedded sample, scored against its planted graph."""
         import torch
 
+        from personax.atomic import check_output_dir, output_dir
         from personax.discovery.recipe import run_realworld_recipe
 
+        check_output_dir(out)
         torch.set_num_threads(2)
         if table is not None:
             from personax.data.sample import load_truth
@@ -167,11 +169,11 @@ def register(app: typer.Typer) -> None:
             sample = make_sample(kind, n=n, seed=seed)
             frame, truth = sample.table, sample.truth
         bar, callback = rich_progress()
-        with bar:
+        with bar, output_dir(out, kind="crl-realworld") as tmp:
             result = run_realworld_recipe(
                 frame,
                 truth,
-                out,
+                tmp,
                 seed=seed,
                 epochs=epochs,
                 progress=callback,
