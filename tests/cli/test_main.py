@@ -62,3 +62,11 @@ def test_unexpected_failure_exits_1(tmp_path, capsys, monkeypatch):
 def test_usage_error_for_missing_required_option(capsys):
     assert main(["data", "sample"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_bad_input_message_stays_one_line(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text('"a\x1eb\nc",x\n1,2\n')
+    assert main(["data", "validate", str(table)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("personax: error: ") and str(table) in lines[-1]

@@ -67,6 +67,12 @@ for _name in _COMMAND_MODULES:
 mount(app)
 
 
+def _one_line(message: str) -> str:
+    """Escape control characters (newlines, record separators, ...) that user data such as a
+    column name can carry, so the error stays the one line the contract promises."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never calls sys.exit)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         if debug:
             traceback.print_exc()
-        print(f"personax: error: {exc}", file=sys.stderr)
+        print(f"personax: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 — the CLI boundary maps everything to an exit code
         if debug:
