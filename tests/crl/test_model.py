@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from personax.crl.config import CRLConfig
-from personax.crl.model import CausalPrior, LatentLayout, MultiMeasurementCRL, agreement
+from personax.crl.model import (
+    CausalPrior,
+    LatentLayout,
+    MultiMeasurementCRL,
+    agreement,
+    ima_contrast,
+)
 from personax.errors import BadInput
 
 torch.set_num_threads(1)
@@ -44,9 +50,9 @@ def test_encode_shape_and_loss_is_finite_scalar():
 
 def test_adjacency_is_strictly_lower_triangular_and_shared_latents_are_roots():
     layout = LatentLayout(("a", "b"), (2, 2), 1)
-    prior = CausalPrior(layout, 3, SMALL)
+    prior = CausalPrior(layout, 3, SMALL.replace(cross_modal_latents=None))
     with torch.no_grad():
-        prior.weights.fill_(1.0)
+        prior.w1.fill_(1.0)
     a = prior.adjacency()
     assert torch.all(torch.triu(a) == 0)
     assert torch.all(a[0] == 0)  # nothing causes s_0
@@ -58,11 +64,11 @@ def test_learned_order_allows_both_directions_and_penalises_cycles():
     layout = LatentLayout(("a",), (3,), 0)
     prior = CausalPrior(layout, 0, SMALL.replace(causal_order="learned"))
     with torch.no_grad():
-        prior.weights.zero_()
-        prior.weights[1, 0] = 1.0
+        prior.w1.zero_()
+        prior.w1[1, 0] = 1.0
     assert float(prior.acyclicity().detach()) == pytest.approx(0.0, abs=1e-6)
     with torch.no_grad():
-        prior.weights[0, 1] = 1.0  # a two-cycle
+        prior.w1[0, 1] = 1.0  # a two-cycle
     assert float(prior.acyclicity().detach()) > 0.1
 
 
@@ -71,7 +77,7 @@ def test_noise_log_det_matches_autograd_jacobian():
     torch.manual_seed(3)
     prior = CausalPrior(layout, 0, SMALL)
     with torch.no_grad():
-        prior.weights.normal_()
+        prior.w1.normal_()
         prior.w2.normal_()
     v = torch.randn(4)
     jac = torch.autograd.functional.jacobian(lambda x: prior.noise(x[None])[0][0], v)
@@ -87,7 +93,7 @@ def test_prior_density_integrates_to_one(flow):
     torch.manual_seed(0)
     prior = CausalPrior(layout, 0, SMALL.replace(flow=flow))
     with torch.no_grad():
-        prior.weights.fill_(0.5)
+        prior.w1.fill_(0.5)
         prior.w2.normal_(std=0.3)
     grid = torch.linspace(-8, 8, 161)
     xx, yy = torch.meshgrid(grid, grid, indexing="ij")
@@ -127,3 +133,53 @@ def test_config_validates_and_round_trips():
         CRLConfig(lr=0)
     with pytest.raises(BadInput, match="Unknown CRL config"):
         CRLConfig.from_dict({"epochs": 3, "colour": "red"})
+
+
+def test_edge_strength_is_the_norm_of_the_weights_reading_the_parent():
+    """Shrinking an input multiplier cannot dodge the L1: the strength is the weights' norm."""
+    layout = LatentLayout(("a",), (2,), 0)
+    prior = CausalPrior(layout, 0, SMALL)
+    with torch.no_grad():
+        prior.w1.zero_()
+        prior.w1[1, 0, 0] = 3.0
+        prior.w1[1, 0, 1] = 4.0
+    assert float(prior.adjacency()[1, 0]) == pytest.approx(5.0, abs=1e-5)
+    assert float(prior.sparsity()) == pytest.approx(0.5, abs=1e-5)  # within a block: a tenth
+
+
+def test_cross_modal_edges_only_join_interface_latents():
+    layout = LatentLayout(("a", "b"), (2, 2), 0)
+    prior = CausalPrior(layout, 0, SMALL.replace(cross_modal_latents=1))
+    with torch.no_grad():
+        prior.w1.fill_(1.0)
+    a = prior.adjacency()
+    assert float(a[2, 0]) > 0  # z_a_0 -> z_b_0: both are interface latents
+    assert float(a[2, 1]) == 0 and float(a[3, 0]) == 0 and float(a[3, 1]) == 0
+    assert float(a[1, 0]) > 0 and float(a[3, 2]) > 0  # within-modality edges stay allowed
+    model = _model(config=SMALL.replace(cross_modal_latents=1))
+    critic = model.critics["a__b"]
+    assert critic.gate_logits.shape == (2,)  # one latent of each modality reaches the critic
+    with pytest.raises(BadInput, match="cross_modal_latents"):
+        SMALL.replace(cross_modal_latents=0)
+
+
+def test_ima_contrast_is_zero_for_orthogonal_columns_and_positive_otherwise():
+    orthogonal = torch.nn.Linear(2, 5, bias=False)
+    mixed = torch.nn.Linear(2, 5, bias=False)
+    with torch.no_grad():
+        orthogonal.weight.copy_(torch.tensor([[2.0, 0], [0, 1], [0, 0], [0, 0], [0, 0]]))
+        mixed.weight.copy_(torch.tensor([[1.0, 1], [0, 1], [0, 0], [0, 0], [0, 0]]))
+    code = torch.randn(7, 3)  # the last input is nuisance and is left out
+    decoder = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False), orthogonal)
+    with torch.no_grad():
+        decoder[0].weight.copy_(torch.eye(3)[:2])
+    assert float(ima_contrast(decoder, code, 2)) == pytest.approx(0.0, abs=1e-4)
+    decoder[1] = mixed
+    assert float(ima_contrast(decoder, code, 2)) == pytest.approx(0.5 * 0.6931, abs=1e-3)
+
+
+def test_ima_term_enters_the_loss_when_weighted():
+    model = _model(config=SMALL.replace(w_ima=1.0, ima_rows=4))
+    loss, parts = model.loss(_batch(), torch.Generator().manual_seed(0))
+    assert "ima" in parts and parts["ima"] >= 0 and torch.isfinite(loss)
+    loss.backward()

@@ -20,7 +20,7 @@ class CRLConfig:
     # Network sizes.
     hidden: int = 128
     layers: int = 2
-    noise_dims: int = 2  # η: exogenous noise of each measurement
+    noise_dims: int = 4  # η: exogenous noise of each measurement
     # η size for a modality with a single measurement. There z and η are interchangeable for
     # the likelihood (nothing shows which variation is shared), so by default such a modality
     # gets no η and its z must carry its main factors of variation.
@@ -49,9 +49,11 @@ class CRLConfig:
     w_recon: float = 1.0
     beta: float = 4.0
     w_agree: float = 1.0
-    # "infonce": measurements of one modality must pick each other's z out of the batch
-    # (cannot collapse); "mse": scale-free squared disagreement.
-    agreement: str = "infonce"
+    # "mse": scale-free squared disagreement between the measurements' z (default);
+    # "infonce": measurements must pick each other's z out of the batch. InfoNCE also spreads
+    # z uniformly, which makes a modality's latents independent of each other — it turned a
+    # caused latent (digit hue) into its residual given its parent (BENCHMARKS.md).
+    agreement: str = "mse"
     # How a modality's measurements are combined into q(z_m): "poe" (product of Gaussian
     # experts, precision-weighted) or "mean" (equal weights, variance of the mean), which keeps
     # one confident measurement from overruling the others.
@@ -59,12 +61,22 @@ class CRLConfig:
     temperature: float = 0.5
     # Cross-modal contrast: a critic with sparse gates on its inputs must tell which rows of two
     # modalities belong together; the gates' L1 makes few latents carry the cross-modal link.
-    w_cross: float = 5.0
+    w_cross: float = 20.0
+    # How many leading latents of each modality the cross-modal edges (and the cross-modal
+    # critic) may touch — the sparsity of the cross-modal block, as a hard constraint. With 1,
+    # the single latent of a modality that carries everything the other modality shares with it
+    # is singled out (paper graph: z11 and z21). None: every latent, soft gates only.
+    cross_modal_latents: int | None = 1
     w_gate: float = 1e-2
     w_sparse: float = 1e-2
+    # Independent mechanism analysis on every decoder: pushes the Jacobian's columns to be
+    # orthogonal, which picks out one factor per latent inside a modality's block.
+    w_ima: float = 0.0
+    ima_rows: int = 32  # rows of each mini-batch the IMA contrast is estimated on
     w_acyclic: float = 1.0  # only with causal_order="learned"
-    # Reading the learned graph: an edge j → i is reported when |A[i, j]| >= this threshold.
-    graph_threshold: float = 0.1
+    # Reading the learned graph: an edge j → i is reported when |A[i, j]| is at least this
+    # fraction of the strongest edge's strength.
+    graph_threshold: float = 0.05
 
     def __post_init__(self) -> None:
         if self.causal_order not in ("index", "learned"):
@@ -81,6 +93,12 @@ class CRLConfig:
             )
         if self.flow not in ("elementwise", "coupling"):
             raise BadInput(f"flow must be 'elementwise' or 'coupling', got {self.flow!r}.")
+        if self.cross_modal_latents is not None and self.cross_modal_latents < 1:
+            raise BadInput(
+                f"cross_modal_latents must be at least 1 or None, got {self.cross_modal_latents}."
+            )
+        if not 0.0 <= self.graph_threshold <= 1.0:
+            raise BadInput(f"graph_threshold must be in [0, 1], got {self.graph_threshold}.")
         if self.single_noise_dims < 0:
             raise BadInput(f"single_noise_dims must be >= 0, got {self.single_noise_dims}.")
         if self.combine not in ("poe", "mean"):

@@ -67,6 +67,15 @@ class LatentLayout:
             blocks += [modality] * dims
         return blocks
 
+    def interface_mask(self, per_modality: int | None) -> list[bool]:
+        """Which latents may take part in cross-modal edges: the first ``per_modality`` of each
+        modality block (all when None; shared latents always)."""
+        mask = [True] * self.shared_dims
+        for dims in self.latent_dims:
+            k = dims if per_modality is None else min(per_modality, dims)
+            mask += [True] * k + [False] * (dims - k)
+        return mask
+
     def slices(self) -> dict[str, slice]:
         out = {"shared": slice(0, self.shared_dims)}
         start = self.shared_dims
@@ -120,28 +129,32 @@ class CausalPrior(nn.Module):
         cross = torch.tensor(
             [[float(bi != bj and "shared" not in (bi, bj)) for bj in blocks] for bi in blocks]
         )
+        # Cross-modal edges may only join each modality's leading "interface" latents.
+        interface = torch.tensor(layout.interface_mask(config.cross_modal_latents))
+        allowed = allowed * (1.0 - cross * ~(interface[:, None] & interface[None, :]))
         self.register_buffer("allowed", allowed)
         self.register_buffer("cross_modal", cross * allowed)
-        # Start every allowed edge at a small weight so that gradients can grow or prune it.
-        self.weights = nn.Parameter(0.1 * allowed.clone())
         hidden = config.causal_hidden
-        # One small MLP per latent, evaluated in parallel with batched weights.
-        self.w1 = nn.Parameter(torch.randn(n, n, hidden) / max(n, 1) ** 0.5)
+        # One small MLP per latent, evaluated in parallel with batched weights. The edge
+        # strength j → i is the norm of the first-layer weights that read v_j in latent i's
+        # network (as in NOTEARS-MLP): a separate multiplier on the inputs would let the L1
+        # penalty be dodged by shrinking it and growing the weights behind it.
+        self.w1 = nn.Parameter(0.1 * torch.randn(n, n, hidden) / hidden**0.5)
         self.b1 = nn.Parameter(torch.zeros(n, hidden))
         self.w2 = nn.Parameter(torch.zeros(n, hidden, 2))
         self.b2 = nn.Parameter(torch.zeros(n, 2))
         self.flow = make_flow(n + n_noise, config)
 
     def adjacency(self) -> torch.Tensor:
-        """Effective weighted adjacency, entry [i, j] = strength of j → i."""
-        return self.weights * self.allowed
+        """Effective weighted adjacency, entry [i, j] = strength of j → i (0 where forbidden)."""
+        return torch.sqrt((self.w1 * self.w1).sum(-1) + 1e-12) * self.allowed
 
     def noise(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise estimates e (B × L) and log|det ∂e/∂v| (B,)."""
         # h_i(v_i, parents) is affine in v_i with a location and scale computed from the
-        # A-weighted parents only, so it is invertible in v_i with an exact log-determinant.
-        parents = v.unsqueeze(1) * self.adjacency().unsqueeze(0)  # B × L × L
-        hidden = torch.tanh(torch.einsum("bij,ijh->bih", parents, self.w1) + self.b1)
+        # allowed parents only, so it is invertible in v_i with an exact log-determinant.
+        weights = self.w1 * self.allowed.unsqueeze(-1)
+        hidden = torch.tanh(torch.einsum("bj,ijh->bih", v, weights) + self.b1)
         out = torch.einsum("bih,iho->bio", hidden, self.w2) + self.b2
         loc, log_scale = out[..., 0], 2.0 * torch.tanh(out[..., 1] / 2.0)
         e = (v - loc) * torch.exp(-log_scale)
@@ -207,8 +220,13 @@ class MultiMeasurementCRL(nn.Module):
             for a, m in enumerate(self.modalities):
                 for other in self.modalities[a + 1 :]:
                     self.critics[f"{m}__{other}"] = GatedCritic(
-                        latent_dims[m], latent_dims[other], config.flow_hidden
+                        self._interface_dims(m), self._interface_dims(other), config.flow_hidden
                     )
+
+    def _interface_dims(self, modality: str) -> int:
+        dims = self.layout.latent_dims[self.modalities.index(modality)]
+        k = self.config.cross_modal_latents
+        return dims if k is None else min(k, dims)
 
     @property
     def keys(self) -> list[str]:
@@ -275,6 +293,7 @@ class MultiMeasurementCRL(nn.Module):
         slices = self.layout.slices()
         shared = v[:, slices["shared"]]
         recon = v.new_zeros(())
+        ima = v.new_zeros(())
         offset = 0
         for m in self.modalities:
             z, q = v[:, slices[m]], self.noise_dims[m]
@@ -282,8 +301,15 @@ class MultiMeasurementCRL(nn.Module):
                 key = f"{m}.{k}"
                 eta_k = eta[:, offset : offset + q]
                 offset += q
-                x_hat = self.decoders[f"{m}_{k}"](torch.cat([shared, z, eta_k], dim=-1))
+                decoder = self.decoders[f"{m}_{k}"]
+                code = torch.cat([shared, z, eta_k], dim=-1)
+                x_hat = decoder(code)
                 recon = recon + 0.5 * ((x_hat - batch[key]) ** 2).sum(-1).mean()
+                if c.w_ima > 0 and shared.shape[1] + z.shape[1] > 1:
+                    # The causal latents' columns only (η is nuisance), on a few rows: the
+                    # contrast is a per-row average, so a sub-batch estimates it cheaply.
+                    rows = code[: c.ima_rows]
+                    ima = ima + ima_contrast(decoder, rows, shared.shape[1] + z.shape[1])
 
         agree = v.new_zeros(())
         for means in per_measurement.values():
@@ -293,7 +319,9 @@ class MultiMeasurementCRL(nn.Module):
         gates = v.new_zeros(())
         for name, critic in self.critics.items():
             first, second = name.split("__")
-            cross = cross + critic.info_nce(v_mean[:, slices[first]], v_mean[:, slices[second]])
+            za = v_mean[:, slices[first]][:, : self._interface_dims(first)]
+            zb = v_mean[:, slices[second]][:, : self._interface_dims(second)]
+            cross = cross + critic.info_nce(za, zb)
             gates = gates + critic.gate_l1()
 
         sparse = self.prior.sparsity()
@@ -304,13 +332,37 @@ class MultiMeasurementCRL(nn.Module):
             + c.w_cross * cross
             + c.w_gate * gates
             + c.w_sparse * sparse
+            + c.w_ima * ima
         )
         parts = {"recon": recon, "kl": kl, "agree": agree, "cross": cross, "sparse": sparse}
+        if c.w_ima > 0:
+            parts["ima"] = ima
         if c.causal_order == "learned":
             acyclic = self.prior.acyclicity()
             total = total + c.w_acyclic * acyclic
             parts["acyclic"] = acyclic
         return total, {name: float(value.detach()) for name, value in parts.items()}
+
+
+def ima_contrast(decoder: nn.Module, code: torch.Tensor, columns: int) -> torch.Tensor:
+    """Independent mechanism analysis (Gresele et al., 2021) over the first ``columns`` inputs
+    of ``decoder``: the batch mean of ``Σ_i log‖J_i‖ − ½ log det(JᵀJ)`` for those Jacobian
+    columns J_i, which is 0 exactly when they are orthogonal — each latent changes the
+    measurement in its own direction (true of e.g. rotation and hue of an image, not of their
+    mixtures).
+
+    Written here because no library computes it; the Jacobian comes from one forward-mode
+    pass per column (``torch.func.jvp``), differentiable for training.
+    """
+    jac = []
+    for i in range(columns):
+        tangent = torch.zeros_like(code)
+        tangent[:, i] = 1.0
+        jac.append(torch.func.jvp(decoder, (code,), (tangent,))[1])
+    stacked = torch.stack(jac, dim=-1)  # B × D × columns
+    gram = stacked.transpose(1, 2) @ stacked + 1e-6 * torch.eye(columns, device=code.device)
+    log_norms = 0.5 * torch.log(torch.diagonal(gram, dim1=1, dim2=2)).sum(-1)
+    return (log_norms - 0.5 * torch.logdet(gram)).mean()
 
 
 def agreement(means: list[torch.Tensor], kind: str, temperature: float) -> torch.Tensor:

@@ -392,12 +392,19 @@ def graph_against_truth(
     est_of_true = np.empty(len(truth), dtype=int)
     est_of_true[matching[:, 0]] = matching[:, 1]
     in_true_order = adjacency[np.ix_(est_of_true, est_of_true)]
-    scores = graph_scores(truth, in_true_order, threshold=float(graph["threshold"]))
-    return {**scores.to_dict(), "threshold": float(graph["threshold"])}
+    cut = float(graph.get("absolute_cut", graph["threshold"]))
+    # graph_scores keeps |A| >= threshold; the smallest positive value keeps "no edges" when the
+    # whole adjacency is zero.
+    scores = graph_scores(truth, in_true_order, threshold=max(cut, np.finfo(float).tiny))
+    return {**scores.to_dict(), "threshold": float(graph["threshold"]), "absolute_cut": cut}
 
 
 def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Learned graph: the weighted adjacency ([i, j] = j → i) and the edges above threshold."""
+    """Learned graph: the weighted adjacency ([i, j] = j → i) and the edges whose strength is at
+    least ``threshold`` times the strongest edge's (strengths have no natural unit, so the cut
+    is relative; an all-zero adjacency has no edges)."""
+    strongest = float(np.abs(adjacency).max()) if adjacency.size else 0.0
+    cut = threshold * strongest
     edges = [
         {
             "source": names[j],
@@ -407,12 +414,14 @@ def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dic
         }
         for i in range(len(names))
         for j in range(len(names))
-        if abs(adjacency[i, j]) >= threshold
+        if strongest > 0 and abs(adjacency[i, j]) >= cut and adjacency[i, j] != 0
     ]
     return {
         "nodes": list(names),
         "adjacency": np.round(adjacency, 6).tolist(),
         "threshold": threshold,
+        "threshold_relative_to": "strongest edge",
+        "absolute_cut": round(cut, 6),
         "edges": edges,
     }
 
