@@ -122,3 +122,22 @@ def test_bench_bad_options_exit_2(tmp_path, capsys, option, value, needle):
         ["bench", "crl", option, value, "--n", "60", "--epochs", "1", "--out", str(tmp_path / "b")]
     )
     assert code == 2 and needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "one", "-2"])
+def test_bad_cross_modal_latents_exit_2(npz, tmp_path, capsys, value):
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--out", str(out), "--cross-modal-latents", value]
+    assert main(["crl", "train", str(npz), *args, *FAST]) == 2
+    assert "--cross-modal-latents" in capsys.readouterr().err and not out.exists()
+
+
+def test_cross_modal_latents_all_is_saved_in_the_config(npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--latent-dims", "m1=2,m2=2", "--out", str(out), "--cross-modal-latents", "all"]
+    assert main(["crl", "train", str(npz), *args, *FAST]) == 0, capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["config"]["cross_modal_latents"] is None
+    graph = json.loads((out / "graph.json").read_text())
+    assert graph["threshold_relative_to"] == "strongest edge"
+    strongest = np.abs(np.asarray(graph["adjacency"])).max()
+    assert all(abs(e["weight"]) >= graph["threshold"] * strongest for e in graph["edges"])

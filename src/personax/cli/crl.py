@@ -55,6 +55,20 @@ def _check_device(device: str) -> str:
     return device
 
 
+def _cross_modal_latents(text: str) -> int | None:
+    from personax.errors import BadInput
+
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadInput(f"--cross-modal-latents must be a whole number >= 1 or 'all', got '{text}'.")
+    return value
+
+
 def register(app: typer.Typer) -> None:
     @crl_app.command("train")
     def train(
@@ -75,6 +89,11 @@ def register(app: typer.Typer) -> None:
             "personax", "--method", help="personax (default) or a baseline: mmcrl, betavae, mcl."
         ),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+        cross_modal_latents: str = typer.Option(
+            "1",
+            "--cross-modal-latents",
+            help="Latents per modality that cross-modal edges may join (a number, or 'all').",
+        ),
     ) -> None:
         """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
         from rich.console import Console
@@ -99,6 +118,7 @@ def register(app: typer.Typer) -> None:
             }.items()
             if v is not None
         }
+        changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
         config = CRLConfig().replace(**changes)
         console = Console(stderr=True)
         with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
