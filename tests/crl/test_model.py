@@ -183,3 +183,10 @@ def test_ima_term_enters_the_loss_when_weighted():
     loss, parts = model.loss(_batch(), torch.Generator().manual_seed(0))
     assert "ima" in parts and parts["ima"] >= 0 and torch.isfinite(loss)
     loss.backward()
+
+
+def test_config_rejects_unknown_schedule_and_threshold():
+    with pytest.raises(BadInput, match="lr_schedule"):
+        SMALL.replace(lr_schedule="step")
+    with pytest.raises(BadInput, match="graph_threshold"):
+        SMALL.replace(graph_threshold=1.5)

@@ -42,6 +42,7 @@ class CRLConfig:
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-5
+    lr_schedule: str = "cosine"  # decay to lr/10 over the epoch budget; or "constant"
     patience: int = 20  # epochs without a better validation loss before stopping
     min_epochs: int = 10
     max_seconds: float | None = None  # wall-clock budget; the best validation checkpoint is kept
@@ -101,6 +102,8 @@ class CRLConfig:
             raise BadInput(f"graph_threshold must be in [0, 1], got {self.graph_threshold}.")
         if self.single_noise_dims < 0:
             raise BadInput(f"single_noise_dims must be >= 0, got {self.single_noise_dims}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise BadInput(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}.")
         if self.combine not in ("poe", "mean"):
             raise BadInput(f"combine must be 'poe' or 'mean', got {self.combine!r}.")
         if self.agreement not in ("infonce", "mse"):

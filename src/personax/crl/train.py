@@ -140,6 +140,15 @@ def fit_latent_model(
         optimiser = torch.optim.Adam(
             module.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
+        # Cosine decay to a tenth of the rate over the epoch budget: the late, small steps
+        # sharpen the latents once the structure is found.
+        scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimiser, T_max=config.epochs, eta_min=0.1 * config.lr
+            )
+            if config.lr_schedule == "cosine"
+            else None
+        )
         shuffle = torch.Generator().manual_seed(seed)
         sampler = torch.Generator(device=dev).manual_seed(seed + 1)
         rows: list[dict[str, float]] = []
@@ -160,6 +169,8 @@ def fit_latent_model(
                 count += size
                 for name, value in parts.items():
                     parts_sum[name] = parts_sum.get(name, 0.0) + value * size
+            if scheduler is not None:
+                scheduler.step()
             val_loss = validation_loss(module, tensors, val_index, config.batch_size, seed)
             row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
             row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
