@@ -105,7 +105,9 @@ def _answered(store_path) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_without_asking_again(tmp_path, llm_server, sig):
-    server = llm_server(latency=0.03)
+    # 0.1 s per answer: the whole plan takes about 4 s, so even on a loaded machine the signal
+    # lands midway (with 0.03 s a slow poll loop once let the run finish first).
+    server = llm_server(latency=0.1)
     roster = tmp_path / "roster.csv"
     people = make_roster(60)
     people.to_csv(roster, index=False)
