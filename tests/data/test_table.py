@@ -46,6 +46,13 @@ def test_dataset_folder(tmp_path):
     assert read_table(folder)["id"].tolist() == ["a", "b"]
 
 
+def test_folder_of_unrelated_parquet_files_is_refused(tmp_path):
+    write_table(_frame(), tmp_path / "a.parquet")
+    write_table(_frame()[["id", "height"]], tmp_path / "b.parquet")
+    with pytest.raises(BadInput, match="b.parquet has different columns from a.parquet"):
+        read_raw_table(tmp_path)
+
+
 def test_empty_folder_is_bad_input(tmp_path):
     with pytest.raises(BadInput, match="no data/\\*.parquet"):
         read_raw_table(tmp_path)

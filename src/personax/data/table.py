@@ -117,7 +117,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
                 files = [f for f in sorted(p.glob("*.parquet")) if not _is_sidecar(f)]
             if not files:
                 raise BadInput(f"{p}: dataset folder has no data/*.parquet files.")
-            return pd.concat([_read_parquet(f) for f in files], ignore_index=True)
+            return _concat_shards(p, files)
         if fmt == "parquet":
             return _read_parquet(p)
         if p.stat().st_size == 0:
@@ -139,6 +139,21 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _is_sidecar(path: Path) -> bool:
     return path.name.endswith(".latents.parquet")
+
+
+def _concat_shards(folder: Path, files: list[Path]) -> pd.DataFrame:
+    """Shards of one table, stacked; files with different columns are not shards of one table
+    (stacking them would fill the gaps with NaN silently), so they are refused."""
+    frames = [_read_parquet(f) for f in files]
+    first = list(frames[0].columns)
+    for f, frame in zip(files[1:], frames[1:], strict=True):
+        if list(frame.columns) != first:
+            raise BadInput(
+                f"{folder}: {f.name} has different columns from {files[0].name}, so they are "
+                "not parts of one table; give one file, or a folder whose Parquet files share "
+                "their columns."
+            )
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
