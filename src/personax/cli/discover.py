@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
         compat: str = typer.Option(
             None, "--compat", help="paper: KCI exactly as causal-learn's (kci / fisherz only)."
         ),
+        colliders: str = typer.Option(
+            "sepset",
+            "--colliders",
+            help="sepset (PC's rule) or majority (orientations independent of column order).",
+        ),
     ) -> None:
         """PC causal discovery with background knowledge that always holds in the output."""
         from personax.atomic import check_output_dir, output_dir
@@ -82,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 progress=callback,
                 source=str(table),
                 compat=compat,
+                colliders=colliders.lower(),
             )
         with output_dir(out, kind="discover") as tmp:
             write_graph(graph, tmp)

@@ -30,6 +30,7 @@ import numpy as np
 
 from personax.discovery.graph import CausalGraph, Edge
 from personax.discovery.knowledge import Knowledge
+from personax.errors import BadInput
 
 # Endpoint marks: marks[i, j] is the mark at the j end of the edge between i and j.
 NONE, TAIL, ARROW = 0, 1, 2
@@ -104,8 +105,20 @@ def pc(
     alpha: float = 0.05,
     knowledge: Knowledge | None = None,
     progress: Progress | None = None,
+    colliders: str = "sepset",
 ) -> PCResult:
-    """Run PC over ``nodes`` (names of the columns ``ci`` tests, in index order)."""
+    """Run PC over ``nodes`` (names of the columns ``ci`` tests, in index order).
+
+    ``colliders``: how an unshielded triple x – z – y is judged. ``"sepset"`` (PC's rule, as
+    causal-learn's default): a collider when z is not in the separating set the skeleton found
+    first — which set is found first depends on the column order. ``"majority"`` (Colombo &
+    Maathuis, 2014): x and y are tested given every subset of their neighbours (up to the
+    largest conditioning size the skeleton used); a collider when z is in fewer than half of
+    the separating subsets, undecided (left unoriented) at exactly half — the orientations then
+    do not depend on the column order.
+    """
+    if colliders not in ("sepset", "majority"):
+        raise BadInput(f"colliders must be 'sepset' or 'majority', got {colliders!r}.")
     names = tuple(nodes)
     knowledge = knowledge or Knowledge()
     n = len(names)
@@ -144,12 +157,24 @@ def pc(
 
     # Stage 3: colliders, requests collected first, knowledge wins over data.
     wants_arrow = np.zeros((n, n), dtype=bool)  # wants_arrow[i, j]: an arrowhead at j on i—j
+    max_size = max((len(c) for c in sepsets.values()), default=0)
+    separating: dict[frozenset[int], list[tuple[int, ...]]] = {}
     for z in range(n):
         around = np.flatnonzero(adj[z])
         for x, y in combinations(around, 2):
             if adj[x, y]:
                 continue
-            if z in sepsets.get(frozenset((int(x), int(y))), ()):
+            pair = frozenset((int(x), int(y)))
+            if colliders == "majority":
+                if pair not in separating:
+                    subsets, tests = _separating_subsets(adj, int(x), int(y), ci, alpha, max_size)
+                    separating[pair] = subsets
+                    n_tests += tests
+                found = separating[pair] or [sepsets.get(pair, ())]
+                containing = sum(z in cond for cond in found)
+                if 2 * containing >= len(found):  # in half or more: not a collider (or undecided)
+                    continue
+            elif z in sepsets.get(pair, ()):
                 continue
             wants_arrow[x, z] = wants_arrow[y, z] = True
     for i, j in zip(*np.nonzero(wants_arrow), strict=True):
@@ -192,6 +217,27 @@ def pc(
     return PCResult(graph=graph, sepsets=sepsets, n_tests=n_tests)
 
 
+def _separating_subsets(
+    adj: np.ndarray, x: int, y: int, ci: CITest, alpha: float, max_size: int
+) -> tuple[list[tuple[int, ...]], int]:
+    """Every subset (up to ``max_size``) of x's or y's other neighbours given which x and y
+    test independent, and the number of tests run."""
+    found: list[tuple[int, ...]] = []
+    tests = 0
+    seen: set[tuple[int, ...]] = set()
+    for pool in (np.flatnonzero(adj[x]), np.flatnonzero(adj[y])):
+        pool = [int(v) for v in pool if v not in (x, y)]
+        for size in range(min(max_size, len(pool)) + 1):
+            for cond in combinations(sorted(pool), size):
+                if cond in seen:
+                    continue
+                seen.add(cond)
+                tests += 1
+                if ci.p_value(min(x, y), max(x, y), cond) > alpha:
+                    found.append(cond)
+    return found, tests
+
+
 def _orient(marks: np.ndarray, i: int, j: int) -> None:
     """Make the edge i → j."""
     marks[i, j] = ARROW
@@ -212,16 +258,24 @@ def meek(marks: np.ndarray) -> None:
     def adjacent(a: int, b: int) -> bool:
         return marks[a, b] != NONE
 
-    changed = True
-    while changed:
-        changed = False
-        for a in range(n):
-            for b in range(n):
-                if a == b or not undirected(a, b):
-                    continue
-                if _meek_orients(a, b, n, directed, undirected, adjacent):
-                    _orient(marks, a, b)
-                    changed = True
+    # Each sweep decides on a snapshot and applies its orientations together (an edge that the
+    # rules would orient both ways stays undirected), so the result does not depend on the
+    # order of the nodes. On a consistent pattern this is the usual unique Meek closure; with
+    # bidirected edges in the graph, orienting one edge at a time could depend on the order.
+    while True:
+        implied = {
+            (a, b)
+            for a in range(n)
+            for b in range(n)
+            if a != b
+            and undirected(a, b)
+            and _meek_orients(a, b, n, directed, undirected, adjacent)
+        }
+        chosen = [(a, b) for a, b in implied if (b, a) not in implied]
+        if not chosen:
+            return
+        for a, b in chosen:
+            _orient(marks, a, b)
 
 
 def _meek_orients(a, b, n, directed, undirected, adjacent) -> bool:

@@ -97,6 +97,7 @@ def discover(
     progress: Progress | None = None,
     source: str = "table",
     compat: str | None = None,
+    colliders: str = "sepset",
 ) -> CausalGraph:
     """PC over ``columns`` of ``df`` with background knowledge that always holds in the output.
 
@@ -105,6 +106,8 @@ def discover(
     seeded). ``columns`` None means every numeric column except ``id`` and ``split``.
     ``compat="paper"``: KCI exactly as causal-learn's ``CIT(data, "kci")`` (Fisher-z is the
     same formula in both modes; RCIT has no such mode here).
+    ``colliders``: ``"sepset"`` (PC's rule) or ``"majority"`` (orientations independent of the
+    column order, at the cost of extra tests; see :func:`personax.discovery.pc.pc`).
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
     if test not in TESTS:
@@ -134,13 +137,16 @@ def discover(
         tester = KCITester(data, compat=compat)
     else:
         tester = RCITTester(data, seed=seed)
-    result = pc(cols, tester, alpha=alpha, knowledge=knowledge, progress=progress)
+    result = pc(
+        cols, tester, alpha=alpha, knowledge=knowledge, progress=progress, colliders=colliders
+    )
     graph = result.graph
     knowledge.check(graph)  # must never fire; raises KnowledgeViolation if it does
     mode = " (causal-learn compatible)" if compat == "paper" and test == "kci" else ""
+    rule = "; colliders by the majority rule" if colliders == "majority" else ""
     summary = (
         f"PC (stable skeleton) with the {test} test{mode} at alpha {alpha} on {data.shape[0]} rows "
-        f"and {len(cols)} columns; {result.n_tests} conditional independence tests."
+        f"and {len(cols)} columns{rule}; {result.n_tests} conditional independence tests."
     )
     return CausalGraph(
         nodes=graph.nodes,
