@@ -141,3 +141,40 @@ def test_cross_modal_latents_all_is_saved_in_the_config(npz, tmp_path, capsys):
     assert graph["threshold_relative_to"] == "strongest edge"
     strongest = np.abs(np.asarray(graph["adjacency"])).max()
     assert all(abs(e["weight"]) >= graph["threshold"] * strongest for e in graph["edges"])
+
+
+def test_config_file_reproduces_a_run_and_flags_override_it(npz, tmp_path, capsys):
+    first = tmp_path / "first"
+    args = ["--latent-dims", "m1=2,m2=2", *FAST, "--noise-dims", "3"]
+    assert main(["crl", "train", str(npz), "--out", str(first), *args]) == 0
+    saved = first / "config.json"
+    assert json.loads(saved.read_text())["config"]["noise_dims"] == 3
+    again = tmp_path / "again"
+    dims = ["--latent-dims", "m1=2,m2=2"]
+    assert main(["crl", "train", str(npz), *dims, "--config", str(saved), "--out", str(again)]) == 0
+    assert (again / "latents.csv").read_bytes() == (first / "latents.csv").read_bytes()
+    changed = tmp_path / "changed"
+    flags = ["--config", str(saved), "--epochs", "1", "--out", str(changed)]
+    assert main(["crl", "train", str(npz), *dims, *flags]) == 0, capsys.readouterr().err
+    config = json.loads((changed / "config.json").read_text())["config"]
+    assert config["epochs"] == 1 and config["noise_dims"] == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{not json", "not a readable JSON"),
+        ('{"epochs": "ten"}', "epochs must be int"),
+        ('{"epochs": true}', "epochs must be int"),
+        ('{"colour": 1}', "Unknown CRL config field(s): colour"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_bad_config_file_exit_2(npz, tmp_path, capsys, content, needle):
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--config", str(path), "--out", str(out)]
+    assert main(["crl", "train", str(npz), *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and str(path) in err and not out.exists()

@@ -55,6 +55,29 @@ def _check_device(device: str) -> str:
     return device
 
 
+def _config_from_file(path: Path):
+    """A CRLConfig from a JSON file: plain fields, or a run's config.json (key "config")."""
+    import json
+
+    from personax.crl.config import CRLConfig
+    from personax.errors import BadInput
+
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such config file.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not a readable JSON file ({exc}).") from None
+    if isinstance(values, dict) and isinstance(values.get("config"), dict):
+        values = values["config"]
+    if not isinstance(values, dict):
+        raise BadInput(f"{path}: the config must be a JSON object of CRLConfig fields.")
+    try:
+        return CRLConfig.from_dict(values)
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None
+
+
 def _cross_modal_latents(text: str) -> int | None:
     from personax.errors import BadInput
 
@@ -89,10 +112,19 @@ def register(app: typer.Typer) -> None:
             "personax", "--method", help="personax (default) or a baseline: mmcrl, betavae, mcl."
         ),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
-        cross_modal_latents: str = typer.Option(
-            "1",
+        cross_modal_latents: str | None = typer.Option(
+            None,
             "--cross-modal-latents",
-            help="Latents per modality that cross-modal edges may join (a number, or 'all').",
+            help="Latents per modality that cross-modal edges may join: a number (default 1) "
+            "or 'all'.",
+        ),
+        noise_dims: int | None = typer.Option(
+            None, "--noise-dims", help="η size per measurement of a multi-measurement modality."
+        ),
+        config_file: Path | None = typer.Option(
+            None,
+            "--config",
+            help="JSON of CRLConfig fields, or a run's config.json; flags given override it.",
         ),
     ) -> None:
         """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
@@ -108,6 +140,7 @@ def register(app: typer.Typer) -> None:
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
         _check_device(device)
         check_output_dir(out)  # input problems first, then the output, all before training
+        base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
             k: v
             for k, v in {
@@ -115,11 +148,13 @@ def register(app: typer.Typer) -> None:
                 "batch_size": batch_size,
                 "lr": lr,
                 "max_seconds": max_seconds,
+                "noise_dims": noise_dims,
             }.items()
             if v is not None
         }
-        changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
-        config = CRLConfig().replace(**changes)
+        if cross_modal_latents is not None:
+            changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
+        config = base.replace(**changes)
         console = Console(stderr=True)
         with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
             task = bar.add_task("train", total=config.epochs, status="")

@@ -125,8 +125,30 @@ class CRLConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CRLConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
         if unknown:
             raise BadInput(f"Unknown CRL config field(s): {', '.join(unknown)}.")
+        for name, value in values.items():
+            allowed = {part.strip() for part in str(fields[name].type).split("|")}
+            if not any(_is_type(value, kind) for kind in allowed):
+                raise BadInput(
+                    f"CRL config field {name} must be {' or '.join(sorted(allowed))}, "
+                    f"got {value!r}."
+                )
         return cls(**values)
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    """Does a JSON value fit the annotation ``kind`` (int, float, str or None)?"""
+    if kind == "None":
+        return value is None
+    if isinstance(value, bool):  # JSON true/false is no number
+        return kind == "bool"
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "float":
+        return isinstance(value, (int, float))
+    if kind == "str":
+        return isinstance(value, str)
+    return False
