@@ -1,6 +1,6 @@
 """Level II accuracy benchmark: personax's CRL model against MMCRL, β-VAE and MCL.
 
-Runs ``personax bench crl`` for each benchmark (all four methods, seeds 0, 1, 2; held-out test
+Runs ``personax bench crl`` for each benchmark (all four methods, seeds 0–5; held-out test
 split, model chosen on the validation split) and writes, per benchmark,
 ``benchmarks/results/crl_<benchmark>/{results.csv, summary.csv, machine.json}``.
 The figures in BENCHMARKS.md ("Level II (CRL)") come from these files.
@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Seeds 0-2 are the ones the hyper-parameters were tuned on (by their test scores); 3-5 were
+# never looked at before this table, so their mean is the unbiased figure.
+SEEDS = "0,1,2,3,4,5"
 
 
 def machine() -> dict:
@@ -58,7 +61,7 @@ def main(benchmarks: list[str]) -> None:
     for benchmark in benchmarks:
         out = RESULTS / f"crl_{benchmark.replace('-', '_')}"
         code = personax(
-            ["bench", "crl", "--benchmark", benchmark, "--seeds", "0,1,2", "--out", str(out)]
+            ["bench", "crl", "--benchmark", benchmark, "--seeds", SEEDS, "--out", str(out)]
         )
         if code != 0:
             raise SystemExit(code)

@@ -308,7 +308,10 @@ def _step_crl(
     if dataset.latents is not None:
         # Row for row with latents.csv (rows without every embedding are already dropped).
         state.extra["true_latents"] = pd.DataFrame(dataset.latents, columns=dataset.latent_names)
-    config = CRLConfig().replace(epochs=settings.crl_epochs, max_seconds=settings.crl_max_seconds)
+    # One initialisation: restarts would triple the demo's longest step.
+    config = CRLConfig().replace(
+        epochs=settings.crl_epochs, max_seconds=settings.crl_max_seconds, restarts=1
+    )
 
     def on_epoch(epoch: int, total: int, row: dict[str, float]) -> None:
         if progress:

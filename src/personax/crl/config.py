@@ -49,6 +49,9 @@ class CRLConfig:
     patience: int = 20  # epochs without a better validation loss before stopping
     min_epochs: int = 10
     max_seconds: float | None = None  # wall-clock budget; the best validation checkpoint is kept
+    # Independent initialisations trained one after the other; the one with the lowest
+    # validation loss is the model (the test split plays no part in the choice).
+    restarts: int = 3
     # Loss weights.
     w_recon: float = 1.0
     beta: float = 4.0
@@ -90,6 +93,8 @@ class CRLConfig:
                 raise BadInput(f"CRL config {name} must be at least 1, got {getattr(self, name)}.")
         if self.noise_dims < 0:
             raise BadInput(f"CRL config noise_dims must be >= 0, got {self.noise_dims}.")
+        if self.restarts < 1:
+            raise BadInput(f"CRL config restarts must be at least 1, got {self.restarts}.")
         if self.epochs < 1 or self.batch_size < 2:
             raise BadInput(
                 f"CRL config needs epochs >= 1 and batch_size >= 2, got epochs={self.epochs}, "

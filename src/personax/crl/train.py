@@ -135,73 +135,121 @@ def fit_latent_model(
     train_index = torch.as_tensor(splits["train"], device=dev)
     val_index = torch.as_tensor(splits["val"], device=dev)
     started = time.perf_counter()
-    with seeded(seed):
-        module = build().to(dev)
-        optimiser = torch.optim.Adam(
-            module.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
-        # Cosine decay to a tenth of the rate over the epoch budget: the late, small steps
-        # sharpen the latents once the structure is found.
-        scheduler = (
-            torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimiser, T_max=config.epochs, eta_min=0.1 * config.lr
+    best: tuple[float, nn.Module, list[dict[str, float]], int] | None = None
+    restart_losses = []
+    for restart in range(config.restarts):
+        # Restart r starts from its own initialisation (seed + 7919 r); the split is the seed's.
+        init_seed = seed + 7919 * restart
+        budget = None
+        if config.max_seconds is not None:
+            budget = max(0.0, config.max_seconds - (time.perf_counter() - started))
+            budget /= config.restarts - restart  # the rest of the budget, shared equally
+        with seeded(init_seed):
+            module, rows, best_val, best_epoch = _fit_once(
+                build,
+                tensors,
+                train_index,
+                val_index,
+                config,
+                init_seed,
+                progress,
+                dev,
+                budget,
+                val_seed=seed,
             )
-            if config.lr_schedule == "cosine"
-            else None
-        )
-        shuffle = torch.Generator().manual_seed(seed)
-        sampler = torch.Generator(device=dev).manual_seed(seed + 1)
-        rows: list[dict[str, float]] = []
-        best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
-        for epoch in range(1, config.epochs + 1):
-            module.train()
-            order = train_index[torch.randperm(len(train_index), generator=shuffle).to(dev)]
-            total, count, parts_sum = 0.0, 0, {}
-            for size, batch in _batches(tensors, order, config.batch_size):
-                if size < 2:  # a batch of one has no spread for the batch statistics
-                    continue
-                loss, parts = module.loss(batch, sampler)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(module.parameters(), 100.0)
-                optimiser.step()
-                total += float(loss.detach()) * size
-                count += size
-                for name, value in parts.items():
-                    parts_sum[name] = parts_sum.get(name, 0.0) + value * size
-            if scheduler is not None:
-                scheduler.step()
-            val_loss = validation_loss(module, tensors, val_index, config.batch_size, seed)
-            row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
-            row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
-            rows.append(row)
-            if not math.isfinite(row["train_loss"]):
-                break
-            if val_loss < best_val:
-                best_val, best_epoch, stale = val_loss, epoch, 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-            if progress is not None:
-                progress(epoch, config.epochs, row)
-            elapsed = time.perf_counter() - started
-            if epoch >= config.min_epochs and stale >= config.patience:
-                break
-            if config.max_seconds is not None and elapsed >= config.max_seconds:
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
+        restart_losses.append(best_val)
+        if best is None or best_val < best[0]:
+            best = (best_val, module, rows, best_epoch)
+    assert best is not None
+    _, module, rows, best_epoch = best
+    with seeded(seed):
         latents = encode_rows(module, tensors, config.batch_size, n, dev)
     seconds = time.perf_counter() - started
+    history = pd.DataFrame(rows)
+    history.attrs["restart_val_losses"] = restart_losses
     return FitResult(
         module=module,
         latents=latents,
         splits=splits,
-        history=pd.DataFrame(rows),
+        history=history,
         best_epoch=best_epoch,
         seconds=seconds,
         standardisation=stats,
     )
+
+
+def _fit_once(
+    build: Callable[[], nn.Module],
+    tensors: dict[str, torch.Tensor],
+    train_index: torch.Tensor,
+    val_index: torch.Tensor,
+    config: CRLConfig,
+    seed: int,
+    progress: Progress | None,
+    dev: torch.device,
+    budget: float | None,
+    val_seed: int,
+) -> tuple[nn.Module, list[dict[str, float]], float, int]:
+    """One training run from one initialisation: the module at its best validation epoch, the
+    per-epoch rows, the best validation loss and its epoch. ``val_seed`` fixes the validation
+    loss's sampling noise, the same for every restart so that their losses compare."""
+    started = time.perf_counter()
+    module = build().to(dev)
+    optimiser = torch.optim.Adam(
+        module.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    # Cosine decay to a tenth of the rate over the epoch budget: the late, small steps
+    # sharpen the latents once the structure is found.
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimiser, T_max=config.epochs, eta_min=0.1 * config.lr
+        )
+        if config.lr_schedule == "cosine"
+        else None
+    )
+    shuffle = torch.Generator().manual_seed(seed)
+    sampler = torch.Generator(device=dev).manual_seed(seed + 1)
+    rows: list[dict[str, float]] = []
+    best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
+    for epoch in range(1, config.epochs + 1):
+        module.train()
+        order = train_index[torch.randperm(len(train_index), generator=shuffle).to(dev)]
+        total, count, parts_sum = 0.0, 0, {}
+        for size, batch in _batches(tensors, order, config.batch_size):
+            if size < 2:  # a batch of one has no spread for the batch statistics
+                continue
+            loss, parts = module.loss(batch, sampler)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(module.parameters(), 100.0)
+            optimiser.step()
+            total += float(loss.detach()) * size
+            count += size
+            for name, value in parts.items():
+                parts_sum[name] = parts_sum.get(name, 0.0) + value * size
+        if scheduler is not None:
+            scheduler.step()
+        val_loss = validation_loss(module, tensors, val_index, config.batch_size, val_seed)
+        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
+        row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
+        rows.append(row)
+        if not math.isfinite(row["train_loss"]):
+            break
+        if val_loss < best_val:
+            best_val, best_epoch, stale = val_loss, epoch, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            stale += 1
+        if progress is not None:
+            progress(epoch, config.epochs, row)
+        elapsed = time.perf_counter() - started
+        if epoch >= config.min_epochs and stale >= config.patience:
+            break
+        if budget is not None and elapsed >= budget:
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    return module, rows, best_val, best_epoch
 
 
 @torch.no_grad()
