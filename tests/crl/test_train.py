@@ -46,6 +46,17 @@ def test_training_lowers_the_loss(run):
     assert history["val_loss"].min() < history["val_loss"].iloc[0]
 
 
+def test_restarts_keep_the_initialisation_with_the_lowest_validation_loss(data):
+    one = train_crl(data, DIMS, config=TINY.replace(restarts=1), seed=0)
+    three = train_crl(data, DIMS, config=TINY.replace(restarts=3), seed=0)
+    losses = three.metrics["restart_val_losses"]
+    assert len(losses) == 3 and len(set(losses)) == 3  # three different starts
+    assert losses[0] == pytest.approx(one.history["val_loss"].min())  # restart 0 = one start
+    assert three.history["val_loss"].min() == pytest.approx(min(losses))
+    with pytest.raises(BadInput, match="restarts"):
+        TINY.replace(restarts=0)
+
+
 def test_best_checkpoint_is_the_best_validation_epoch(run):
     history = run.history
     assert run.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])

@@ -401,6 +401,8 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
                 "method": method,
                 "seed": seed,
                 "best_epoch": fit.best_epoch,
+                # Best validation loss of every restart; the lowest one is the model.
+                "restart_val_losses": list(fit.history.attrs.get("restart_val_losses", [])),
             }
         )
         scores = graph_against_truth(dataset, graph, metrics)
