@@ -118,7 +118,15 @@ def test_killed_run_resumes_without_asking_again(tmp_path, llm_server, sig):
         "--models", str(models), "--store", str(store), "--quiet",
     ]  # fmt: skip
     planned = 60 * 2
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A process started in the background by a non-interactive shell (as CI jobs may be)
+    # inherits SIGINT as *ignored*, and Python then keeps ignoring it; give the child the
+    # default disposition so that the SIGINT case tests what Ctrl-C does.
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
         if store.exists() and _answered(store) >= 15:
