@@ -162,3 +162,11 @@ def test_wrong_latent_dims_and_methods_are_bad_input(data):
         train_method("pca", data, DIMS, config=TINY)
     with pytest.raises(BadInput, match="shared"):
         train_crl(data, DIMS, shared_dims=-1, config=TINY)
+
+
+def test_progress_runs_once_across_all_restarts(data):
+    seen = []
+    config = TINY.replace(restarts=2, patience=100)
+    train_crl(data, DIMS, config=config, seed=0, progress=lambda e, t, row: seen.append((e, t)))
+    assert [e for e, _ in seen] == list(range(1, 2 * TINY.epochs + 1))
+    assert {t for _, t in seen} == {2 * TINY.epochs}

@@ -61,3 +61,21 @@ def test_cli_majority_rule(tmp_path, capsys):
     assert "majority rule" in (out / "graph.json").read_text()
     bad = main(["discover", str(table), "--out", str(tmp_path / "h"), "--colliders", "x"])
     assert bad == 2 and "colliders" in capsys.readouterr().err
+
+
+class _CountingFisherZ(FisherZTester):
+    def __init__(self, data):
+        super().__init__(data)
+        self.calls: list[tuple] = []
+
+    def p_value(self, i, j, cond):
+        self.calls.append((i, j, tuple(cond)))
+        return super().p_value(i, j, cond)
+
+
+@pytest.mark.parametrize("rule", ["sepset", "majority"])
+def test_each_conditional_test_runs_once(rule):
+    data = _linear_dag_data(1)
+    tester = _CountingFisherZ(data)
+    result = pc([f"v{i}" for i in range(data.shape[1])], tester, 0.05, colliders=rule)
+    assert len(tester.calls) == len(set(tester.calls)) == result.n_tests

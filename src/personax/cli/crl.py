@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
         config = base.replace(**changes)
         console = Console(stderr=True)
         with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
-            task = bar.add_task("train", total=config.epochs, status="")
+            task = bar.add_task("train", total=config.epochs * config.restarts, status="")
 
             def progress(epoch: int, total: int, row: dict) -> None:
                 bar.update(task, completed=epoch, total=total, status=f"val {row['val_loss']:.4g}")

@@ -87,7 +87,10 @@ def run_benchmark(
         data = make_benchmark_data(benchmark, n or spec.default_n, seed, **(data_options or {}))
         for method in methods:
             if progress is not None:
-                progress("start", {"method": method, "seed": seed, "epochs": config.epochs})
+                progress(
+                    "start",
+                    {"method": method, "seed": seed, "epochs": config.epochs * config.restarts},
+                )
 
             def on_epoch(epoch, total, row, _method=method, _seed=seed):
                 if progress is not None:

@@ -144,6 +144,12 @@ def fit_latent_model(
         if config.max_seconds is not None:
             budget = max(0.0, config.max_seconds - (time.perf_counter() - started))
             budget /= config.restarts - restart  # the rest of the budget, shared equally
+
+        # One bar over all restarts: restart r reports epochs r·E + 1 … (r + 1)·E of R·E.
+        def restart_progress(epoch: int, total: int, row: dict, _r: int = restart) -> None:
+            if progress is not None:
+                progress(_r * total + epoch, config.restarts * total, row)
+
         with seeded(init_seed):
             module, rows, best_val, best_epoch = _fit_once(
                 build,
@@ -152,7 +158,7 @@ def fit_latent_model(
                 val_index,
                 config,
                 init_seed,
-                progress,
+                restart_progress,
                 dev,
                 budget,
                 val_seed=seed,

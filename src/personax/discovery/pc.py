@@ -118,7 +118,7 @@ def pc(
     do not depend on the column order.
     """
     if colliders not in ("sepset", "majority"):
-        raise BadInput(f"colliders must be 'sepset' or 'majority', got {colliders!r}.")
+        raise BadInput(f"--colliders must be 'sepset' or 'majority', got {colliders!r}.")
     names = tuple(nodes)
     knowledge = knowledge or Knowledge()
     n = len(names)
@@ -135,7 +135,10 @@ def pc(
             removable[i, j] = removable[j, i] = False
         elif knowledge.adjacency_forbidden(names[i], names[j]):
             start[i, j] = start[j, i] = False
-    adj, sepsets, n_tests = skeleton(start, ci, alpha, removable, progress)
+    # Every test is asked once: the skeleton meets a pair from both of its ends and the
+    # majority rule asks again for sets the skeleton already tried (KCI is costly).
+    ci = _MemoisedCI(ci)
+    adj, sepsets, _ = skeleton(start, ci, alpha, removable, progress)
     if knowledge.required:
         notes.append("Required edges are kept without testing them.")
 
@@ -167,9 +170,7 @@ def pc(
             pair = frozenset((int(x), int(y)))
             if colliders == "majority":
                 if pair not in separating:
-                    subsets, tests = _separating_subsets(adj, int(x), int(y), ci, alpha, max_size)
-                    separating[pair] = subsets
-                    n_tests += tests
+                    separating[pair] = _separating_subsets(adj, int(x), int(y), ci, alpha, max_size)
                 found = separating[pair] or [sepsets.get(pair, ())]
                 containing = sum(z in cond for cond in found)
                 if 2 * containing >= len(found):  # in half or more: not a collider (or undecided)
@@ -214,16 +215,15 @@ def pc(
     graph = CausalGraph(
         nodes=names, edges=tuple(edges), notes=tuple(notes), knowledge=knowledge.as_dict()
     )
-    return PCResult(graph=graph, sepsets=sepsets, n_tests=n_tests)
+    return PCResult(graph=graph, sepsets=sepsets, n_tests=ci.evaluations)
 
 
 def _separating_subsets(
     adj: np.ndarray, x: int, y: int, ci: CITest, alpha: float, max_size: int
-) -> tuple[list[tuple[int, ...]], int]:
+) -> list[tuple[int, ...]]:
     """Every subset (up to ``max_size``) of x's or y's other neighbours given which x and y
-    test independent, and the number of tests run."""
+    test independent."""
     found: list[tuple[int, ...]] = []
-    tests = 0
     seen: set[tuple[int, ...]] = set()
     for pool in (np.flatnonzero(adj[x]), np.flatnonzero(adj[y])):
         pool = [int(v) for v in pool if v not in (x, y)]
@@ -232,10 +232,27 @@ def _separating_subsets(
                 if cond in seen:
                     continue
                 seen.add(cond)
-                tests += 1
                 if ci.p_value(min(x, y), max(x, y), cond) > alpha:
                     found.append(cond)
-    return found, tests
+    return found
+
+
+class _MemoisedCI:
+    """A CI test that remembers its p-values; ``evaluations`` counts the distinct tests."""
+
+    def __init__(self, ci: CITest) -> None:
+        self._ci = ci
+        self._cache: dict[tuple[int, int, tuple[int, ...]], float] = {}
+
+    def p_value(self, i: int, j: int, cond: tuple[int, ...]) -> float:
+        key = (i, j, tuple(cond))
+        if key not in self._cache:
+            self._cache[key] = self._ci.p_value(i, j, tuple(cond))
+        return self._cache[key]
+
+    @property
+    def evaluations(self) -> int:
+        return len(self._cache)
 
 
 def _orient(marks: np.ndarray, i: int, j: int) -> None:
