@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from traits_helpers import make_roster, write_models
 
@@ -13,18 +11,16 @@ LONG_NAMES = ("gpt-4o-mini-2024-07-18", "meta-llama-3-1-8b-instruct-turbo")
 
 
 @pytest.fixture
-def store(tmp_path, llm_server, capsys):
+def store(tmp_path, llm_server, capsys, monkeypatch):
     server = llm_server()
     roster = tmp_path / "roster.csv"
     make_roster(6).to_csv(roster, index=False)
     models = write_models(tmp_path / "models.toml", server, names=LONG_NAMES, api_key_env="PX_K")
     path = tmp_path / "s.sqlite"
-    os.environ["PX_K"] = "sk-narrow-" + "z" * 20
-    try:
-        args = ["infer", "run", "--roster", roster, "--models", models, "--store", path]
-        assert main([str(a) for a in [*args, "--repeats", "2", "--quiet"]]) == 0
-    finally:
-        del os.environ["PX_K"]
+    monkeypatch.setenv("PX_K", "sk-narrow-" + "z" * 20)
+    args = ["infer", "run", "--roster", roster, "--models", models, "--store", path]
+    assert main([str(a) for a in [*args, "--repeats", "2", "--quiet"]]) == 0
+    monkeypatch.delenv("PX_K")
     capsys.readouterr()
     return path
 

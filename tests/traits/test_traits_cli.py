@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,18 +17,16 @@ from personax.traits.prompts import get_format
 from personax.traits.store import TraitStore
 
 
-def test_run_status_aggregate_evaluate(tmp_path, llm_server, capsys):
+def test_run_status_aggregate_evaluate(tmp_path, llm_server, capsys, monkeypatch):
     server = llm_server(faults={"Refuse": ["refuse"] * 4})
     roster = tmp_path / "roster.csv"
     make_roster(8, special={2: "Refuse"}).to_csv(roster, index=False)
     models = write_models(tmp_path / "models.toml", server, api_key_env="PX_TEST_KEY")
     store = tmp_path / "s.sqlite"
-    os.environ["PX_TEST_KEY"] = "sk-cli-" + "z" * 20
-    try:
-        args = ["infer", "run", "--roster", roster, "--models", models, "--store", store]
-        assert main([str(a) for a in [*args, "--repeats", "2", "--quiet"]]) == 0
-    finally:
-        del os.environ["PX_TEST_KEY"]
+    monkeypatch.setenv("PX_TEST_KEY", "sk-cli-" + "z" * 20)
+    args = ["infer", "run", "--roster", roster, "--models", models, "--store", store]
+    assert main([str(a) for a in [*args, "--repeats", "2", "--quiet"]]) == 0
+    monkeypatch.delenv("PX_TEST_KEY")
     out = capsys.readouterr().out
     assert "32 cells planned" in out and "28 ok" in out and "4 refusals" in out
     assert main(["infer", "status", "--store", str(store)]) == 0
