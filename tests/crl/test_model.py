@@ -190,3 +190,27 @@ def test_config_rejects_unknown_schedule_and_threshold():
         SMALL.replace(lr_schedule="step")
     with pytest.raises(BadInput, match="graph_threshold"):
         SMALL.replace(graph_threshold=1.5)
+
+
+@pytest.mark.parametrize("mode", ["unit", "learned", "learned-multi"])
+def test_reconstruction_is_the_gaussian_nll_with_the_chosen_variance(mode):
+    model = _model(config=SMALL.replace(recon_variance=mode))
+    with torch.no_grad():
+        for parameter in model.log_sigma.values():
+            parameter.fill_(-1.0)
+    x, x_hat = torch.zeros(3, 4), torch.full((3, 4), 0.5)
+    squared = 4 * 0.25
+    learned = 0.5 * squared * torch.exp(torch.tensor(2.0)) - 4.0
+    expect_multi = learned if mode != "unit" else 0.5 * squared
+    expect_single = learned if mode == "learned" else 0.5 * squared
+    assert float(model._reconstruction_nll("a_1", x_hat, x)) == pytest.approx(float(expect_multi))
+    assert float(model._reconstruction_nll("b_0", x_hat, x)) == pytest.approx(float(expect_single))
+    # σ is floored at 0.01 so that an exactly reconstructed measurement stays finite.
+    with torch.no_grad():
+        model.log_sigma["a_0"].fill_(-50.0)
+    assert torch.isfinite(model._reconstruction_nll("a_0", x, x))
+
+
+def test_config_rejects_unknown_recon_variance():
+    with pytest.raises(BadInput, match="recon_variance"):
+        SMALL.replace(recon_variance="per-pixel")

@@ -25,6 +25,8 @@ def _int_list(value: str, option: str) -> list[int]:
 def _epoch_bar(console, label: str):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from personax.cli.progress import bars_disabled
+
     return Progress(
         TextColumn(label),
         BarColumn(),
@@ -33,6 +35,7 @@ def _epoch_bar(console, label: str):
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=bars_disabled(console),
     )
 
 

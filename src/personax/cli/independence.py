@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from personax.cli.progress import bars_disabled
+
 
 def _split(value: str | None) -> list[str] | None:
     if value is None:
@@ -73,6 +75,7 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=bars_disabled(console),
         ) as bar:
             task = bar.add_task("pairs", total=None)
 

@@ -9,6 +9,7 @@ import typer
 
 from personax.cli.groups import infer_app
 from personax.cli.options import unused_seed_option
+from personax.cli.progress import progress_console
 
 
 def _fmt(value: object) -> str:
@@ -142,6 +143,7 @@ def register(app: typer.Typer) -> None:
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
+            console=progress_console(),  # stderr: standard output carries the summary
             disable=quiet,
             transient=False,
         )

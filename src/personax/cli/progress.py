@@ -6,7 +6,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
+
+
+def progress_console() -> Console:
+    """Where progress bars draw: standard error, so standard output stays clean for results
+    (a transient bar that stops on a non-terminal would otherwise leave a blank line there)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def bars_disabled(console: Console) -> bool:
+    """Bars only on a terminal: in a log or a pipe they are noise (and a stopped bar leaves an
+    empty line before any error message)."""
+    return not console.is_terminal
 
 
 def rich_progress() -> tuple[Progress, Callable[[str, int, int], None]]:
@@ -18,8 +33,14 @@ def rich_progress() -> tuple[Progress, Callable[[str, int, int], None]]:
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
 
+    console = progress_console()
     bar = RichProgress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=bars_disabled(console),
     )
     tasks: dict[str, int] = {}
 

@@ -54,6 +54,14 @@ class CRLConfig:
     restarts: int = 3
     # Loss weights.
     w_recon: float = 1.0
+    # Variance of the Gaussian decoder: "unit" (reconstruction = half the squared error) or
+    # "learned" (one variance per measurement, trained with the rest — a calibrated decoder,
+    # Rybkin et al. 2021). With unit variance on pixels in [0, 1] a whole image is worth a few
+    # nats, less than the KL price of a precise latent, so fine factors are left out of z.
+    # "learned-multi": learned only for modalities with several measurements (there the
+    # agreement term keeps nuisance out of z; a single measurement keeps the unit variance,
+    # whose bottleneck keeps its z to the main factors of variation).
+    recon_variance: str = "unit"
     beta: float = 4.0
     w_agree: float = 1.0
     # "mse": scale-free squared disagreement between the measurements' z (default);
@@ -112,6 +120,10 @@ class CRLConfig:
             raise BadInput(f"single_noise_dims must be >= 0, got {self.single_noise_dims}.")
         if self.lr_schedule not in ("constant", "cosine"):
             raise BadInput(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}.")
+        if self.recon_variance not in ("unit", "learned", "learned-multi"):
+            raise BadInput(
+                f"recon_variance must be 'unit', 'learned' or 'learned-multi', got {self.recon_variance!r}."
+            )
         if self.combine not in ("poe", "mean"):
             raise BadInput(f"combine must be 'poe' or 'mean', got {self.combine!r}.")
         if self.agreement not in ("infonce", "mse"):

@@ -211,6 +211,14 @@ class MultiMeasurementCRL(nn.Module):
             for k, width in enumerate(self.widths[m]):
                 self.encoders[f"{m}_{k}"] = mlp(width, 2 * (d + q), h, depth)
                 self.decoders[f"{m}_{k}"] = mlp(shared_dims + d + q, width, h, depth)
+        # log σ of each measurement's Gaussian decoder (used when recon_variance="learned").
+        self.log_sigma = nn.ParameterDict(
+            {
+                f"{m}_{k}": nn.Parameter(torch.zeros(()))
+                for m in self.modalities
+                for k in range(len(self.widths[m]))
+            }
+        )
         total_width = sum(sum(w) for w in self.widths.values())
         self.shared_encoder = mlp(total_width, 2 * shared_dims, h, depth) if shared_dims else None
         n_noise = sum(self.noise_dims[m] * len(w) for m, w in self.widths.items())
@@ -270,6 +278,18 @@ class MultiMeasurementCRL(nn.Module):
             per_measurement,
         )
 
+    def _reconstruction_nll(self, name: str, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """−log N(x; x̂, σ²) per row up to a constant, averaged over the batch."""
+        squared = ((x_hat - x) ** 2).sum(-1).mean()
+        mode = self.config.recon_variance
+        if mode == "unit" or (
+            mode == "learned-multi" and len(self.widths[name[: name.rindex("_")]]) < 2
+        ):
+            return 0.5 * squared
+        # σ ≥ 0.01: a measurement reconstructed exactly must not drive the likelihood to ∞.
+        log_sigma = self.log_sigma[name].clamp_min(-4.6)
+        return 0.5 * squared * torch.exp(-2.0 * log_sigma) + x.shape[-1] * log_sigma
+
     def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Posterior means of the causal latents (s, z_1, …, z_M), B × L."""
         return self.posterior(batch)[0]
@@ -304,7 +324,7 @@ class MultiMeasurementCRL(nn.Module):
                 decoder = self.decoders[f"{m}_{k}"]
                 code = torch.cat([shared, z, eta_k], dim=-1)
                 x_hat = decoder(code)
-                recon = recon + 0.5 * ((x_hat - batch[key]) ** 2).sum(-1).mean()
+                recon = recon + self._reconstruction_nll(f"{m}_{k}", x_hat, batch[key])
                 if c.w_ima > 0 and shared.shape[1] + z.shape[1] > 1:
                     # The causal latents' columns only (η is nuisance), on a few rows: the
                     # contrast is a per-row average, so a sub-batch estimates it cheaply.
