@@ -58,16 +58,16 @@ def skeleton(
     alpha: float,
     removable: np.ndarray,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, dict[frozenset[int], tuple[int, ...]], int]:
+) -> tuple[np.ndarray, dict[frozenset[int], tuple[int, ...]]]:
     """Stable PC skeleton from the adjacency matrix ``start`` (pairs absent there are never
     tested). ``removable[i, j]`` False keeps (i, j) without testing it (required edges).
 
-    Returns (adjacency bool matrix, separating sets, number of tests).
+    Returns (adjacency bool matrix, separating sets). The number of tests is the CI tester's
+    to count (it asks each distinct test once).
     """
     adj = start.copy()
     n_nodes = adj.shape[0]
     sepsets: dict[frozenset[int], tuple[int, ...]] = {}
-    n_tests = 0
     depth = 0
     while True:
         neighbours = [tuple(np.flatnonzero(adj[x])) for x in range(n_nodes)]
@@ -85,7 +85,6 @@ def skeleton(
                 others = [v for v in neighbours[x] if v != y]
                 for cond in combinations(others, depth):
                     p = ci.p_value(min(x, y), max(x, y), tuple(cond))
-                    n_tests += 1
                     if p > alpha:
                         removals[pair] = tuple(int(c) for c in cond)
                         break
@@ -96,7 +95,7 @@ def skeleton(
             adj[x, y] = adj[y, x] = False
             sepsets[pair] = cond
         depth += 1
-    return adj, sepsets, n_tests
+    return adj, sepsets
 
 
 def pc(
@@ -138,7 +137,7 @@ def pc(
     # Every test is asked once: the skeleton meets a pair from both of its ends and the
     # majority rule asks again for sets the skeleton already tried (KCI is costly).
     ci = _MemoisedCI(ci)
-    adj, sepsets, _ = skeleton(start, ci, alpha, removable, progress)
+    adj, sepsets = skeleton(start, ci, alpha, removable, progress)
     if knowledge.required:
         notes.append("Required edges are kept without testing them.")
 
