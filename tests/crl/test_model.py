@@ -214,3 +214,17 @@ def test_reconstruction_is_the_gaussian_nll_with_the_chosen_variance(mode):
 def test_config_rejects_unknown_recon_variance():
     with pytest.raises(BadInput, match="recon_variance"):
         SMALL.replace(recon_variance="per-pixel")
+
+
+def test_ima_scope_single_touches_only_single_measurement_decoders():
+    config = SMALL.replace(w_ima=1.0, ima_rows=4, ima_scope="single")
+    torch.manual_seed(0)
+    multi_only = MultiMeasurementCRL({"a": [5, 6], "c": [3, 4]}, {"a": 2, "c": 2}, 0, config)
+    batch = {k: v for k, v in _batch().items() if k in ("a.0", "a.1")}
+    batch |= {"c.0": torch.randn(12, 3), "c.1": torch.randn(12, 4)}
+    assert multi_only.loss(batch, torch.Generator().manual_seed(0))[1]["ima"] == 0.0
+    single = _model(config=config).loss(_batch(), torch.Generator().manual_seed(0))[1]["ima"]
+    every = _model(config=config.replace(ima_scope="all"))
+    assert 0.0 < single < every.loss(_batch(), torch.Generator().manual_seed(0))[1]["ima"]
+    with pytest.raises(BadInput, match="ima_scope"):
+        SMALL.replace(ima_scope="digit")

@@ -88,6 +88,9 @@ class CRLConfig:
     # orthogonal, which picks out one factor per latent inside a modality's block.
     w_ima: float = 0.0
     ima_rows: int = 32  # rows of each mini-batch the IMA contrast is estimated on
+    # Which decoders the IMA contrast applies to: "all", or "single" — only modalities with one
+    # measurement, whose latents the agreement of several measurements cannot single out.
+    ima_scope: str = "all"
     w_acyclic: float = 1.0  # only with causal_order="learned"
     # Reading the learned graph: an edge j → i is reported when |A[i, j]| is at least this
     # fraction of the strongest edge's strength.
@@ -124,6 +127,8 @@ class CRLConfig:
             raise BadInput(
                 f"recon_variance must be 'unit', 'learned' or 'learned-multi', got {self.recon_variance!r}."
             )
+        if self.ima_scope not in ("all", "single"):
+            raise BadInput(f"ima_scope must be 'all' or 'single', got {self.ima_scope!r}.")
         if self.combine not in ("poe", "mean"):
             raise BadInput(f"combine must be 'poe' or 'mean', got {self.combine!r}.")
         if self.agreement not in ("infonce", "mse"):

@@ -325,7 +325,8 @@ class MultiMeasurementCRL(nn.Module):
                 code = torch.cat([shared, z, eta_k], dim=-1)
                 x_hat = decoder(code)
                 recon = recon + self._reconstruction_nll(f"{m}_{k}", x_hat, batch[key])
-                if c.w_ima > 0 and shared.shape[1] + z.shape[1] > 1:
+                in_scope = c.ima_scope == "all" or len(self.widths[m]) == 1
+                if c.w_ima > 0 and in_scope and shared.shape[1] + z.shape[1] > 1:
                     # The causal latents' columns only (η is nuisance), on a few rows: the
                     # contrast is a per-row average, so a sub-batch estimates it cheaply.
                     rows = code[: c.ima_rows]
