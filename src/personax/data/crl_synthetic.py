@@ -86,7 +86,7 @@ def make_tabular(
         z11 = u1,                              u1 ~ Uniform(-√3, √3)
         z12 = sin(1.5 z11) + 0.5 e2,           e2 ~ Laplace(0, 1)
         z21 = tanh(1.5 z11) + 0.5 u3,          u3 ~ Uniform(-√3, √3)
-        z22 = 0.8 cos(1.2 z21) + 0.2 z21² + 0.5 e4,  e4 ~ Laplace(0, 1)
+        z22 = cos(1.5 z21) + 0.2 e4,           e4 ~ Laplace(0, 1)
 
     plus ``shared_dims`` shared latents s ~ Laplace(0, 1/√2) (roots, variance 1). Measurement
     k of modality m is ``x = g_mk([z_m, s, η_mk])`` with ``η_mk ~ Uniform(-√3, √3)`` of

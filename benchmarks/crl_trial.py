@@ -1,0 +1,106 @@
+"""One CRL trial: personax's model on one benchmark seed with some hyper-parameters changed.
+
+This is the tool behind the trial tables of BENCHMARKS.md ("Level II (CRL)"): it trains with the
+benchmark's settings plus the overrides, and prints the held-out MCC / R², the matched
+correlations, and a diagnosis of *where* each true latent sits — the held-out R² of a
+k-nearest-neighbour regression of each true latent on each modality's learned block (a latent
+well predicted by its block but poorly matched is mixed, not missing).
+
+Usage::
+
+    python benchmarks/crl_trial.py variant-mnist 0 '{"restarts": 1, "w_ima": 100.0}'
+    python benchmarks/crl_trial.py tabular 1 '{"restarts": 1}' '{"measurements": [3, 3]}'
+
+The third argument holds ``CRLConfig`` fields; the optional fourth, tabular data options
+(``make_tabular`` keyword arguments). One torch thread, so two trials can run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def block_knn_r2(estimated: np.ndarray, true: np.ndarray, split: np.ndarray, blocks) -> dict:
+    """Held-out R² of a 20-nearest-neighbour regression of every true latent on each block."""
+    from sklearn.metrics import r2_score
+    from sklearn.neighbors import KNeighborsRegressor
+
+    train, test = split == "train", split == "test"
+    scores = {}
+    for name, columns in blocks.items():
+        scores[name] = [
+            round(
+                r2_score(
+                    true[test, j],
+                    KNeighborsRegressor(20)
+                    .fit(estimated[train][:, columns], true[train, j])
+                    .predict(estimated[test][:, columns]),
+                ),
+                3,
+            )
+            for j in range(true.shape[1])
+        ]
+    return scores
+
+
+def main(argv: list[str]) -> None:
+    import torch
+
+    from personax.crl.bench import benchmark_spec, make_benchmark_data
+    from personax.crl.train import train_crl
+
+    torch.set_num_threads(1)
+    benchmark, seed = argv[0], int(argv[1])
+    overrides = json.loads(argv[2]) if len(argv) > 2 else {}
+    data_options = json.loads(argv[3]) if len(argv) > 3 else {}
+    if data_options:
+        from personax.data.crl_synthetic import make_tabular
+
+        if benchmark != "tabular":
+            raise SystemExit("data options are for the tabular benchmark only")
+        data = make_tabular(10000, seed, **data_options)
+    else:
+        data = make_benchmark_data(benchmark, 10000, seed)
+    spec = benchmark_spec(benchmark)
+    config = spec.config.replace(**overrides)
+    start = time.perf_counter()
+    run = train_crl(data, spec.latent_dims, 0, config, seed)
+    metrics = run.metrics
+    print(
+        json.dumps(
+            {
+                "benchmark": benchmark,
+                "seed": seed,
+                "overrides": overrides,
+                "data": data_options,
+                "mcc": round(metrics["mcc"], 3),
+                "r2": round(metrics["r2"], 3),
+                "mcc_spearman": round(metrics["mcc_spearman"], 3),
+                "best_epoch": run.best_epoch,
+                "seconds": round(time.perf_counter() - start),
+            }
+        )
+    )
+    pearson = metrics["details"]["pearson"]
+    print("matched correlations:", np.round(pearson["matched"], 2).tolist())
+    print("correlations (true × estimated):", np.round(pearson["correlations"], 2).tolist())
+    frame = run.latents
+    estimated = frame.drop(columns=["split"]).to_numpy()
+    dims = list(spec.latent_dims.values())
+    blocks = {
+        name: list(range(sum(dims[:i]), sum(dims[: i + 1])))
+        for i, name in enumerate(spec.latent_dims)
+    }
+    blocks["all"] = list(range(sum(dims)))
+    print(
+        "kNN R² of each true latent from each learned block:",
+        block_knn_r2(estimated, np.asarray(data.latents), frame["split"].to_numpy(), blocks),
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
