@@ -170,3 +170,25 @@ def test_progress_runs_once_across_all_restarts(data):
     train_crl(data, DIMS, config=config, seed=0, progress=lambda e, t, row: seen.append((e, t)))
     assert [e for e, _ in seen] == list(range(1, 2 * TINY.epochs + 1))
     assert {t for _, t in seen} == {2 * TINY.epochs}
+
+
+def test_kl_warm_up_ramps_beta_in_training_but_validation_uses_the_full_beta(data, monkeypatch):
+    from personax.crl.model import MultiMeasurementCRL
+
+    seen: list[tuple[bool, float]] = []
+    original = MultiMeasurementCRL.loss
+
+    def recording(self, batch, generator):
+        seen.append((self.training, self.kl_weight))
+        return original(self, batch, generator)
+
+    monkeypatch.setattr(MultiMeasurementCRL, "loss", recording)
+    train_crl(data, DIMS, config=TINY.replace(epochs=4, beta_warmup=2, restarts=1), seed=0)
+    in_training = sorted({weight for training, weight in seen if training})
+    assert in_training == [0.0, 0.5, 1.0]  # epochs 1, 2, then full beta from epoch 3
+    assert {weight for training, weight in seen if not training} == {1.0}
+    seen.clear()
+    train_crl(data, DIMS, config=TINY.replace(epochs=2, beta_warmup=0, restarts=1), seed=0)
+    assert {weight for _, weight in seen} == {1.0}
+    with pytest.raises(BadInput, match="beta_warmup"):
+        TINY.replace(beta_warmup=-1)

@@ -54,6 +54,11 @@ class CRLConfig:
     restarts: int = 3
     # Loss weights.
     w_recon: float = 1.0
+    # KL warm-up: beta grows linearly from 0 to its value over this many epochs (0: off). The
+    # validation loss always uses the full beta, so epochs stay comparable. Starting without
+    # the KL pressure lets the encoders find every factor before the prior squeezes them; it
+    # made fewer starts settle with digit hue mixed into rotation (BENCHMARKS.md).
+    beta_warmup: int = 10
     # Variance of the Gaussian decoder: "unit" (reconstruction = half the squared error) or
     # "learned" (one variance per measurement, trained with the rest — a calibrated decoder,
     # Rybkin et al. 2021). With unit variance on pixels in [0, 1] a whole image is worth a few
@@ -104,6 +109,8 @@ class CRLConfig:
                 raise BadInput(f"CRL config {name} must be at least 1, got {getattr(self, name)}.")
         if self.noise_dims < 0:
             raise BadInput(f"CRL config noise_dims must be >= 0, got {self.noise_dims}.")
+        if self.beta_warmup < 0:
+            raise BadInput(f"CRL config beta_warmup must be >= 0, got {self.beta_warmup}.")
         if self.restarts < 1:
             raise BadInput(f"CRL config restarts must be at least 1, got {self.restarts}.")
         if self.epochs < 1 or self.batch_size < 2:

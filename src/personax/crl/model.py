@@ -194,6 +194,8 @@ class MultiMeasurementCRL(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
+        # Multiplies beta; the trainer ramps it up from 0 during a KL warm-up (beta_warmup).
+        self.kl_weight = 1.0
         self.modalities = tuple(measurements)
         self.widths = {m: list(w) for m, w in measurements.items()}
         self.layout = LatentLayout(
@@ -348,7 +350,7 @@ class MultiMeasurementCRL(nn.Module):
         sparse = self.prior.sparsity()
         total = (
             c.w_recon * recon
-            + c.beta * kl
+            + c.beta * self.kl_weight * kl
             + c.w_agree * agree
             + c.w_cross * cross
             + c.w_gate * gates

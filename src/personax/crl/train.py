@@ -219,6 +219,9 @@ def _fit_once(
     best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
     for epoch in range(1, config.epochs + 1):
         module.train()
+        if config.beta_warmup > 0 and hasattr(module, "kl_weight"):
+            # Epoch e of the warm-up trains with beta · (e − 1) / warm-up epochs.
+            module.kl_weight = min(1.0, (epoch - 1) / config.beta_warmup)
         order = train_index[torch.randperm(len(train_index), generator=shuffle).to(dev)]
         total, count, parts_sum = 0.0, 0, {}
         for size, batch in _batches(tensors, order, config.batch_size):
@@ -235,6 +238,8 @@ def _fit_once(
                 parts_sum[name] = parts_sum.get(name, 0.0) + value * size
         if scheduler is not None:
             scheduler.step()
+        if hasattr(module, "kl_weight"):
+            module.kl_weight = 1.0
         val_loss = validation_loss(module, tensors, val_index, config.batch_size, val_seed)
         row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
         row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
