@@ -205,10 +205,19 @@ def test_reconstruction_is_the_gaussian_nll_with_the_chosen_variance(mode):
     expect_single = learned if mode == "learned" else 0.5 * squared
     assert float(model._reconstruction_nll("a_1", x_hat, x)) == pytest.approx(float(expect_multi))
     assert float(model._reconstruction_nll("b_0", x_hat, x)) == pytest.approx(float(expect_single))
-    # σ is floored at 0.01 so that an exactly reconstructed measurement stays finite.
-    with torch.no_grad():
-        model.log_sigma["a_0"].fill_(-50.0)
-    assert torch.isfinite(model._reconstruction_nll("a_0", x, x))
+    assert (
+        set(model.log_sigma)
+        == {
+            "unit": set(),
+            "learned": {"a_0", "a_1", "a_2", "b_0"},
+            "learned-multi": {"a_0", "a_1", "a_2"},
+        }[mode]
+    )
+    if mode != "unit":
+        # σ is floored at 0.01 so that an exactly reconstructed measurement stays finite.
+        with torch.no_grad():
+            model.log_sigma["a_0"].fill_(-50.0)
+        assert torch.isfinite(model._reconstruction_nll("a_0", x, x))
 
 
 def test_config_rejects_unknown_recon_variance():

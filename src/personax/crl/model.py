@@ -213,11 +213,17 @@ class MultiMeasurementCRL(nn.Module):
             for k, width in enumerate(self.widths[m]):
                 self.encoders[f"{m}_{k}"] = mlp(width, 2 * (d + q), h, depth)
                 self.decoders[f"{m}_{k}"] = mlp(shared_dims + d + q, width, h, depth)
-        # log σ of each measurement's Gaussian decoder (used when recon_variance="learned").
+        # log σ of the Gaussian decoder of each measurement whose variance is learned (see
+        # CRLConfig.recon_variance); the others keep unit variance.
+        learned = {
+            "unit": (),
+            "learned": self.modalities,
+            "learned-multi": [m for m in self.modalities if len(self.widths[m]) > 1],
+        }[config.recon_variance]
         self.log_sigma = nn.ParameterDict(
             {
                 f"{m}_{k}": nn.Parameter(torch.zeros(()))
-                for m in self.modalities
+                for m in learned
                 for k in range(len(self.widths[m]))
             }
         )
@@ -281,12 +287,10 @@ class MultiMeasurementCRL(nn.Module):
         )
 
     def _reconstruction_nll(self, name: str, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """−log N(x; x̂, σ²) per row up to a constant, averaged over the batch."""
+        """−log N(x; x̂, σ²) per row up to a constant, averaged over the batch (σ = 1 unless
+        measurement ``name`` learns its variance)."""
         squared = ((x_hat - x) ** 2).sum(-1).mean()
-        mode = self.config.recon_variance
-        if mode == "unit" or (
-            mode == "learned-multi" and len(self.widths[name[: name.rindex("_")]]) < 2
-        ):
+        if name not in self.log_sigma:
             return 0.5 * squared
         # σ ≥ 0.01: a measurement reconstructed exactly must not drive the likelihood to ∞.
         log_sigma = self.log_sigma[name].clamp_min(-4.6)
