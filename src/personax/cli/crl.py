@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import bench_app, crl_app
+from personax.cli.progress import bars_disabled, progress_console
 
 
 def _int_list(value: str, option: str) -> list[int]:
@@ -24,8 +25,6 @@ def _int_list(value: str, option: str) -> list[int]:
 
 def _epoch_bar(console, label: str):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from personax.cli.progress import bars_disabled
 
     return Progress(
         TextColumn(label),
@@ -131,8 +130,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
-        from rich.console import Console
-
         from personax.atomic import check_output_dir, output_dir
         from personax.crl.baselines import train_method
         from personax.crl.config import CRLConfig
@@ -158,7 +155,7 @@ def register(app: typer.Typer) -> None:
         if cross_modal_latents is not None:
             changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
         config = base.replace(**changes)
-        console = Console(stderr=True)
+        console = progress_console()
         with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
             task = bar.add_task("train", total=config.epochs * config.restarts, status="")
 
@@ -217,7 +214,7 @@ def register(app: typer.Typer) -> None:
                 "mnist_dir": None if mnist_dir is None else str(mnist_dir),
                 "fashion_dir": None if fashion_dir is None else str(fashion_dir),
             }
-        console = Console(stderr=True)
+        console = progress_console()
         with _epoch_bar(console, "[bold]bench crl[/] {task.description}") as bar:
             task = bar.add_task("", total=None, status="")
 

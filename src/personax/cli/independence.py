@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from personax.cli.progress import bars_disabled
+from personax.cli.progress import bars_disabled, progress_console
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -53,7 +53,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Test every trait against every attribute with KCI, RCIT, HSIC, chi-square, G-square."""
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
@@ -67,7 +66,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--jobs must be at least 1, got {jobs}.")
         check_output_dir(out)  # fail before the long computation, not after
         df = read_table(table)
-        console = Console(stderr=True)
+        console = progress_console()
         with Progress(
             TextColumn("[bold]independence[/]"),
             BarColumn(),

@@ -57,7 +57,9 @@ class CRLConfig:
     # KL warm-up: beta grows linearly from 0 to its value over this many epochs (0: off). The
     # validation loss always uses the full beta, so epochs stay comparable. Starting without
     # the KL pressure lets the encoders find every factor before the prior squeezes them; it
-    # made fewer starts settle with digit hue mixed into rotation (BENCHMARKS.md).
+    # made fewer starts settle with digit hue mixed into rotation (BENCHMARKS.md). It applies
+    # to models with a ``kl_weight`` (personax's model, hence MMCRL); the β-VAE baseline keeps
+    # its constant β, as it is usually trained.
     beta_warmup: int = 10
     # Variance of the Gaussian decoder: "unit" (reconstruction = half the squared error) or
     # "learned" (one variance per measurement, trained with the rest — a calibrated decoder,
