@@ -170,6 +170,47 @@ def register(app: typer.Typer) -> None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
         typer.echo(message)
 
+    @crl_app.command("encode")
+    def encode(
+        model: Path = typer.Argument(
+            ..., help="A run folder written by `personax crl train`, or its model.pt."
+        ),
+        data: Path = typer.Argument(
+            ..., help="CRL dataset (.npz) with the measurements the model was trained on."
+        ),
+        out: Path = typer.Option(..., "--out", help="CSV of latents to write."),
+        batch_size: int = typer.Option(1024, "--batch-size", help="Rows encoded at a time."),
+        device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
+        seed: int = typer.Option(
+            0, "--seed", help="Accepted like every command's; encoding is deterministic."
+        ),
+    ) -> None:
+        """Latents of new rows from a trained model: one row per input row, in input order."""
+        from personax.atomic import write_text
+        from personax.crl.dataset import load_crl_dataset
+        from personax.crl.encode import encode_dataset, load_crl_model
+        from personax.crl.metrics import mcc
+        from personax.errors import BadInput
+
+        del seed  # posterior means: nothing is drawn
+        if out.is_dir():
+            raise BadInput(f"--out {out} is a folder; give the CSV file to write.")
+        if not out.parent.is_dir():
+            raise BadInput(f"--out {out}: the folder {out.parent} does not exist.")
+        trained = load_crl_model(model)
+        dataset = load_crl_dataset(data)
+        _check_device(device)
+        try:
+            latents = encode_dataset(trained, dataset, batch_size, device)
+        except BadInput as exc:
+            raise BadInput(f"{data}: {exc}") from None
+        write_text(out, latents.to_csv(index=False, float_format="%.8g"))
+        message = f"wrote {out} ({len(latents)} rows, {latents.shape[1]} latents, {trained.method})"
+        if dataset.latents is not None:
+            score = mcc(dataset.latents, latents.to_numpy())
+            message += f"; MCC against the dataset's ground truth, all rows: {score.value:.3f}"
+        typer.echo(message)
+
     @bench_app.command("crl")
     def bench_crl(
         out: Path = typer.Option(..., "--out", help="Folder for results.csv and summary.csv."),

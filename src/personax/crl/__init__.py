@@ -2,7 +2,7 @@
 
 Kept light on purpose (numpy only): the model, training and baselines import torch in their
 own modules. Submodules: ``dataset`` (the CRL dataset format), ``metrics`` (MCC, kernel R²,
-SHD).
+SHD), ``model``, ``train``, ``baselines``, ``bench``, and ``encode`` (a saved model on new rows).
 """
 
 from personax.crl.dataset import (
