@@ -116,7 +116,7 @@ def test_test_rows_never_influence_training(data, run):
     )
 
 
-def test_run_folder_has_every_output(run, tmp_path):
+def test_run_folder_has_every_output(data, run, tmp_path):
     out = write_crl_run(run, tmp_path / "run")
     for name in (
         "latents.csv",
@@ -125,6 +125,7 @@ def test_run_folder_has_every_output(run, tmp_path):
         "config.json",
         "metrics.json",
         "training_curves.png",
+        "latents_vs_truth.png",
         "history.csv",
     ):
         assert (out / name).stat().st_size > 0, name
@@ -136,12 +137,17 @@ def test_run_folder_has_every_output(run, tmp_path):
     assert CRLConfig.from_dict(config["config"]) == TINY
     checkpoint = torch.load(out / "model.pt", weights_only=False)
     assert checkpoint["latent_names"] == graph["nodes"]
+    # The truth kept for the scatter plot is the test rows' own.
+    test_rows = run.latents["split"].to_numpy() == "test"
+    np.testing.assert_array_equal(run.truth.to_numpy(), np.asarray(data.latents)[test_rows])
 
 
-def test_without_ground_truth_there_are_no_metrics(data):
+def test_without_ground_truth_there_are_no_metrics(data, tmp_path):
     bare = CRLDataset(measurements=data.measurements)
     result = train_crl(bare, DIMS, config=TINY.replace(epochs=2), seed=0)
-    assert result.metrics is None and len(result.latents) == data.n
+    assert result.metrics is None and result.truth is None and len(result.latents) == data.n
+    out = write_crl_run(result, tmp_path / "bare")
+    assert not (out / "metrics.json").exists() and not (out / "latents_vs_truth.png").exists()
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "personax"])

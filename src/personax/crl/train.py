@@ -69,6 +69,8 @@ class CRLRun:
     best_epoch: int
     seconds: float
     checkpoint: dict[str, Any] = field(repr=False)
+    # The test rows' true latents (columns = the dataset's latent names), when it has them.
+    truth: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @contextlib.contextmanager
@@ -444,7 +446,19 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         best_epoch=fit.best_epoch,
         seconds=fit.seconds,
         checkpoint=checkpoint,
+        truth=_test_truth(dataset, fit.splits["test"]),
     )
+
+
+def _test_truth(dataset: CRLDataset, test: np.ndarray) -> pd.DataFrame | None:
+    """The test rows' true latents, named (``latent_<i>`` when the dataset names none)."""
+    if dataset.latents is None:
+        return None
+    true = np.asarray(dataset.latents)[test]
+    names = dataset.latent_names
+    if names is None:
+        names = [f"latent_{i}" for i in range(true.shape[1])]
+    return pd.DataFrame(true, columns=list(names))
 
 
 def graph_against_truth(
@@ -524,10 +538,47 @@ def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
     plot_training_curves(run.history, run.best_epoch, out / "training_curves.png")
     if run.metrics is not None:
         write_json(out / "metrics.json", _as_plain(run.metrics))
+        if run.truth is not None:
+            plot_latents_vs_truth(run, out / "latents_vs_truth.png")
     # Wall-clock time is the one thing that differs between runs with the same seed, so it
     # lives in its own file and every other file stays byte-identical.
     write_json(out / "timing.json", {"seconds": round(run.seconds, 3)})
     return out
+
+
+def plot_latents_vs_truth(run: CRLRun, path: Path) -> None:
+    """One panel per true latent: its test values against the estimated latent matched to it
+    (the MCC matching), so a fold, a warp or a mixed latent shows at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pearson = run.metrics["details"]["pearson"]
+    estimated = run.latents.loc[run.latents["split"] == "test"].drop(columns="split")
+    panels = len(pearson["matching"])
+    columns = min(4, panels)
+    rows = -(-panels // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3 * columns, 2.8 * rows), dpi=100, squeeze=False
+    )
+    for ax in axes.flat[panels:]:
+        ax.set_visible(False)
+    for ax, (true_index, est_index), corr in zip(
+        axes.flat, pearson["matching"], pearson["matched"], strict=False
+    ):
+        true_name = run.truth.columns[true_index]
+        est_name = estimated.columns[est_index]
+        ax.scatter(run.truth.iloc[:, true_index], estimated.iloc[:, est_index], s=3, alpha=0.3)
+        ax.set_title(f"{true_name} ↔ {est_name}\n|r| = {corr:.2f}", fontsize=9)
+        ax.set_xlabel(f"true {true_name}", fontsize=8)
+        ax.set_ylabel(est_name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"{run.method}: test rows, MCC {run.metrics['mcc']:.3f}", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
 
 
 def plot_training_curves(history: pd.DataFrame, best_epoch: int, path: Path) -> None:
