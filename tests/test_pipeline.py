@@ -125,6 +125,37 @@ def test_out_must_be_new_empty_or_a_previous_run(cli, tmp_path):
     assert cli("demo", "--out", str(afile)) == 2
 
 
+def test_a_user_folder_with_a_run_json_is_not_taken_for_a_run(cli, tmp_path):
+    mine = tmp_path / "project"
+    (mine / "data").mkdir(parents=True)
+    (mine / "run.json").write_text("{}")
+    (mine / "data" / "mine.csv").write_text("id\n1\n")
+    assert cli("demo", "--quick", "--out", str(mine)) == 2
+    assert (mine / "run.json").read_text() == "{}"
+    assert (mine / "data" / "mine.csv").read_text() == "id\n1\n"
+
+
+def test_an_interrupted_rerun_keeps_the_previous_run(tmp_path, monkeypatch):
+    import personax.pipeline as pipeline
+
+    if not _available("personax.data.sample", "make_sample", "write_sample"):
+        pytest.skip("the embedded sample is not part of this build")
+    run = tmp_path / "run"
+    first = run_demo(run, settings=TINY, seed=1)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert first.report is not None and len(before) > 5
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_step_crl", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(run, settings=TINY, seed=2)
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left
+
+
 def test_a_failing_step_is_reported_and_the_rest_survives(cli, tmp_path, monkeypatch):
     import personax.pipeline as pipeline
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from personax import PAPER_LLMS, __version__
-from personax.atomic import OUTPUT_MARKER, atomic_dir, check_output_dir, write_json
+from personax.atomic import atomic_dir, check_output_dir, output_dir, write_json
 from personax.errors import BadInput
 
 Progress = Callable[[str, str, float | None], None]
@@ -566,12 +566,11 @@ def run_demo(
     Raises BadInput before writing anything when ``data``/``kind`` is unusable. Step failures
     do not raise: they are recorded in the result and in ``run.json``.
     """
-    out = Path(out_dir)
+    final = Path(out_dir)
     settings = settings or DemoSettings.for_mode(quick)
     started = time.perf_counter()
     state = _RunState()
     outcomes: list[StepOutcome] = []
-    manifest_path = out / "run.json"
 
     def manifest(table_rel: str | None) -> dict:
         return _jsonable(
@@ -595,7 +594,7 @@ def run_demo(
         )
 
     # Bad input is the user's to fix: fail before writing anything.
-    _check_out_dir(out)
+    check_output_dir(final)
     if progress:
         progress("data", "loading the sample" if data is None else f"reading {data}", None)
     t0 = time.perf_counter()
@@ -603,9 +602,25 @@ def run_demo(
         state.table, state.truth = _load_input(data, kind, seed, settings)
     except StepUnavailable as exc:
         outcomes.append(StepOutcome("data", "unavailable", time.perf_counter() - t0, note=str(exc)))
-    out.mkdir(parents=True, exist_ok=True)
-    _clear_previous_run(out)
-    (out / OUTPUT_MARKER).write_text("demo\n", encoding="utf-8")
+    # The run is built in a temporary folder next to ``final`` and swapped in when it ends, so
+    # an interrupted run leaves the previous finished run (or the user's empty folder) as it
+    # was, and a report never mixes two runs.
+    with output_dir(final, kind="demo") as out:
+        report_path = _run_steps(
+            state, outcomes, out, data, kind, seed, settings, progress, manifest
+        )
+    return DemoResult(
+        out_dir=final,
+        steps=tuple(outcomes),
+        report=None if report_path is None else final / "report.html",
+        manifest=final / "run.json",
+    )
+
+
+def _run_steps(state, outcomes, out: Path, data, kind, seed, settings, progress, manifest):
+    """Every step of a demo run, written into ``out``; the report's path, if it was built."""
+    manifest_path = out / "run.json"
+    t0 = time.perf_counter()
     table_rel: str | None = None
     if state.table is not None:
         table_rel = _run_step(
@@ -651,33 +666,7 @@ def run_demo(
 
     _run_step(outcomes, "report", out, progress, build)
     write_json(manifest_path, manifest(table_rel))
-    return DemoResult(
-        out_dir=out, steps=tuple(outcomes), report=report_path, manifest=manifest_path
-    )
-
-
-RUN_OUTPUTS = ("data", "independence", "crl", "discovery", "scoring", "report.html", "run.json")
-
-
-def _check_out_dir(out: Path) -> None:
-    """The run folder must be new, empty, or written by personax (a previous run, which is
-    then replaced): a run never overwrites a user's own ``data/`` or other files."""
-    if out.is_dir() and (out / "run.json").is_file() and not (out / OUTPUT_MARKER).exists():
-        return  # a run folder written before the marker existed
-    check_output_dir(out)
-
-
-def _clear_previous_run(out: Path) -> None:
-    """Remove a previous run's step outputs from ``out`` so that a report never mixes two runs
-    (only the names a run writes; anything else in the folder is left alone)."""
-    import shutil
-
-    for name in RUN_OUTPUTS:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    return report_path
 
 
 def _run_step(

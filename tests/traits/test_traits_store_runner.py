@@ -138,6 +138,32 @@ def test_more_repeats_and_models_ask_only_the_new_cells(tmp_path, llm_server):
     assert server.counts[f"{roster['name'][0]}|fake-gemini"] == 2
 
 
+def test_an_answered_id_or_model_name_cannot_change_meaning(tmp_path, llm_server):
+    server = llm_server()
+    roster = make_roster(3)
+    path = tmp_path / "s.sqlite"
+    run_inference(path, roster, specs(server, names=("chatgpt",)), FMT, repeats=1)
+    renamed = roster.copy()
+    renamed.loc[1, "name"] = "Somebody Else"
+    with pytest.raises(BadInput, match="id 'p001' was asked about as"):
+        run_inference(path, renamed, specs(server, names=("chatgpt",)), FMT, repeats=1)
+    recontext = roster.copy()
+    recontext.loc[0, "context"] = "a different league"
+    with pytest.raises(BadInput, match="id 'p000'"):
+        run_inference(path, recontext, specs(server, names=("chatgpt",)), FMT, repeats=1)
+    other_model = [ModelSpec("chatgpt", server.base_url, "fake-gemini", timeout=0.3)]
+    with pytest.raises(BadInput, match="model 'chatgpt' was answered by 'fake-chatgpt'"):
+        run_inference(path, roster, other_model, FMT, repeats=1)
+    with TraitStore(path) as store:  # nothing of the refused runs was recorded
+        assert store.models() == ["chatgpt"]
+        people = store.answers().drop_duplicates("id")
+        assert len(people) == 3
+    # A new person, a new model name and a settings change of the same model are all fine.
+    more = pd.concat([roster, make_roster(4).iloc[[3]]], ignore_index=True)
+    summary = run_inference(path, more, specs(server, temperature=0.5), FMT, repeats=1)
+    assert summary.asked == 4 + 1
+
+
 def test_faults_outcomes_are_stored_honestly(tmp_path, llm_server):
     faults = {
         "Refuse": ["refuse"],

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personax import __version__
-from personax.atomic import atomic_dir, write_json, write_text
+from personax.atomic import atomic_dir, check_output_dir, write_json, write_text
 from personax.build.card import CardFacts, render_card
 from personax.build.images import (
     ImageEncoder,
@@ -140,6 +140,13 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     if not columns:
         raise BadInput(f"{path}: traits table has no <llm>_<t> or final_<t> columns.")
     traits = traits[["id", *columns]].copy()
+    # Scores are published as they are: a non-number or a level outside the scale is refused
+    # here (file, row, column, value) rather than written into the dataset.
+    from personax.data.validate import validate_table
+
+    report = validate_table(traits, source=str(path))
+    if not report.ok:
+        raise BadInput(report.summary())
     traits["id"] = ids.astype(str)
     for col in groups.llm_traits:  # integer levels with holes stay integers (nullable)
         values = pd.to_numeric(traits[col], errors="coerce")
@@ -151,21 +158,76 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     return traits, columns
 
 
+def _check_dataset_dir(out: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, an ``out`` the finished dataset may not replace as a whole: a
+    file, or a folder personax did not write (e.g. the one holding the inputs). A previous
+    build is recognised by its ``personax_build.json``, so the published folder needs no
+    marker file of its own."""
+    target = Path(out)
+    if target.is_dir() and (target / BUILD_FILE).is_file():
+        return
+    check_output_dir(target)
+
+
+def _normal_words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.casefold())
+
+
+# An attribute is a number or a category ("NBA", "actor", "female"); anything longer is text
+# about the person, which must not leave. The limits are generous for categories — the longest
+# CelebPersona occupations are a few words — and tight for prose.
+FREE_TEXT_WORDS = 6
+FREE_TEXT_CHARS = 60
+CONTACT_PATTERN = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.]+"  # e-mail address
+    r"|https?://|www\."  # web address
+    r"|\+?\d[\d ()./-]{7,}\d"  # phone-like run of digits
+)
+
+
 def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
-    """Refuse attribute columns that repeat people's names (they would leak identity)."""
-    names = set(roster["name"].dropna().astype(str).str.strip())
-    names.discard("")
+    """Refuse attribute columns that hold a person's name or free text (they would leak
+    identity). A name counts in any case and inside a longer value ("person number7",
+    "fan of Jane Roe")."""
+    names = {
+        " ".join(words)
+        for words in (_normal_words(n) for n in roster["name"].dropna().astype(str))
+        if words
+    }
+    longest = max((len(n.split()) for n in names), default=0)
     for col in attributes:
         values = roster[col]
-        if values.dtype.kind in "biufc":
+        if values.dtype.kind in "biufc" or pd.api.types.is_bool_dtype(values):
             continue
-        hits = values.dropna().astype(str).str.strip().isin(names)
-        if hits.any():
-            row = int(np.flatnonzero(values.astype(str).str.strip().isin(names))[0]) + 2
-            raise BadInput(
-                f"{path}: roster column '{col}' holds a person's name (row {row}); "
-                "remove it — names never leave in a published dataset."
-            )
+        for position, value in enumerate(values):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            text = str(value).strip()
+            row = position + 2  # the file's line: the header is line 1
+            words = _normal_words(text)
+            spans = {
+                " ".join(words[i : i + k])
+                for k in range(1, longest + 1)
+                for i in range(len(words) - k + 1)
+            }
+            # One-word names only count as the whole value: "Li" must not flag "Lille".
+            if (spans & names and any(len(n.split()) > 1 for n in spans & names)) or (
+                " ".join(words) in names
+            ):
+                raise BadInput(
+                    f"{path}: roster column '{col}' holds a person's name (row {row}); "
+                    "remove it — names never leave in a published dataset."
+                )
+            if (
+                CONTACT_PATTERN.search(text)
+                or len(text.split()) > FREE_TEXT_WORDS
+                or len(text) > FREE_TEXT_CHARS
+            ):
+                raise BadInput(
+                    f"{path}: roster column '{col}' holds free text, not a category (row {row}: "
+                    f"{len(text.split())} words, {len(text)} characters); remove it — free text "
+                    "never leaves in a published dataset."
+                )
 
 
 def unique_attribute_rows(frame: pd.DataFrame, attributes: list[str]) -> int:
@@ -224,6 +286,7 @@ def build_dataset(
     from personax.traits.aggregate import choose_prompt_version
     from personax.traits.store import TraitStore
 
+    _check_dataset_dir(out)
     encoder: ImageEncoder | None = None  # resolved first: a bad option fails before slow work
     if images is not None:
         if not Path(images).is_dir():

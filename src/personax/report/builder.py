@@ -145,13 +145,28 @@ def _restrictions(manifest: dict) -> str:
     return section("restrictions", "Usage restrictions", inner, "restrictions")
 
 
+RESULTS_COLUMNS = ("trait", "attribute", "test", "p_value", "p_adjusted")
+
+
+def _read_results(path: Path) -> pd.DataFrame:
+    """A run's Level I ``results.csv``, refused with the missing column named."""
+    try:
+        results = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: not a readable results table ({type(exc).__name__}).") from None
+    missing = [c for c in RESULTS_COLUMNS if c not in results.columns]
+    if missing:
+        raise BadInput(f"{path}: the results table lacks the column(s) {', '.join(missing)}.")
+    return results
+
+
 def _glance(run_dir: Path, manifest: dict) -> str:
     """The headline numbers of every step, each read from that step's files."""
     items: list[tuple[str, Any]] = []
     table_rel = manifest.get("table")
     results_path = run_dir / "independence" / "results.csv"
     if results_path.is_file():
-        results = pd.read_csv(results_path).dropna(subset=["p_value"])
+        results = _read_results(results_path).dropna(subset=["p_value"])
         alpha = float(manifest.get("parameters", {}).get("alpha", 0.05))
         items.append(
             (
@@ -344,9 +359,9 @@ def _level1(run_dir: Path, manifest: dict) -> str:
     results_path = folder / "results.csv"
     if not results_path.is_file():
         return section("level1", "Level I: independence tests", _status_line(step))
-    results = pd.read_csv(results_path)
+    results = _read_results(results_path)
     alpha = float(manifest.get("parameters", {}).get("alpha", 0.05))
-    tested = results.dropna(subset=["p_value"]) if "p_value" in results else results
+    tested = results.dropna(subset=["p_value"])
     sig = tested["p_adjusted"] < alpha
     inner = para(
         "Each trait against each attribute, five tests; rows with a missing value in either "

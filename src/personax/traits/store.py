@@ -181,6 +181,7 @@ class TraitStore:
         """Record the prompt, models, people and planned cells of a run (one transaction)."""
         now = time.time()
         with self._transaction():
+            self._refuse_changed_identities(models, people)
             self._db.execute(
                 "INSERT OR IGNORE INTO prompts VALUES (?, ?, ?, ?, ?)",
                 (
@@ -206,6 +207,44 @@ class TraitStore:
                 "INSERT OR IGNORE INTO planned VALUES (?, ?, ?, ?)",
                 ((c.id, c.model, c.prompt_version, c.repeat) for c in cells),
             )
+
+    def _refuse_changed_identities(
+        self, models: Sequence[dict[str, object]], people: pd.DataFrame
+    ) -> None:
+        """Stored answers belong to the person and the model they were asked about: a roster
+        that gives an answered id another name or context, or a models file that points an
+        answered model name at another model, would silently inherit them — refuse instead."""
+        for model in models:
+            row = self._db.execute(
+                "SELECT description FROM models WHERE name = ? AND EXISTS "
+                "(SELECT 1 FROM answers WHERE answers.model = models.name)",
+                (model["name"],),
+            ).fetchone()
+            if row is not None:
+                before, now_model = json.loads(row[0]).get("model"), model.get("model")
+                if before is not None and now_model is not None and before != now_model:
+                    raise BadInput(
+                        f"{self.path}: model '{model['name']}' was answered by '{before}', but "
+                        f"the models file now points it at '{now_model}'; give the new "
+                        "model its own name (or use a new store)."
+                    )
+        answered = {
+            pid: (name, context)
+            for pid, name, context in self._db.execute(
+                "SELECT id, name, context FROM people WHERE EXISTS "
+                "(SELECT 1 FROM answers WHERE answers.id = people.id)"
+            )
+        }
+        if not answered:
+            return
+        for pid, name, context in people[["id", "name", "context"]].itertuples(index=False):
+            if pid in answered and answered[pid] != (name, context):
+                was_name, was_context = answered[pid]
+                raise BadInput(
+                    f"{self.path}: id '{pid}' was asked about as '{was_name}' ({was_context}), "
+                    f"but the roster now says '{name}' ({context}); ids must keep naming the "
+                    "same person (use a new id or a new store)."
+                )
 
     def answered_cells(self, prompt_version: str | None = None) -> set[Cell]:
         """Cells that have an answer (never to be requested again)."""

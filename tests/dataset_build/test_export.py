@@ -201,6 +201,72 @@ def test_roster_column_with_names_is_refused(project, minilm, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("zorvath fenwhistle0", "name"),  # a name in another case
+        ("big fan of Quillane Fenwhistle1", "name"),  # a name inside a longer value
+        ("contact me at someone@example.org", "free text"),
+        ("+1-555-0107", "free text"),
+        ("see https://example.org/p", "free text"),
+        ("was born in a small town and moved to the capital at nine", "free text"),
+    ],
+)
+def test_roster_columns_with_names_or_free_text_are_refused(
+    project, minilm, tmp_path, value, needle
+):
+    roster = pd.read_csv(project.roster)
+    roster["note"] = "NBA"
+    roster.loc[3, "note"] = value
+    roster.to_csv(project.roster, index=False)
+    with pytest.raises(BadInput, match=f"'note' holds .*{needle}.*row 5"):
+        _build(project, tmp_path / "x", minilm)
+    assert not (tmp_path / "x").exists()
+
+
+def test_short_categories_are_kept(project, minilm, tmp_path):
+    roster = pd.read_csv(project.roster)
+    roster["occupation"] = ["Premier League footballer", "actor", "Zorvath"] * 4
+    roster.to_csv(project.roster, index=False)
+    report = _build(project, tmp_path / "x", minilm)
+    assert "occupation" in report.attributes
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("final_o", "abc", "not a number"),
+        ("chatgpt_o", 9, "outside 0..3"),
+        ("chatgpt_o", -1, "outside 0..3"),
+        ("final_o", 7.0, "outside 1..3"),
+    ],
+)
+def test_invalid_trait_scores_are_refused(project, minilm, tmp_path, column, value, needle):
+    traits = pd.read_csv(project.traits).astype({column: object})
+    traits.loc[2, column] = value
+    traits.to_csv(project.traits, index=False)
+    with pytest.raises(BadInput, match=f"{column}.*{needle}"):
+        _build(project, tmp_path / "x", minilm)
+    assert not (tmp_path / "x").exists()
+
+
+def test_out_never_replaces_a_users_folder_or_file(project, minilm, tmp_path):
+    inputs = sorted(p.name for p in Path(project.roster).parent.iterdir())
+    with pytest.raises(BadInput, match="did not write"):
+        _build(project, Path(project.roster).parent, minilm)
+    assert sorted(p.name for p in Path(project.roster).parent.iterdir()) == inputs
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(BadInput, match="a file exists"):
+        _build(project, afile, minilm)
+    assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == before
+    out = tmp_path / "dataset"
+    _build(project, out, minilm)
+    _build(project, out, minilm)  # a previous build is replaced as a whole
+    assert (out / DATA_FILE).is_file()
+
+
 def test_loads_with_datasets_and_validates(built, tmp_path, monkeypatch):
     import datasets
 
@@ -473,7 +539,10 @@ def test_store_with_several_prompt_versions_needs_a_choice(tmp_path, minilm):
                 "insufficient": True,
             },
             models=[{"name": "chatgpt"}],
-            people=project.people[["id", "name", "context"]].iloc[:1],
+            # as the fixture's store knows the person (an answered id keeps its name)
+            people=pd.DataFrame({"id": [project.people["id"][0]]}).assign(
+                name=lambda d: d["id"], context="-"
+            ),
             cells=[Cell(project.people["id"][0], "chatgpt", other, 0)],
         )
     with pytest.raises(BadInput, match="several prompt versions"):
