@@ -37,9 +37,10 @@ def benchmark_spec(benchmark: str) -> BenchmarkSpec:
         config = CRLConfig(epochs=100, max_seconds=285.0, noise_dims=8)
         return BenchmarkSpec({"m1": 2, "m2": 2}, config, 10000)
     if benchmark == "variant-mnist":
-        return BenchmarkSpec(
-            {"digit": 2, "fashion": 2}, CRLConfig(epochs=60, max_seconds=285.0), 10000
-        )
+        # β = 4: the setting its nine-seed table was run and validated with (β = 1, the
+        # default, scored 0.964 / 0.944 on seeds 0 / 2 from one start, against 0.961 / 0.954).
+        config = CRLConfig(epochs=60, max_seconds=285.0, beta=4.0)
+        return BenchmarkSpec({"digit": 2, "fashion": 2}, config, 10000)
     raise BadInput(f"unknown benchmark '{benchmark}'; choose from {', '.join(BENCHMARKS)}.")
 
 
