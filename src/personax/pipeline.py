@@ -607,7 +607,7 @@ def run_demo(
     # was, and a report never mixes two runs.
     with output_dir(final, kind="demo") as out:
         report_path = _run_steps(
-            state, outcomes, out, data, kind, seed, settings, progress, manifest
+            state, outcomes, out, data, kind, seed, settings, progress, manifest, t0
         )
     return DemoResult(
         out_dir=final,
@@ -617,10 +617,10 @@ def run_demo(
     )
 
 
-def _run_steps(state, outcomes, out: Path, data, kind, seed, settings, progress, manifest):
-    """Every step of a demo run, written into ``out``; the report's path, if it was built."""
+def _run_steps(state, outcomes, out: Path, data, kind, seed, settings, progress, manifest, t0):
+    """Every step of a demo run, written into ``out``; the report's path, if it was built.
+    ``t0`` is when loading the data began, so the data step's time includes the loading."""
     manifest_path = out / "run.json"
-    t0 = time.perf_counter()
     table_rel: str | None = None
     if state.table is not None:
         table_rel = _run_step(

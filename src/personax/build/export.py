@@ -199,21 +199,18 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
         values = roster[col]
         if values.dtype.kind in "biufc" or pd.api.types.is_bool_dtype(values):
             continue
-        for position, value in enumerate(values):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                continue
+        for position, value in values.dropna().items():  # the roster's index is 0..n-1
             text = str(value).strip()
             row = position + 2  # the file's line: the header is line 1
             words = _normal_words(text)
+            # Inside a longer value only a several-word name counts (its word spans): a
+            # one-word name such as "Li" must not flag "Li Ning store", only the value "Li".
             spans = {
                 " ".join(words[i : i + k])
-                for k in range(1, longest + 1)
+                for k in range(2, longest + 1)
                 for i in range(len(words) - k + 1)
             }
-            # One-word names only count as the whole value: "Li" must not flag "Lille".
-            if (spans & names and any(len(n.split()) > 1 for n in spans & names)) or (
-                " ".join(words) in names
-            ):
+            if spans & names or " ".join(words) in names:
                 raise BadInput(
                     f"{path}: roster column '{col}' holds a person's name (row {row}); "
                     "remove it — names never leave in a published dataset."
