@@ -78,3 +78,17 @@ def test_output_dir_replaces_previous_run_as_a_whole(tmp_path):
         (tmp / "half.csv").write_text("3")
         raise RuntimeError("boom")
     assert (out / "new.csv").exists() and not (out / "half.csv").exists()
+
+
+def test_output_dir_refuses_a_folder_holding_an_input(tmp_path):
+    from personax.atomic import check_output_dir, output_dir
+    from personax.errors import BadInput
+
+    run = tmp_path / "run"
+    with output_dir(run, kind="test") as tmp:
+        (tmp / "data.npz").write_text("input")
+    for source in (run / "data.npz", run, tmp_path / "run" / ".." / "run" / "data.npz"):
+        with pytest.raises(BadInput, match="holds the input"):
+            check_output_dir(run, inputs=(source,))
+    check_output_dir(run, inputs=(tmp_path / "elsewhere.npz", None))
+    assert (run / "data.npz").read_text() == "input"

@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,34 @@ OUTPUT_MARKER = ".personax-output"
 """Marker file that says a folder was written by personax and may be replaced as a whole."""
 
 
-def check_output_dir(path: str | os.PathLike[str]) -> Path:
+def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Is ``path`` the folder itself or somewhere below it (links and ``..`` resolved)?"""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+
+def check_inputs_outside(
+    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]
+) -> None:
+    """Raise BadInput when an input (file or folder; None is skipped) lies inside the output
+    folder ``out``: replacing the folder as a whole would delete it."""
+    from personax.errors import BadInput
+
+    for source in inputs:
+        if source is not None and is_inside(source, out):
+            raise BadInput(
+                f"--out {out} holds the input {source}, which replacing the folder would "
+                "delete; give another output folder."
+            )
+
+
+def check_output_dir(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = ()
+) -> Path:
     """Raise BadInput unless ``path`` can be (re)written as a personax output folder.
 
-    Call it before long work so that a bad ``--out`` fails at once.
+    Call it before long work so that a bad ``--out`` fails at once. ``inputs`` are the files
+    or folders the command reads: the output folder is replaced as a whole, so one inside it
+    would be deleted.
     """
     from personax.errors import BadInput
 
@@ -102,6 +126,7 @@ def check_output_dir(path: str | os.PathLike[str]) -> Path:
             f"{target}: the output folder already holds files personax did not write; "
             "give a new or empty folder."
         )
+    check_inputs_outside(target, inputs)
     return target
 
 

@@ -178,3 +178,16 @@ def test_bad_config_file_exit_2(npz, tmp_path, capsys, content, needle):
     assert main(["crl", "train", str(npz), *args]) == 2
     err = capsys.readouterr().err
     assert needle in err and str(path) in err and not out.exists()
+
+
+def test_train_refuses_an_out_folder_holding_its_input(npz, tmp_path, capsys):
+    run = tmp_path / "run"
+    dims = ["--latent-dims", "m1=2,m2=2", *FAST]
+    assert main(["crl", "train", str(npz), *dims, "--out", str(run)]) == 0
+    inside = run / "mydata.npz"
+    inside.write_bytes(npz.read_bytes())
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["crl", "train", str(inside), *dims, "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "holds the input" in err and str(inside) in err
+    assert sorted(p.name for p in run.iterdir()) == before

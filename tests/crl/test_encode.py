@@ -95,3 +95,23 @@ def test_bad_inputs_exit_2_and_write_nothing(data, run_dir, tmp_path, capsys):
         assert not out.exists()
     assert main(["crl", "encode", str(run_dir), str(good), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_out_over_the_data_the_model_or_the_run_is_refused(data, run_dir, tmp_path, capsys):
+    npz = tmp_path / "new.npz"
+    save_crl_dataset(make_tabular(30, seed=9), npz)
+    # A run written by the CLI carries the output marker: then its model.pt names the run too.
+    (run_dir / ".personax-output").write_text("crl-train\n")
+    before = {p.name: p.read_bytes() for p in [npz, *run_dir.iterdir()]}
+    cases = [
+        (run_dir, npz),
+        (run_dir, run_dir / "latents.csv"),
+        (run_dir, run_dir / "model.pt"),
+        (run_dir / "model.pt", run_dir / "latents.csv"),
+        (run_dir / "model.pt", tmp_path / ".." / tmp_path.name / "new.npz"),
+    ]
+    for model, out in cases:
+        code = main(["crl", "encode", str(model), str(npz), "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and "would overwrite" in err, (model, out, err)
+    assert before == {p.name: p.read_bytes() for p in [npz, *run_dir.iterdir()]}

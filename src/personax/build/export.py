@@ -25,7 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personax import __version__
-from personax.atomic import atomic_dir, check_output_dir, write_json, write_text
+from personax.atomic import (
+    atomic_dir,
+    check_inputs_outside,
+    check_output_dir,
+    write_json,
+    write_text,
+)
 from personax.build.card import CardFacts, render_card
 from personax.build.images import (
     ImageEncoder,
@@ -158,15 +164,16 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     return traits, columns
 
 
-def _check_dataset_dir(out: str | os.PathLike[str]) -> None:
+def _check_dataset_dir(out: str | os.PathLike[str], inputs: tuple = ()) -> None:
     """Refuse, before any work, an ``out`` the finished dataset may not replace as a whole: a
-    file, or a folder personax did not write (e.g. the one holding the inputs). A previous
+    file, a folder holding one of ``inputs``, or a folder personax did not write. A previous
     build is recognised by its ``personax_build.json``, so the published folder needs no
     marker file of its own."""
     target = Path(out)
     if target.is_dir() and (target / BUILD_FILE).is_file():
+        check_inputs_outside(target, inputs)
         return
-    check_output_dir(target)
+    check_output_dir(target, inputs)
 
 
 def _normal_words(text: str) -> list[str]:
@@ -283,7 +290,7 @@ def build_dataset(
     from personax.traits.aggregate import choose_prompt_version
     from personax.traits.store import TraitStore
 
-    _check_dataset_dir(out)
+    _check_dataset_dir(out, (roster, traits, store, images, cache))
     encoder: ImageEncoder | None = None  # resolved first: a bad option fails before slow work
     if images is not None:
         if not Path(images).is_dir():

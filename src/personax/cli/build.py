@@ -55,9 +55,11 @@ def register(app: typer.Typer) -> None:
         pretty_name: str | None = typer.Option(None, "--name", help="Dataset name for the card."),
     ) -> None:
         """Build a publishable, privacy-obfuscated Hugging Face-style dataset folder."""
+        from personax.atomic import check_inputs_outside
         from personax.build.export import build_dataset
         from personax.build.privacy import read_key
 
+        check_inputs_outside(out, (key_file,))  # the key is the one input that cannot be redone
         key = read_key(key_file)
         bar, callback = rich_progress()
         with bar:

@@ -139,7 +139,8 @@ def register(app: typer.Typer) -> None:
         dataset = load_crl_dataset(data)
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
         _check_device(device)
-        check_output_dir(out)  # input problems first, then the output, all before training
+        # Input problems first, then the output, all before training.
+        check_output_dir(out, inputs=(data, config_file))
         base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
             k: v
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Latents of new rows from a trained model: one row per input row, in input order."""
-        from personax.atomic import write_text
+        from personax.atomic import OUTPUT_MARKER, is_inside, write_text
         from personax.crl.dataset import load_crl_dataset
         from personax.crl.encode import encode_dataset, load_crl_model
         from personax.crl.metrics import mcc
@@ -197,6 +198,14 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--out {out} is a folder; give the CSV file to write.")
         if not out.parent.is_dir():
             raise BadInput(f"--out {out}: the folder {out.parent} does not exist.")
+        # Writing over the data, the model or a file of its run would destroy them; a model.pt
+        # counts as part of a run when its folder carries personax's output marker.
+        protected = [data, model]
+        if not model.is_dir() and (model.parent / OUTPUT_MARKER).exists():
+            protected.append(model.parent)
+        for source in protected:
+            if is_inside(out, source):
+                raise BadInput(f"--out {out} would overwrite {source}; give another CSV path.")
         trained = load_crl_model(model)
         dataset = load_crl_dataset(data)
         _check_device(device)
@@ -240,7 +249,7 @@ def register(app: typer.Typer) -> None:
         from personax.crl.bench import BENCHMARKS, RESULT_COLUMNS, run_benchmark, summarise
         from personax.errors import BadInput
 
-        check_output_dir(out)
+        check_output_dir(out, inputs=(mnist_dir, fashion_dir))
         _check_device(device)
 
         if benchmark not in BENCHMARKS:

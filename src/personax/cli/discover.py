@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         from personax.data.table import read_raw_table
         from personax.discovery import discover, write_graph
 
-        check_output_dir(out)
+        check_output_dir(out, inputs=(table,))
         from personax.discovery.knowledge import parse_edge_list, parse_name_list
         from personax.discovery.search import select_split
         from personax.errors import BadInput
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         from personax.data.table import read_raw_table, read_table
         from personax.discovery.explain import align_latents, explain_latents, write_explain
 
-        check_output_dir(out)
+        check_output_dir(out, inputs=(latents, table))
 
         latents_df, table_df = align_latents(
             read_raw_table(latents), read_table(table), split, str(latents), str(table)
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         from personax.atomic import check_output_dir, output_dir
         from personax.discovery.recipe import run_realworld_recipe
 
-        check_output_dir(out)
+        check_output_dir(out, inputs=(table,))
         torch.set_num_threads(2)
         if table is not None:
             from personax.data.sample import load_truth
