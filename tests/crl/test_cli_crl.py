@@ -191,3 +191,32 @@ def test_train_refuses_an_out_folder_holding_its_input(npz, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "holds the input" in err and str(inside) in err
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "needle"),
+    [
+        (["crl", "train", "{npz}", "--latent-dims", "m1=2,m2=2", "--seed", "-1"], "--seed"),
+        (
+            ["data", "crl-synthetic", "--benchmark", "tabular", "--n", "50", "--seed", "-1"],
+            "--seed",
+        ),
+        (["bench", "crl", "--n", "60", "--epochs", "1", "--seeds", "-1"], "--seeds"),
+        (["bench", "crl", "--n", "60", "--epochs", "1", "--seeds", "0,0"], "--seeds lists 0"),
+        (["bench", "crl", "--n", "60", "--methods", "betavae,betavae"], "--methods lists betavae"),
+        (["crl", "train", "{npz}", "--latent-dims", "m1=2,m2=2", "--device", "meta"], "meta"),
+        (["crl", "train", "{npz}", "--latent-dims", "m1=2,m2=2", "--device", "xpu"], "xpu"),
+        (["bench", "crl", "--n", "60", "--epochs", "1", "--device", "meta"], "meta"),
+        (["crl", "encode", "{run}", "{npz}", "--device", "xpu"], "xpu"),
+    ],
+)
+def test_bad_seed_device_and_repeats_exit_2(npz, tmp_path, capsys, command, needle):
+    run = tmp_path / "run"
+    if "{run}" in command:
+        dims = ["--latent-dims", "m1=2,m2=2", *FAST]
+        assert main(["crl", "train", str(npz), *dims, "--out", str(run)]) == 0
+    out = tmp_path / ("o.csv" if "encode" in command else "o.npz" if "data" in command else "o")
+    args = [a.replace("{npz}", str(npz)).replace("{run}", str(run)) for a in command]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and not out.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import bench_app, crl_app
+from personax.cli.options import check_seed
 from personax.cli.progress import bars_disabled, progress_console
 
 
@@ -44,16 +45,23 @@ def _check_device(device: str) -> str:
 
     from personax.errors import BadInput
 
+    # Only the types training runs on, and only where they exist: torch also parses meta,
+    # xpu and others, which then fail deep inside training.
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        available.append("cuda")
+    if torch.backends.mps.is_available():
+        available.append("mps")
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in available:
+        raise BadInput(f"--device '{device}' is not available here; use {' or '.join(available)}.")
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
         raise BadInput(
-            f"--device '{device}' is not a torch device; use e.g. cpu or cuda."
-        ) from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"--device '{device}': this torch build or machine has no CUDA; use cpu.")
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise BadInput(f"--device '{device}': MPS is not available here; use cpu.")
+            f"--device '{device}': this machine has {torch.cuda.device_count()} CUDA device(s)."
+        )
     return device
 
 
@@ -141,6 +149,7 @@ def register(app: typer.Typer) -> None:
         _check_device(device)
         # Input problems first, then the output, all before training.
         check_output_dir(out, inputs=(data, config_file))
+        check_seed(seed, "--seed")
         base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
             k: v
@@ -258,6 +267,13 @@ def register(app: typer.Typer) -> None:
             )
         method_list = [m.strip() for m in methods.split(",") if m.strip()]
         seed_list = _int_list(seeds, "--seeds")
+        for value in seed_list:
+            check_seed(value, "--seeds")
+        # A repeated method or seed would train the same run twice and count it twice.
+        for option, values in (("--methods", method_list), ("--seeds", seed_list)):
+            repeated = sorted({str(v) for v in values if values.count(v) > 1})
+            if repeated:
+                raise BadInput(f"{option} lists {', '.join(repeated)} more than once.")
         data_options = {}
         if benchmark == "variant-mnist":
             data_options = {

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
+from personax.cli.options import check_seed
 
 BENCHMARKS = ("tabular", "variant-mnist")
 
@@ -70,6 +71,7 @@ def register(app: typer.Typer) -> None:
 
         if benchmark not in BENCHMARKS:
             raise BadInput(f"--benchmark '{benchmark}' is unknown; use {' or '.join(BENCHMARKS)}.")
+        check_seed(seed, "--seed")
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
         if benchmark == "tabular":
