@@ -220,3 +220,28 @@ def test_bad_seed_device_and_repeats_exit_2(npz, tmp_path, capsys, command, need
     assert main([*args, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("rows", [5, 9, 11])
+def test_train_on_too_few_rows_exits_2(tmp_path, capsys, rows):
+    small = tmp_path / "small.npz"
+    save_crl_dataset(make_tabular(200, seed=0).subset(np.arange(rows)), small)
+    out = tmp_path / "o"
+    assert main(["crl", "train", str(small), "--latent-dims", "m1=2,m2=2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"has {rows} rows" in err and "at least 12 rows" in err and not out.exists()
+
+
+def test_a_dataset_of_12_rows_trains(tmp_path, capsys):
+    small = tmp_path / "small.npz"
+    save_crl_dataset(make_tabular(200, seed=0).subset(np.arange(12)), small)
+    args = ["--latent-dims", "m1=2,m2=2", "--epochs", "1", "--out", str(tmp_path / "o")]
+    assert main(["crl", "train", str(small), *args]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows", ["0", "5"])
+def test_bench_with_too_few_rows_exits_2(tmp_path, capsys, rows):
+    out = tmp_path / "b"
+    assert main(["bench", "crl", "--n", rows, "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--n must be at least 12 rows for the splits, got {rows}" in err and not out.exists()

@@ -71,6 +71,7 @@ def run_benchmark(
 ) -> pd.DataFrame:
     """One row per (method, seed) with the columns of :data:`RESULT_COLUMNS` and details."""
     from personax.crl.baselines import METHODS, train_method
+    from personax.crl.train import MIN_ROWS
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -78,6 +79,10 @@ def run_benchmark(
     if not methods or not seeds:
         raise BadInput("give at least one method and one seed.")
     spec = benchmark_spec(benchmark)
+    # None means the benchmark's size; 0 or a handful of rows is a mistake, not a default.
+    n = spec.default_n if n is None else n
+    if n < MIN_ROWS:
+        raise BadInput(f"--n must be at least {MIN_ROWS} rows for the splits, got {n}.")
     config = spec.config
     if epochs is not None:
         config = config.replace(epochs=epochs)
@@ -85,7 +90,7 @@ def run_benchmark(
         config = config.replace(max_seconds=max_seconds)
     rows = []
     for seed in seeds:
-        data = make_benchmark_data(benchmark, n or spec.default_n, seed, **(data_options or {}))
+        data = make_benchmark_data(benchmark, n, seed, **(data_options or {}))
         for method in methods:
             if progress is not None:
                 progress(

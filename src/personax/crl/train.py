@@ -28,6 +28,10 @@ from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, check_latent_dims, split_indices
 from personax.errors import BadInput
 
+# The fewest rows whose train/val/test split leaves validation and test 2 rows each: a
+# validation batch of one row is skipped (no finite loss), and a correlation needs 2 rows.
+MIN_ROWS = 12
+
 # progress(epoch, total_epochs, history_row): called once per epoch.
 Progress = Callable[[int, int, dict[str, float]], None]
 
@@ -123,10 +127,10 @@ def fit_latent_model(
     """Train ``build()`` on the training split, select on validation, encode every row."""
     n = dataset.n
     splits = {name: np.asarray(idx) for name, idx in split_indices(n, seed).items()}
-    if len(splits["train"]) < 2 or len(splits["val"]) < 1:
+    if n < MIN_ROWS or len(splits["val"]) < 2 or len(splits["test"]) < 2:
         raise BadInput(
             f"The CRL dataset has {n} rows, too few for train/validation/test splits; "
-            "give it at least 10 rows."
+            f"give it at least {MIN_ROWS} rows."
         )
     arrays, stats = standardise(dataset, keys, splits["train"])
     try:
