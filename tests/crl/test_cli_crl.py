@@ -245,3 +245,20 @@ def test_bench_with_too_few_rows_exits_2(tmp_path, capsys, rows):
     assert main(["bench", "crl", "--n", rows, "--epochs", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"--n must be at least 12 rows for the splits, got {rows}" in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("lr", "needle"),
+    [
+        ("1e12", "Training diverged at epoch 1: no epoch had a finite validation loss; lower --lr"),
+        ("inf", "lr must be a positive finite number, got inf"),
+    ],
+)
+def test_diverging_or_infinite_lr_exits_2(npz, tmp_path, capsys, lr, needle):
+    config = tmp_path / "c.json"
+    config.write_text('{"restarts": 1}')
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--config", str(config), "--lr", lr, "--out", str(out)]
+    assert main(["crl", "train", str(npz), *args, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +150,8 @@ class CRLConfig:
             raise BadInput(f"agreement must be 'infonce' or 'mse', got {self.agreement!r}.")
         if not self.temperature > 0:
             raise BadInput(f"CRL config temperature must be positive, got {self.temperature}.")
-        if not self.lr > 0:
-            raise BadInput(f"CRL config lr must be positive, got {self.lr}.")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise BadInput(f"CRL config lr must be a positive finite number, got {self.lr}.")
 
     def replace(self, **changes: Any) -> CRLConfig:
         """A copy with some fields changed (validated again)."""

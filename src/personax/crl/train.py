@@ -173,6 +173,8 @@ def fit_latent_model(
         if best is None or best_val < best[0]:
             best = (best_val, module, rows, best_epoch)
     assert best is not None
+    if not math.isfinite(best[0]):
+        raise BadInput(_diverged_message(best[2], config.lr))
     _, module, rows, best_epoch = best
     with seeded(seed):
         latents = encode_rows(module, tensors, config.batch_size, n, dev)
@@ -187,6 +189,16 @@ def fit_latent_model(
         best_epoch=best_epoch,
         seconds=seconds,
         standardisation=stats,
+    )
+
+
+def _diverged_message(rows: list[dict[str, float]], lr: float) -> str:
+    """Say where a run whose validation loss was never finite went wrong."""
+    broken = [r["epoch"] for r in rows if not math.isfinite(r["train_loss"] + r["val_loss"])]
+    where = f"at epoch {broken[0]}" if broken else "from the first epoch"
+    return (
+        f"Training diverged {where}: no epoch had a finite validation loss; lower --lr "
+        f"(it was {lr:g})."
     )
 
 
