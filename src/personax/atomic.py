@@ -92,6 +92,25 @@ def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> b
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
 
 
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Raise BadInput unless a file can be written at ``path`` (missing folders are created).
+
+    Call it before long work: a folder there, or a file where a folder is needed, would
+    otherwise fail only at the final write.
+    """
+    from personax.errors import BadInput
+
+    target = Path(path)
+    if target.is_dir():
+        raise BadInput(f"--out {target} is a folder; give the file to write.")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInput(f"--out {target}: {parent} is a file, not a folder.")
+            break
+    return target
+
+
 def check_inputs_outside(
     out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]
 ) -> None:

@@ -262,3 +262,16 @@ def test_diverging_or_infinite_lr_exits_2(npz, tmp_path, capsys, lr, needle):
     assert main(["crl", "train", str(npz), *args, *FAST]) == 2
     err = capsys.readouterr().err
     assert needle in err and not out.exists()
+
+
+def test_synthetic_out_that_cannot_be_written_exits_2_before_generating(tmp_path, capsys):
+    afile = tmp_path / "existing.npz"
+    afile.write_bytes(b"keep")
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    cases = [(afile / "x.npz", "is a file, not a folder"), (folder, "is a folder")]
+    for out, needle in cases:
+        code = main(["data", "crl-synthetic", "--benchmark", "tabular", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and needle in err, err
+    assert afile.read_bytes() == b"keep" and not any(folder.iterdir())

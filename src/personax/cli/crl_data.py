@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write a synthetic CRL benchmark with its ground truth (latents, names, graph)."""
+        from personax.atomic import check_output_file
         from personax.crl.dataset import save_crl_dataset
         from personax.errors import BadInput
 
@@ -74,6 +75,7 @@ def register(app: typer.Typer) -> None:
         check_seed(seed, "--seed")
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
+        check_output_file(out)  # before generating, which can take minutes
         if benchmark == "tabular":
             from personax.data.crl_synthetic import make_tabular
 
