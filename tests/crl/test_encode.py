@@ -115,3 +115,51 @@ def test_out_over_the_data_the_model_or_the_run_is_refused(data, run_dir, tmp_pa
         err = capsys.readouterr().err
         assert code == 2 and "would overwrite" in err, (model, out, err)
     assert before == {p.name: p.read_bytes() for p in [npz, *run_dir.iterdir()]}
+
+
+def _edited(run_dir, path, edit):
+    checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
+    edit(checkpoint)
+    torch.save(checkpoint, path)
+    return path
+
+
+def _set(key, value):
+    return lambda c: c.__setitem__(key, value)
+
+
+def _first_weight_dropped(c):
+    c["state_dict"].pop(next(iter(c["state_dict"])))
+
+
+def _extra_key(name):
+    def edit(c):
+        c["standardisation"][name] = c["standardisation"]["m1.0"]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (_set("standardisation", [[0.0], [1.0]]), "standardisation must map"),
+        (_extra_key("m1.9"), "standardisation key 'm1.9'"),
+        (_extra_key("extra"), "standardisation key 'extra'"),
+        (_set("latent_names", ["a", "b"]), "latent_names has 2 names; the model has 5 latents"),
+        (_set("latent_dims", [2, 2]), "latent_dims must map"),
+        (_set("shared_dims", -1), "shared_dims"),
+        (_set("config", {"colour": 1}), "colour"),
+        (_first_weight_dropped, "the weights do not fit the saved config: 1 missing"),
+    ],
+)
+def test_malformed_model_file_exits_2_in_one_sentence(
+    data, run_dir, tmp_path, capsys, edit, needle
+):
+    model = _edited(run_dir, tmp_path / "model.pt", edit)
+    npz = tmp_path / "d.npz"
+    save_crl_dataset(data, npz)
+    out = tmp_path / "z.csv"
+    assert main(["crl", "encode", str(model), str(npz), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and str(model) in err and not out.exists(), err
+    assert len(err) < 400 and err.count("\n") == 1

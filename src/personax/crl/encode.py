@@ -50,16 +50,12 @@ def load_crl_model(path: str | Path) -> TrainedCRLModel:
     missing = [key for key in needed if not isinstance(checkpoint, dict) or key not in checkpoint]
     if missing:
         raise BadInput(f"{source}: not a personax CRL model (no {', '.join(missing)}).")
-    standardisation = {
-        key: (np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64))
-        for key, (mean, scale) in checkpoint["standardisation"].items()
-    }
-    module = _rebuild(checkpoint, standardisation, source)
-    try:
-        module.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as exc:
-        raise BadInput(f"{source}: the weights do not fit the saved config ({exc}).") from None
+    dims = _checked_latent_dims(checkpoint["latent_dims"], source)
+    standardisation = _checked_standardisation(checkpoint["standardisation"], dims, source)
+    module = _rebuild(checkpoint, dims, standardisation, source)
+    _load_weights(module, checkpoint["state_dict"], source)
     module.eval()
+    _check_latent_names(module, checkpoint["latent_names"], standardisation, source)
     return TrainedCRLModel(
         method=str(checkpoint["method"]),
         module=module,
@@ -69,14 +65,112 @@ def load_crl_model(path: str | Path) -> TrainedCRLModel:
     )
 
 
-def _rebuild(checkpoint: dict, standardisation: dict, source: Path):
+# A model file is user input: each check below turns what would be a KeyError, a TypeError or
+# a page of torch output deep in the rebuild into one sentence naming the file and the entry.
+
+
+def _checked_latent_dims(value: object, source: Path) -> dict[str, int]:
+    if not isinstance(value, dict) or not value:
+        raise BadInput(f"{source}: latent_dims must map each modality to its latent count.")
+    for modality, size in value.items():
+        if not isinstance(modality, str) or isinstance(size, bool) or not isinstance(size, int):
+            raise BadInput(f"{source}: latent_dims entry {modality!r}: {size!r} is not a count.")
+        if size < 1:
+            raise BadInput(f"{source}: latent_dims gives '{modality}' {size} latents (< 1).")
+    return dict(value)
+
+
+def _checked_standardisation(
+    value: object, dims: dict[str, int], source: Path
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"<modality>.<k>": (means, scales)}`` for measurements k = 0, 1, … of known modalities."""
+    if not isinstance(value, dict) or not value:
+        raise BadInput(f"{source}: standardisation must map each measurement to (mean, scale).")
+    checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    counts: dict[str, int] = {}
+    for key, pair in value.items():
+        modality, _, k = str(key).rpartition(".")
+        if modality not in dims or k != str(counts.get(modality, 0)):
+            raise BadInput(
+                f"{source}: standardisation key {key!r} is not the next measurement of a "
+                f"modality of latent_dims ({', '.join(dims)})."
+            )
+        counts[modality] = counts.get(modality, 0) + 1
+        try:
+            mean, scale = (np.asarray(part, dtype=np.float64) for part in pair)
+        except (TypeError, ValueError):
+            mean = scale = None
+        if (
+            mean is None
+            or mean.ndim != 1
+            or mean.shape != scale.shape
+            or len(mean) == 0
+            or not np.isfinite(mean).all()
+            or not (np.isfinite(scale) & (scale > 0)).all()
+        ):
+            raise BadInput(
+                f"{source}: standardisation of '{key}' must be two equal-length lists of finite "
+                "numbers (means, positive scales)."
+            )
+        checked[key] = (mean, scale)
+    missing = [m for m in dims if m not in counts]
+    if missing:
+        raise BadInput(f"{source}: standardisation has no measurement of {', '.join(missing)}.")
+    return checked
+
+
+def _load_weights(module, state_dict: object, source: Path) -> None:
+    """Load the weights, or say in one sentence how they differ from the rebuilt network."""
+    expected = module.state_dict()
+    if not isinstance(state_dict, dict):
+        raise BadInput(f"{source}: state_dict is not a mapping of weight names to tensors.")
+    problems = []
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [
+        k
+        for k in expected
+        if k in state_dict
+        and tuple(getattr(state_dict[k], "shape", ())) != tuple(expected[k].shape)
+    ]
+    for label, names in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", wrong)):
+        if names:
+            problems.append(f"{len(names)} {label} (e.g. '{names[0]}')")
+    if problems:
+        raise BadInput(f"{source}: the weights do not fit the saved config: {', '.join(problems)}.")
+    try:
+        module.load_state_dict(state_dict)
+    except (RuntimeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"{source}: the weights do not fit the saved config ({first}).") from None
+
+
+def _check_latent_names(module, names: object, standardisation: dict, source: Path) -> None:
+    """One name per latent the network encodes (a probe of two zero rows counts them)."""
+    import torch
+
+    probe = {key: torch.zeros(2, len(mean)) for key, (mean, _) in standardisation.items()}
+    with torch.no_grad():
+        count = int(module.encode(probe).shape[1])
+    if not isinstance(names, list | tuple) or len(names) != count:
+        given = len(names) if isinstance(names, list | tuple) else repr(names)
+        raise BadInput(f"{source}: latent_names has {given} names; the model has {count} latents.")
+
+
+def _rebuild(checkpoint: dict, dims: dict[str, int], standardisation: dict, source: Path):
     from personax.crl.baselines import BaselineSettings, BetaVAE, MultimodalContrastive
     from personax.crl.config import CRLConfig
     from personax.crl.model import MultiMeasurementCRL
 
-    config = CRLConfig.from_dict(checkpoint["config"])
-    dims = {str(m): int(d) for m, d in checkpoint["latent_dims"].items()}
-    shared = int(checkpoint.get("shared_dims", 0))
+    if not isinstance(checkpoint["config"], dict):
+        raise BadInput(f"{source}: config must be a mapping of CRLConfig fields.")
+    try:
+        config = CRLConfig.from_dict(checkpoint["config"])
+    except BadInput as exc:
+        raise BadInput(f"{source}: {exc}") from None
+    shared = checkpoint.get("shared_dims", 0)
+    if isinstance(shared, bool) or not isinstance(shared, int) or shared < 0:
+        raise BadInput(f"{source}: shared_dims must be a count >= 0, got {shared!r}.")
     keys = list(standardisation)
     widths = {key: len(standardisation[key][0]) for key in keys}
     # Keys are "<modality>.<k>" (the CRL dataset format), in the order the model was fed.
