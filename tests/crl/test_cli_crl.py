@@ -275,3 +275,11 @@ def test_synthetic_out_that_cannot_be_written_exits_2_before_generating(tmp_path
         err = capsys.readouterr().err
         assert code == 2 and needle in err, err
     assert afile.read_bytes() == b"keep" and not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("method", ["personax", "mmcrl", "betavae", "mcl"])
+def test_negative_shared_dims_exits_2_for_every_method(npz, tmp_path, capsys, method):
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--method", method, "--shared-dims", "-3"]
+    assert main(["crl", "train", str(npz), *args, "--out", str(out), *FAST]) == 2
+    assert "--shared-dims must be >= 0, got -3" in capsys.readouterr().err and not out.exists()

@@ -208,6 +208,9 @@ def train_method(
     device: str = "cpu",
 ) -> CRLRun:
     """Train one of :data:`METHODS` in the shared harness."""
+    # Checked for every method: the baselines would otherwise shrink or ignore a negative size.
+    if shared_dims < 0:
+        raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
     if method == "personax":
         return train_crl(dataset, latent_dims, shared_dims, config, seed, progress, device)
     trainers = {"mmcrl": train_mmcrl, "betavae": train_betavae, "mcl": train_mcl}
