@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 import zipfile
 
 import numpy as np
@@ -135,6 +136,16 @@ def test_nan_names_key_and_row(tmp_path):
     path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2)), "a.1": x})
     with pytest.raises(BadInput, match=r"'a\.1' has a NaN or infinite value in row 3"):
         load_crl_dataset(path)
+
+
+def test_finite_value_beyond_float32_is_named_not_called_infinite(tmp_path):
+    x = np.zeros((5, 2))
+    x[2, 1] = -1e40
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": x})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflowing cast warned before it was refused
+        with pytest.raises(BadInput, match=r"'a\.0' has the value -1e\+40 in row 2, column 1"):
+            load_crl_dataset(path)
 
 
 def test_inf_latents(tmp_path):

@@ -139,6 +139,17 @@ def _as_float_matrix(value: object, what: str) -> np.ndarray:
         raise BadInput(f"{what} must hold numbers, not {array.dtype} values.")
     if array.ndim != 2:
         raise BadInput(f"{what} must be a 2-D array (rows × features), got shape {array.shape}.")
+    # Values are stored as float32: a finite value beyond its range would become inf in the
+    # cast (with a RuntimeWarning) and then be reported as if the file held an infinity.
+    limit = np.finfo(np.float32).max
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        too_big = np.isfinite(array) & (np.abs(array) > limit)
+        if too_big.any():
+            row, column = (int(i) for i in np.argwhere(too_big)[0])
+            raise BadInput(
+                f"{what} has the value {array[row, column]:g} in row {row}, column {column}, "
+                f"beyond the float32 range (±{limit:.3g}) measurements are stored in."
+            )
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
