@@ -163,3 +163,13 @@ def test_malformed_model_file_exits_2_in_one_sentence(
     err = capsys.readouterr().err
     assert needle in err and str(model) in err and not out.exists(), err
     assert len(err) < 400 and err.count("\n") == 1
+
+
+def test_encoding_one_row_succeeds_without_the_ground_truth_mcc(data, run_dir, tmp_path, capsys):
+    npz = tmp_path / "one.npz"
+    save_crl_dataset(data.subset(np.array([7])), npz)
+    out = tmp_path / "one.csv"
+    assert main(["crl", "encode", str(run_dir), str(npz), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "MCC" not in captured.out and captured.err == ""
+    assert pd.read_csv(out).shape == (1, 5)

@@ -224,7 +224,8 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"{data}: {exc}") from None
         write_text(out, latents.to_csv(index=False, float_format="%.8g"))
         message = f"wrote {out} ({len(latents)} rows, {latents.shape[1]} latents, {trained.method})"
-        if dataset.latents is not None:
+        # A correlation needs two rows; one row is still a valid thing to encode.
+        if dataset.latents is not None and len(latents) >= 2:
             score = mcc(dataset.latents, latents.to_numpy())
             message += f"; MCC against the dataset's ground truth, all rows: {score.value:.3f}"
         typer.echo(message)
