@@ -70,3 +70,14 @@ def test_bad_input_message_stays_one_line(tmp_path, capsys):
     assert main(["data", "validate", str(table)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1].startswith("personax: error: ") and str(table) in lines[-1]
+
+
+def test_ctrl_c_exits_130_and_says_so(tmp_path, capsys, monkeypatch):
+    import personax.data.info as info
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info, "table_info", interrupted)
+    assert main(["data", "info", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "personax: interrupted.\n"

@@ -67,6 +67,9 @@ for _name in _COMMAND_MODULES:
 mount(app)
 
 
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (128 + 2)
+
+
 def _one_line(message: str) -> str:
     """Escape control characters (newlines, record separators, ...) that user data such as a
     column name can carry, so the error stays the one line the contract promises."""
@@ -82,16 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode, click returns (rather than raises) the code of a typer.Exit.
         result = command.main(args=args, prog_name="personax", standalone_mode=False)
     except typer.Exit as exc:
-        return int(exc.exit_code)
+        result = int(exc.exit_code)
     except ClickException as exc:
         exc.show()
         return int(exc.exit_code)
-    except typer.Abort:
-        print("personax: interrupted.", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("personax: interrupted.", file=sys.stderr)
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        result = INTERRUPTED
     except BadInput as exc:
         if debug:
             traceback.print_exc()
@@ -106,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if result == INTERRUPTED:
+        # typer turns Ctrl-C into Exit(130), which click returns as a plain code: say why.
+        print("personax: interrupted.", file=sys.stderr)
     return result if isinstance(result, int) else 0
 
 
