@@ -13,6 +13,9 @@ Usage::
 
 The third argument holds ``CRLConfig`` fields; the optional fourth, tabular data options
 (``make_tabular`` keyword arguments). One torch thread, so two trials can run side by side.
+The third argument may also hold ``"recon_weight": {"MODALITY": W}``, a trial-only multiplier
+of that modality's reconstruction term (no ``CRLConfig`` field: the trial that asked for it
+was not adopted).
 """
 
 from __future__ import annotations
@@ -47,6 +50,18 @@ def block_knn_r2(estimated: np.ndarray, true: np.ndarray, split: np.ndarray, blo
     return scores
 
 
+def _weigh_reconstruction(weights: dict[str, float]) -> None:
+    """Multiply the reconstruction term of the named modalities' measurements (trial only)."""
+    from personax.crl import model
+
+    plain = model.MultiMeasurementCRL._reconstruction_nll
+
+    def weighted(self, name, x_hat, x):
+        return plain(self, name, x_hat, x) * weights.get(name.rsplit("_", 1)[0], 1.0)
+
+    model.MultiMeasurementCRL._reconstruction_nll = weighted
+
+
 def main(argv: list[str]) -> None:
     import torch
 
@@ -56,6 +71,10 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     benchmark, seed = argv[0], int(argv[1])
     overrides = json.loads(argv[2]) if len(argv) > 2 else {}
+    shown = dict(overrides)
+    recon_weight = overrides.pop("recon_weight", None)
+    if recon_weight:
+        _weigh_reconstruction(recon_weight)
     data_options = json.loads(argv[3]) if len(argv) > 3 else {}
     if data_options:
         from personax.data.crl_synthetic import make_tabular
@@ -75,7 +94,7 @@ def main(argv: list[str]) -> None:
             {
                 "benchmark": benchmark,
                 "seed": seed,
-                "overrides": overrides,
+                "overrides": shown,
                 "data": data_options,
                 "mcc": round(metrics["mcc"], 3),
                 "r2": round(metrics["r2"], 3),
