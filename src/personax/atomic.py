@@ -126,6 +126,18 @@ def check_inputs_outside(
             )
 
 
+def check_output_outside(out: str | os.PathLike[str], source: str | os.PathLike[str]) -> None:
+    """Raise BadInput when the output file ``out`` lies inside the input folder ``source``:
+    writing there would overwrite (or add to) the very data being read."""
+    from personax.errors import BadInput
+
+    if is_inside(out, source):
+        raise BadInput(
+            f"--out {out} lies inside the input {source}, which writing there would "
+            "overwrite; give a path outside it."
+        )
+
+
 def check_output_dir(
     path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = ()
 ) -> Path:

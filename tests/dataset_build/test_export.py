@@ -553,3 +553,19 @@ def test_store_with_several_prompt_versions_needs_a_choice(tmp_path, minilm):
         _build(project, tmp_path / "out", minilm, prompt_version="text-l5-inc")
     assert PROMPT_VERSION.startswith("number-l3-inc")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_reveal_refuses_out_inside_the_dataset(tmp_path, capsys):
+    from personax.cli.main import main
+
+    # Refused before anything is read, so a stand-in dataset folder is enough.
+    dataset = tmp_path / "ds"
+    (dataset / "data").mkdir(parents=True)
+    published = dataset / "data" / "train-00000-of-00001.parquet"
+    published.write_bytes(b"hidden table")
+    key = tmp_path / "KEY"
+    key.write_bytes(bytes(range(32)))
+    args = ["data", "reveal", str(dataset), "--key-file", str(key), "--out", str(published)]
+    assert main(args) == 2
+    assert published.read_bytes() == b"hidden table"
+    assert "inside the input" in capsys.readouterr().err

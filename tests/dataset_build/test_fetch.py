@@ -189,3 +189,14 @@ def test_connection_error_names_dataset_and_local_option(monkeypatch):
         BadInput, match=r"cannot fetch dataset athlepersona \(OSError\).*--local DIR"
     ):
         fetch_dataset("athlepersona")
+
+
+def test_cli_fetch_refuses_out_inside_the_snapshot(snapshot, capsys):
+    from personax.cli.main import main
+
+    target = snapshot / "data" / "train-00000-of-00002.parquet"
+    before = target.read_bytes()
+    args = ["data", "fetch", "athlepersona", "--local", str(snapshot), "--out", str(target)]
+    assert main(args) == 2
+    assert target.read_bytes() == before
+    assert "inside the input" in capsys.readouterr().err

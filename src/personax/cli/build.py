@@ -118,6 +118,7 @@ def register(app: typer.Typer) -> None:
         seed: int = unused_seed_option(),
     ) -> None:
         """Undo the privacy transforms (original embeddings; ids with --roster)."""
+        from personax.atomic import check_output_outside
         from personax.build.privacy import read_key
         from personax.build.reveal import reveal_dataset
         from personax.data import write_table
@@ -127,6 +128,8 @@ def register(app: typer.Typer) -> None:
             raise BadInput(
                 f"{out}: reveal writes Parquet (embeddings are lists); use a .parquet name."
             )
+        # The revealed table written into the dataset would replace (publish) the hidden one.
+        check_output_outside(out, dataset)
         frame = reveal_dataset(dataset, read_key(key_file), roster=roster)
         write_table(frame, out)
         mapped = int(frame["id"].notna().sum()) if roster is not None else 0
@@ -147,10 +150,13 @@ def register(app: typer.Typer) -> None:
         seed: int = unused_seed_option(),
     ) -> None:
         """Load a released PersonaX dataset (hub or local snapshot), map its columns, validate."""
+        from personax.atomic import check_output_outside
         from personax.build.fetch import fetch_dataset
         from personax.data import write_table
         from personax.errors import BadInput
 
+        if out is not None and local is not None:
+            check_output_outside(out, local)  # would overwrite a file of the snapshot
         result = fetch_dataset(name, local=local, timeout=timeout)
         typer.echo(
             f"{result.name}: {len(result.frame)} rows × {result.frame.shape[1]} columns "
