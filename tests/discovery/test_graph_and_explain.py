@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from personax.discovery import CausalGraph, Edge, infer_group, write_graph
 from personax.discovery.citests import OracleTester
@@ -100,7 +101,7 @@ def test_explain_handles_missing_constant_and_ties():
     latents = make_latents(ids=False)
     table = pd.DataFrame(
         {
-            "final_c": np.where(np.arange(60) % 7 == 0, np.nan, latents["z_text_0"].round(0)),
+            "final_c": np.where(np.arange(60) % 7 == 0, np.nan, latents["z_text_0"].round(0) + 5),
             "constant": np.ones(60),
             "gender": ["f", "m"] * 30,
         }
@@ -112,3 +113,20 @@ def test_explain_handles_missing_constant_and_ties():
     assert label.feature == "final_c" and label.spearman > 0.8
     again = explain_latents(latents, table, seed=0)
     pd.testing.assert_frame_equal(result.mutual_information, again.mutual_information)
+
+
+def test_explain_treats_zero_trait_scores_as_missing():
+    # 0 = "insufficient information" (INTERFACES.md): missing, not the lowest level
+    latents = make_latents(ids=False)
+    levels = np.digitize(latents["z_text_0"], [-0.5, 0.5]) + 1.0  # 1..3
+    zeroed = np.where(np.arange(60) % 4 == 0, 0.0, levels)
+    table = pd.DataFrame({"chatgpt_c": zeroed, "final_c": zeroed, "age": zeroed})
+    result = explain_latents(latents, table, seed=0)
+    keep = zeroed != 0
+    z = latents["z_text_0"].to_numpy()
+    expected = stats.spearmanr(z[keep], levels[keep]).statistic
+    for trait in ("chatgpt_c", "final_c"):
+        assert result.n.loc["z_text_0", trait] == keep.sum()
+        assert result.spearman.loc["z_text_0", trait] == pytest.approx(expected)
+    # an attribute keeps its zeros: they are values there
+    assert result.n.loc["z_text_0", "age"] == 60

@@ -145,6 +145,7 @@ def _feature_columns(
     """Comparable columns: numeric ones, and text columns with few categories (as codes).
     Returns name -> (values as float with NaN for missing, is_categorical)."""
     from personax.data.table import column_groups
+    from personax.independence.battery import is_trait_score, prepare_column
 
     groups = column_groups(table_df)
     skip = set(groups.embeddings) | {"id", "split"} | exclude
@@ -157,7 +158,10 @@ def _feature_columns(
         if pd.api.types.is_bool_dtype(series) or (
             pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_complex_dtype(series)
         ):
-            out[name] = (pd.to_numeric(series, errors="coerce").to_numpy(dtype=float), False)
+            # the Level I coding, so a trait score of 0 ("insufficient information") is
+            # missing here too instead of the lowest level
+            column = prepare_column(table_df, name, trait=is_trait_score(name))
+            out[name] = (column.values, False)
         elif series.dropna().map(lambda v: isinstance(v, str)).all():
             levels = sorted(series.dropna().unique())
             if 1 < len(levels) <= MAX_CATEGORIES:

@@ -132,6 +132,11 @@ def _looks_numeric_text(series: pd.Series) -> tuple[bool, str]:
     return False, ""
 
 
+def is_trait_score(name: str) -> bool:
+    """An ``<llm>_<t>`` or ``final_<t>`` column, where 0 means "insufficient information"."""
+    return bool(FINAL_TRAIT_RE.match(name) or LLM_TRAIT_RE.match(name))
+
+
 def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "table") -> Column:
     """Numeric values of a column: categorical text → sorted category codes (as the paper did)."""
     series = df[name]
@@ -145,7 +150,7 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
     if pd.api.types.is_numeric_dtype(series):
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
         values[~np.isfinite(values)] = np.nan
-        if trait and (FINAL_TRAIT_RE.match(name) or LLM_TRAIT_RE.match(name)):
+        if trait and is_trait_score(name):
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)
