@@ -70,3 +70,13 @@ def test_unknown_suffix(tmp_path):
     path.write_text("x")
     with pytest.raises(BadInput, match="unknown table format"):
         read_table(path)
+
+
+@pytest.mark.parametrize("header", ["id,league,id", "id,league,league"])
+def test_csv_header_naming_a_column_twice_is_refused(tmp_path, header):
+    # pandas would rename the copy `id.1` and let it pass as an attribute.
+    path = tmp_path / "t.csv"
+    path.write_text(f"{header}\na1,NBA,a1\n")
+    name = header.split(",")[-1]
+    with pytest.raises(BadInput, match=f"column '{name}' twice"):
+        read_raw_table(path)

@@ -168,3 +168,10 @@ def test_report_json():
     df.loc[0, "chatgpt_o"] = 5
     obj = validate_table(df).to_json_dict()
     assert obj["ok"] is False and obj["issues"][0]["row"] == 1
+
+
+def test_duplicated_csv_header_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,league,league,final_o\na1,NBA,x,2\n")
+    report = validate_table(path)
+    assert not report.ok and "'league' twice" in report.errors[0].message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -569,3 +570,50 @@ def test_cli_reveal_refuses_out_inside_the_dataset(tmp_path, capsys):
     assert main(args) == 2
     assert published.read_bytes() == b"hidden table"
     assert "inside the input" in capsys.readouterr().err
+
+
+def _names_roster(name: str, value: object) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": ["a1", "a2"], "name": [name, "John Doe"], "context": "-", "note": [value, "x"]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Jane Roe", "Roe, Jane"),  # reversed order
+        (unicodedata.normalize("NFD", "José Roé"), unicodedata.normalize("NFC", "José Roé")),
+        (unicodedata.normalize("NFC", "José Roé"), "Jose Roe"),  # accents dropped
+        ("Li", "LI"),
+    ],
+)
+def test_names_in_other_order_or_normalisation_are_refused(name, value):
+    from personax.build.export import _check_no_names
+
+    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 2\\)"):
+        _check_no_names(_names_roster(name, value), ["note"], "r.csv")
+
+
+def test_one_word_name_inside_a_longer_value_is_kept():
+    from personax.build.export import _check_no_names
+
+    _check_no_names(_names_roster("Li", "Li Ning store"), ["note"], "r.csv")
+
+
+@pytest.mark.parametrize("copy", [["a1", "a2"], ["a1", "zz"], [" a1", None]])
+def test_attribute_repeating_the_ids_is_refused(copy):
+    from personax.build.export import _check_no_ids
+
+    roster = pd.DataFrame({"id": ["a1", "a2"], "name": ["A B", "C D"], "player_id": copy})
+    with pytest.raises(BadInput, match="'player_id' repeats the person's id \\(row 2\\)"):
+        _check_no_ids(roster, ["player_id"], "r.csv")
+
+
+def test_numbers_that_equal_a_numeric_id_by_chance_are_kept():
+    from personax.build.export import _check_no_ids
+
+    roster = pd.DataFrame({"id": ["1", "2", "3", "4"], "birth_day": [1, 9, 9, 9]})
+    _check_no_ids(roster, ["birth_day"], "r.csv")
+    roster["player_id"] = [1.0, 2.0, 3.0, np.nan]  # most rows: a copy of the ids
+    with pytest.raises(BadInput, match="player_id"):
+        _check_no_ids(roster, ["player_id"], "r.csv")

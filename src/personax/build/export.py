@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -177,7 +178,10 @@ def _check_dataset_dir(out: str | os.PathLike[str], inputs: tuple = ()) -> None:
 
 
 def _normal_words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", text.casefold())
+    """Words of ``text`` with case and accents folded: "José Roé" (NFC or NFD) → jose, roe."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.findall(r"[^\W_]+", bare.casefold())
 
 
 # An attribute is a number or a category ("NBA", "actor", "female"); anything longer is text
@@ -194,14 +198,15 @@ CONTACT_PATTERN = re.compile(
 
 def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
     """Refuse attribute columns that hold a person's name or free text (they would leak
-    identity). A name counts in any case and inside a longer value ("person number7",
-    "fan of Jane Roe")."""
-    names = {
-        " ".join(words)
-        for words in (_normal_words(n) for n in roster["name"].dropna().astype(str))
-        if words
-    }
-    longest = max((len(n.split()) for n in names), default=0)
+    identity). A name counts in any case, accents and word order, and inside a longer value
+    ("person number7", "fan of Jane Roe", "Roe, Jane")."""
+    # Each name's word set, filed under one of its words: a value holds a name only if it
+    # holds that word, so a value is compared with a few names, not the whole roster.
+    by_word: dict[str, set[frozenset[str]]] = {}
+    for name in roster["name"].dropna().astype(str):
+        words = frozenset(_normal_words(name))
+        if words:
+            by_word.setdefault(min(words), set()).add(words)
     for col in attributes:
         values = roster[col]
         if values.dtype.kind in "biufc" or pd.api.types.is_bool_dtype(values):
@@ -209,15 +214,14 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
         for position, value in values.dropna().items():  # the roster's index is 0..n-1
             text = str(value).strip()
             row = position + 2  # the file's line: the header is line 1
-            words = _normal_words(text)
-            # Inside a longer value only a several-word name counts (its word spans): a
-            # one-word name such as "Li" must not flag "Li Ning store", only the value "Li".
-            spans = {
-                " ".join(words[i : i + k])
-                for k in range(2, longest + 1)
-                for i in range(len(words) - k + 1)
-            }
-            if spans & names or " ".join(words) in names:
+            words = frozenset(_normal_words(text))
+            # Inside a longer value only a several-word name counts: a one-word name such as
+            # "Li" must not flag "Li Ning store", only the value "Li".
+            if any(
+                name == words or (len(name) > 1 and name <= words)
+                for word in words
+                for name in by_word.get(word, ())
+            ):
                 raise BadInput(
                     f"{path}: roster column '{col}' holds a person's name (row {row}); "
                     "remove it — names never leave in a published dataset."
@@ -232,6 +236,41 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
                     f"{len(text.split())} words, {len(text)} characters); remove it — free text "
                     "never leaves in a published dataset."
                 )
+
+
+def _id_text(series: pd.Series) -> pd.Series:
+    """Values as the text an id would be, so that 7, 7.0, "007" and " 7" all read "7"."""
+    if series.dtype.kind in "iuf":
+        finite = series.notna() & np.isfinite(series.astype("float64"))
+        whole = finite & (series == np.round(series))
+        text = series.astype("string")
+        text[whole] = series[whole].astype("int64").astype("string")
+    else:
+        text = series.astype("string").str.strip()
+    digits = text.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    text[digits] = text[digits].str.lstrip("0").replace("", "0")
+    return text
+
+
+def _check_no_ids(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
+    """Refuse an attribute column that repeats the roster's ids (e.g. `player_id`): the real
+    ids would be published next to their pseudonyms."""
+    ids = _id_text(roster["id"])
+    numeric_id = ids.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    for col in attributes:
+        values = _id_text(roster[col])
+        same = (values == ids).fillna(False).astype(bool)
+        if not same.any():
+            continue
+        # A short number id can equal a birth day or a jersey number by chance; a column that
+        # matches in most rows is a copy of the ids all the same.
+        by_chance = numeric_id[same].all() and 2 * int(same.sum()) <= int(values.notna().sum())
+        if not by_chance:
+            row = int(np.flatnonzero(same.to_numpy())[0]) + 2  # the file's line
+            raise BadInput(
+                f"{path}: roster column '{col}' repeats the person's id (row {row}); remove it "
+                "— real ids never leave in a published dataset, only pseudonyms."
+            )
 
 
 def unique_attribute_rows(frame: pd.DataFrame, attributes: list[str]) -> int:
@@ -316,6 +355,7 @@ def build_dataset(
     groups = column_groups(people)
     attributes = [c for c in groups.attributes if c not in ROSTER_COLUMNS]
     _check_no_names(people, attributes, roster)
+    _check_no_ids(people, attributes, roster)
     warnings: list[str] = []
     dropped = [c for c in people.columns if c not in (*attributes, "id", "name", "context")]
     if dropped:

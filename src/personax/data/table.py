@@ -123,6 +123,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if p.stat().st_size == 0:
             raise BadInput(f"{p}: the file is empty.")
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
+        _check_unique_header(p, sep)
         header = pd.read_csv(p, sep=sep, nrows=0).columns
         id_columns = {c: str for c in header if canonical_name(c) == "id"}
         return pd.read_csv(p, sep=sep, dtype=id_columns, keep_default_na=True, low_memory=False)
@@ -135,6 +136,25 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInput(f"{p}: cannot be read as {kind} file ({type(exc).__name__}).") from exc
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise BadInput(f"{p}: cannot be read ({type(exc).__name__}: {exc}).") from exc
+
+
+def _check_unique_header(path: Path, sep: str) -> None:
+    """Refuse a CSV header that names one column twice.
+
+    pandas would rename the second copy (``id`` → ``id.1``), which then passes as an unknown
+    attribute: a second id or name column would be carried into a published dataset.
+    """
+    row = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(row.iloc[0] if len(row) else ()):
+        if name == "":
+            continue  # pandas names empty header cells 'Unnamed: N', which never collide
+        if name in seen:
+            raise BadInput(
+                f"{path}: the header names column '{name}' twice (columns {seen[name] + 1} "
+                f"and {position + 1}); rename or remove one of them."
+            )
+        seen[name] = position
 
 
 def _is_sidecar(path: Path) -> bool:
