@@ -36,6 +36,15 @@ def test_outputs_are_not_owner_only(tmp_path):
     assert target.read_text().index('"a"') < target.read_text().index('"b"')
 
 
+def test_output_folders_are_not_owner_only(tmp_path):
+    target = tmp_path / "run"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~umask
+
+
 def test_atomic_dir_replaces_whole_folder(tmp_path):
     target = tmp_path / "ds"
     with atomic_dir(target) as tmp:

@@ -617,3 +617,20 @@ def test_numbers_that_equal_a_numeric_id_by_chance_are_kept():
     roster["player_id"] = [1.0, 2.0, 3.0, np.nan]  # most rows: a copy of the ids
     with pytest.raises(BadInput, match="player_id"):
         _check_no_ids(roster, ["player_id"], "r.csv")
+
+
+@pytest.mark.parametrize("own", [".git/HEAD", "LICENSE", ".gitattributes", "data/extra.parquet"])
+def test_rebuild_refuses_a_build_folder_holding_other_files(tmp_path, own):
+    from personax.build.export import _check_dataset_dir
+
+    out = tmp_path / "ds"
+    for name in (DATA_FILE, "README.md", BUILD_FILE, own):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+    shown = own if own.startswith("data/") else own.split("/")[0]  # a foreign folder is named
+    with pytest.raises(BadInput, match=f"holds {re.escape(shown)}, which a build does not write"):
+        _check_dataset_dir(out)
+    (out / own).unlink()
+    if own == ".git/HEAD":
+        (out / ".git").rmdir()
+    _check_dataset_dir(out)  # only what a build writes: may be replaced

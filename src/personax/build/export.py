@@ -48,6 +48,8 @@ from personax.errors import BadInput
 Progress = Callable[[str, int, int], None]
 DATA_FILE = "data/train-00000-of-00001.parquet"
 BUILD_FILE = "personax_build.json"
+# Everything a build writes into its folder (a rebuild may replace exactly these).
+BUILD_OUTPUTS = frozenset({"README.md", "data", DATA_FILE, BUILD_FILE})
 ROSTER_COLUMNS = ("id", "name", "context")
 PARQUET_OPTIONS = {
     "compression": "zstd",
@@ -172,6 +174,17 @@ def _check_dataset_dir(out: str | os.PathLike[str], inputs: tuple = ()) -> None:
     marker file of its own."""
     target = Path(out)
     if target.is_dir() and (target / BUILD_FILE).is_file():
+        # The folder is replaced as a whole: a file the build does not write (a .git, a
+        # LICENSE) would be deleted with it.
+        data = target / "data"
+        found = [*target.iterdir(), *(data.iterdir() if data.is_dir() else ())]
+        for path in sorted(found):  # two levels: no walk through a large .git
+            name = path.relative_to(target).as_posix()
+            if name not in BUILD_OUTPUTS:
+                raise BadInput(
+                    f"--out {target} holds {name}, which a build does not write and replacing "
+                    "the folder would delete; move it away or give another folder."
+                )
         check_inputs_outside(target, inputs)
         return
     check_output_dir(target, inputs)
