@@ -156,3 +156,37 @@ def test_explain_row_order_join_needs_equal_lengths(tmp_path, latents_csv, capsy
     )
     assert code == 2
     assert "rows are matched by order" in capsys.readouterr().err
+
+
+def test_discover_fisherz_is_scale_free_on_huge_values(tmp_path, latents_csv, capsys):
+    # np.corrcoef on raw values of 1e155 overflowed and gave another graph with exit 0
+    df = pd.read_csv(latents_csv)
+    df["z_text_0"] *= 1e155
+    huge = tmp_path / "huge.csv"
+    df.to_csv(huge, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "plain")]) == 0
+    assert main(["discover", str(huge), "--out", str(tmp_path / "huge")]) == 0
+    plain = json.loads((tmp_path / "plain" / "graph.json").read_text())
+    scaled = json.loads((tmp_path / "huge" / "graph.json").read_text())
+    assert scaled["edges"] == plain["edges"]
+
+
+def test_discover_fisherz_refuses_collinear_columns(tmp_path, latents_csv, capsys):
+    df = pd.read_csv(latents_csv)
+    df["z_twice"] = 2 * df["z_text_0"]
+    path = tmp_path / "collinear.csv"
+    df.to_csv(path, index=False)
+    code = main(["discover", str(path), "--test", "fisherz", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "'z_text_0', 'z_twice' are exactly collinear" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_fisherz_tester_refuses_a_non_finite_correlation():
+    from personax.discovery.citests import FisherZTester
+    from personax.errors import BadInput
+
+    data = np.random.default_rng(0).standard_normal((50, 3))
+    data[3, 1] = np.inf
+    with pytest.raises(BadInput, match="column 'b' with the others is not finite"):
+        FisherZTester(data, ["a", "b", "c"], "t.csv")

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
+from personax.errors import BadInput
+
 KCI_MAX_ROWS = 1500
 """Conditional KCI costs O(n³) time and O(n²) memory; above this many rows PC runs it on a
 seeded random subsample of this size (the notes of the graph say so)."""
@@ -37,10 +39,38 @@ class _Cached(ABC):
 class FisherZTester(_Cached):
     """Fisher-z partial-correlation test on the full correlation matrix (linear-Gaussian)."""
 
-    def __init__(self, data: np.ndarray) -> None:
+    def __init__(
+        self, data: np.ndarray, columns: Sequence[str] | None = None, source: str = "table"
+    ) -> None:
         super().__init__()
+        data = np.asarray(data, dtype=float)
+        names = list(columns) if columns is not None else [str(i) for i in range(data.shape[1])]
         self.n = data.shape[0]
-        self.correlation = np.corrcoef(np.asarray(data, dtype=float), rowvar=False)
+        # Correlation is scale-free, but np.corrcoef squares the raw values: at |x| ~ 1e155
+        # that overflows to inf and the graph comes out wrong. Dividing each column by its
+        # largest magnitude first keeps every product within [-1, 1].
+        scale = np.max(np.abs(data), axis=0)
+        scale[~(scale > 0)] = 1.0
+        with np.errstate(all="ignore"):
+            self.correlation = np.corrcoef(data / scale, rowvar=False)
+        bad = (~np.isfinite(self.correlation)).sum(axis=0)
+        if bad.any():
+            # the culprit spoils its whole row; the others only their entry with it
+            raise BadInput(
+                f"{source}: the correlation of column '{names[int(np.argmax(bad))]}' "
+                "with the others is not finite, so the Fisher-z test cannot use it."
+            )
+        # An exactly collinear set makes every partial correlation given part of it undefined
+        # (0/0); a pseudo-inverse would hide that behind arbitrary p-values. causal-learn
+        # refuses such data too.
+        eigenvalues, eigenvectors = np.linalg.eigh(self.correlation)
+        if eigenvalues[0] <= len(names) * np.finfo(float).eps * max(eigenvalues[-1], 1.0):
+            involved = np.flatnonzero(np.abs(eigenvectors[:, 0]) > 1e-6)
+            listed = ", ".join(f"'{names[k]}'" for k in involved)
+            raise BadInput(
+                f"{source}: columns {listed} are exactly collinear (one is a linear function "
+                "of the others), so Fisher-z partial correlations are undefined; drop one."
+            )
 
     def _compute(self, i, j, cond):
         from personax.independence.conditional import fisherz_from_correlation

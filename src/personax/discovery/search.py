@@ -132,7 +132,7 @@ def discover(
             f"{max_rows_kci} of the {n_rows} rows (seed {seed}); use --test rcit to use all rows."
         )
     if test == "fisherz":
-        tester = FisherZTester(data)
+        tester = FisherZTester(data, cols, source)
     elif test == "kci":
         tester = KCITester(data, compat=compat)
     else:
