@@ -190,3 +190,21 @@ def test_fisherz_tester_refuses_a_non_finite_correlation():
     data[3, 1] = np.inf
     with pytest.raises(BadInput, match="column 'b' with the others is not finite"):
         FisherZTester(data, ["a", "b", "c"], "t.csv")
+
+
+def test_explain_text_in_a_latent_column_is_bad_input(tmp_path, latents_csv, capsys):
+    # it was silently coerced to NaN
+    df = pd.read_csv(latents_csv)
+    df["z_face_0"] = df["z_face_0"].astype(object)
+    df.loc[6, "z_face_0"] = "oops"
+    df.to_csv(latents_csv, index=False)
+    table_path = tmp_path / "table.csv"
+    pd.DataFrame({"id": df["id"], "final_c": np.arange(len(df)) % 3 + 1.0}).to_csv(
+        table_path, index=False
+    )
+    out = tmp_path / "o"
+    code = main(["crl", "explain", str(latents_csv), "--table", str(table_path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "latent column 'z_face_0' holds the text value 'oops' (data row 7)" in err
+    assert not out.exists()

@@ -96,6 +96,24 @@ def latent_columns(df: pd.DataFrame) -> list[str]:
     return [str(c) for c in df.columns if LATENT_COLUMN.match(str(c))]
 
 
+def check_latents_numeric(latents_df: pd.DataFrame, source: str = "latents") -> None:
+    """BadInput naming the column and data row of the first latent value that is text
+    (``pd.to_numeric(errors="coerce")`` would silently turn it into a missing value)."""
+    for lat in latent_columns(latents_df):
+        series = latents_df[lat]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+        if bad.size:
+            first = latents_df.index[int(bad[0])]
+            row = f"data row {first + 1}" if isinstance(first, (int, np.integer)) else first
+            raise BadInput(
+                f"{source}: latent column '{lat}' holds the text value "
+                f"{series.iloc[int(bad[0])]!r} ({row}); latents must be numbers."
+            )
+
+
 def align_latents(
     latents_df: pd.DataFrame,
     table_df: pd.DataFrame,
@@ -104,6 +122,7 @@ def align_latents(
     table_source: str = "table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of the latents and of the table for the same people, in the same order."""
+    check_latents_numeric(latents_df, latents_source)  # here, while rows are the file's
     if "id" in latents_df.columns and "id" in table_df.columns:
         lat_ids = latents_df["id"].astype(str)
         tab_ids = table_df["id"].astype(str)
@@ -189,6 +208,7 @@ def explain_latents(
             "latents: no latent columns (named z_<modality>_<i> or s_<i>) in "
             f"{', '.join(map(str, latents_df.columns))}."
         )
+    check_latents_numeric(latents_df)
     features = _feature_columns(table_df, exclude=set(latents))
     if not features:
         raise BadInput("table: no numeric or categorical trait/attribute column to compare with.")
