@@ -220,3 +220,23 @@ def test_requests_per_minute_and_concurrency_are_enforced(llm_server):
     asyncio.run(go())
     gaps = [b - a for a, b in zip(server.arrivals, server.arrivals[1:], strict=False)]
     assert min(gaps) > 0.07
+
+
+@pytest.mark.parametrize(
+    ("finish", "usage"),
+    [
+        (["stop"], {}),
+        ("stop", {"prompt_tokens": 10**23, "completion_tokens": 2**63}),
+        ("stop", {"prompt_tokens": True, "completion_tokens": -5}),
+        ({"a": 1}, ["not", "a", "dict"]),
+    ],
+)
+def test_malformed_reply_fields_are_dropped_not_stored(finish, usage):
+    # These go into typed SQLite columns; a list or a number beyond int64 crashed the run.
+    import json
+
+    from personax.traits.client import _decode_completion
+
+    choice = {"message": {"content": "hi"}, "finish_reason": finish}
+    decoded = _decode_completion(json.dumps({"choices": [choice], "usage": usage}))
+    assert decoded == ("hi", finish if isinstance(finish, str) else None, None, None)

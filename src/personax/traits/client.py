@@ -381,11 +381,22 @@ def _decode_completion(text: str) -> tuple[str | None, str | None, int | None, i
     # Some providers put the refusal in a separate field; keep it as the content to classify.
     if not content and isinstance(message.get("refusal"), str):
         content = message["refusal"]
-    p_tok = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    c_tok = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    # The reply is stored as it came, but these fields go into typed SQLite columns: a
+    # malformed value (a list, a number beyond int64) is dropped rather than crashing the run.
+    finish = choice.get("finish_reason")
     return (
         content,
-        choice.get("finish_reason"),
-        p_tok if isinstance(p_tok, int) else None,
-        c_tok if isinstance(c_tok, int) else None,
+        finish if isinstance(finish, str) else None,
+        _token_count(usage, "prompt_tokens"),
+        _token_count(usage, "completion_tokens"),
     )
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _token_count(usage: object, field: str) -> int | None:
+    value = usage.get(field) if isinstance(usage, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT64_MAX:
+        return value
+    return None
