@@ -88,6 +88,19 @@ def test_models_file_is_read(tmp_path, llm_server):
             "'max_retries' must not be negative",
         ),
         ("[[model]\n", "not a valid TOML file"),
+        *(
+            (
+                f'[[model]]\nname = "a"\nbase_url = "http://h/v1"\nmodel = "x"\n{key} = {value}\n',
+                f"model 'a' field '{key}' must be a finite number",
+            )
+            for key, value in [
+                ("timeout", "nan"),
+                ("temperature", "nan"),
+                ("requests_per_minute", "inf"),
+                ("backoff_max", "+inf"),
+                ("backoff_base", "inf"),
+            ]
+        ),
     ],
 )
 def test_models_file_errors_name_model_and_field(tmp_path, body, message):

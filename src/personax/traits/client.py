@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import os
 import random
 import re
@@ -125,6 +126,9 @@ def load_models(
             types = _FIELD_TYPES[key]
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 raise BadInput(f"{p}: {label} field '{key}' has the wrong type ({value!r}).")
+            # TOML allows nan and inf; a NaN timeout or rate passes every comparison below.
+            if isinstance(value, float) and not math.isfinite(value):
+                raise BadInput(f"{p}: {label} field '{key}' must be a finite number ({value}).")
         name = table["name"]
         if not MODEL_NAME_RE.match(name) or name == "final":
             raise BadInput(
