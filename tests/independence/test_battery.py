@@ -182,3 +182,19 @@ def test_shared_pass_over_many_valued_attribute_is_exact(
     np.testing.assert_allclose(shared.statistic, dense.statistic, rtol=1e-9)
     np.testing.assert_allclose(shared.p_value, dense.p_value, rtol=1e-7, atol=1e-12)
     assert (shared.n == dense.n).all()
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"traits": ["final_o", "final_o"]}, "trait 'final_o' is given more than once"),
+        ({"attributes": ["gender", "height", "gender"]}, "attribute 'gender' is given more"),
+        ({"tests": ("kci", "chisq", "kci")}, "test 'kci' is given more than once"),
+        ({"traits": ["final_o"], "attributes": ["final_o"]}, "'final_o' is both a trait and"),
+        ({"attributes": ["gender", "id"]}, "'id' identifies people"),
+    ],
+)
+def test_repeated_or_self_pairs_are_bad_input(table: pd.DataFrame, options, fragment) -> None:
+    # repeated names crashed with "Index contains duplicate entries"
+    with pytest.raises(BadInput, match=fragment):
+        run_battery(table, **options)

@@ -347,6 +347,17 @@ def _check_names(df: pd.DataFrame, names: Sequence[str], what: str, source: str)
     missing = [c for c in names if c not in df.columns]
     if missing:
         raise BadInput(f"{source}: unknown {what} column(s): {', '.join(missing)}.")
+    if "id" in names:
+        raise BadInput(f"{source}: 'id' identifies people; it cannot be among the {what}s to test.")
+
+
+def _no_repeats(names: Sequence[str], what: str) -> None:
+    # a repeated name would give duplicate result rows (and crash the p-value matrices)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise BadInput(f"{what} '{name}' is given more than once.")
+        seen.add(name)
 
 
 def run_battery(
@@ -376,6 +387,7 @@ def run_battery(
         raise BadInput(
             f"unknown test(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TESTS)}."
         )
+    _no_repeats(tests, "test")
     if compat not in (None, "paper"):
         raise BadInput(f"unknown --compat mode {compat!r}; the only mode is 'paper'.")
     if not 0 < alpha < 1:
@@ -397,6 +409,14 @@ def run_battery(
         attribute_names = tuple(a for a in default_attributes if a not in trait_names)
     if not attribute_names:
         raise BadInput(f"{source}: no attribute columns to test; pass --attributes.")
+    _no_repeats(trait_names, "trait")
+    _no_repeats(attribute_names, "attribute")
+    both = [a for a in attribute_names if a in trait_names]
+    if both:
+        raise BadInput(
+            f"{source}: column '{both[0]}' is both a trait and an attribute; a column cannot be "
+            "tested against itself."
+        )
     trait_cols = [prepare_column(df, t, trait=True, source=source) for t in trait_names]
     attr_cols = [prepare_column(df, a, trait=False, source=source) for a in attribute_names]
     tests = tuple(tests)
