@@ -634,3 +634,17 @@ def test_rebuild_refuses_a_build_folder_holding_other_files(tmp_path, own):
     if own == ".git/HEAD":
         (out / ".git").rmdir()
     _check_dataset_dir(out)  # only what a build writes: may be replaced
+
+
+def test_both_roster_readers_strip_ids_alike(tmp_path):
+    # infer run stored ' a1' as 'a1'; a build that kept the spaces silently lost its traits.
+    from personax.build.export import _read_roster
+    from personax.traits.runner import load_roster
+
+    roster = tmp_path / "r.csv"
+    roster.write_text("id,name,context\n a1,Jane Roe,NBA\na2 ,John Doe,NFL\n")
+    assert list(_read_roster(roster)["id"]) == list(load_roster(roster)["id"]) == ["a1", "a2"]
+    roster.write_text("id,name,context\na1,Jane Roe,NBA\na1 ,John Doe,NFL\n")
+    for read in (_read_roster, load_roster):
+        with pytest.raises(BadInput, match="'a1' appears more than once .*spaces.*rows 1 and 2"):
+            read(roster)

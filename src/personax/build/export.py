@@ -43,6 +43,7 @@ from personax.build.images import (
 from personax.build.privacy import key_fingerprint, obfuscate, pseudonyms
 from personax.build.text import EmbeddingCache, TextEmbedder, embed_texts, trait_documents
 from personax.data import column_groups, read_table
+from personax.data.table import roster_ids
 from personax.errors import BadInput
 
 Progress = Callable[[str, int, int], None]
@@ -125,14 +126,7 @@ def _read_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     if roster.empty:
         raise BadInput(f"{path}: roster has no rows.")
-    ids = roster["id"].astype("string")
-    empty = ids.isna() | (ids.str.strip() == "")
-    if empty.any():
-        raise BadInput(f"{path}: roster row {int(np.flatnonzero(empty)[0]) + 2} has an empty id.")
-    dup = ids.duplicated()
-    if dup.any():
-        raise BadInput(f"{path}: roster id '{ids[dup].iloc[0]}' appears more than once.")
-    roster["id"] = ids.astype(str)
+    roster["id"] = roster_ids(roster["id"], path)
     return roster.reset_index(drop=True)
 
 
@@ -140,7 +134,7 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     traits = read_table(path)
     if "id" not in traits.columns:
         raise BadInput(f"{path}: traits table lacks the column id.")
-    ids = traits["id"].astype("string")
+    ids = traits["id"].astype("string").str.strip()  # as the roster's ids
     dup = ids.duplicated() & ids.notna()
     if dup.any():
         raise BadInput(f"{path}: traits id '{ids[dup].iloc[0]}' appears more than once.")

@@ -201,6 +201,31 @@ def read_table_with_aliases(path: str | os.PathLike[str]) -> tuple[pd.DataFrame,
     return df, aliased
 
 
+def roster_ids(ids: pd.Series, source: object) -> pd.Series:
+    """A roster's ids as stripped text; BadInput for an empty or a repeated id.
+
+    Every reader of a roster calls this, so `" a1"` is the same person `a1` in trait
+    inference and in the dataset build (otherwise that person's traits are silently lost).
+    """
+    text = ids.astype("string")
+    stripped = text.str.strip()
+    empty = np.flatnonzero((stripped.isna() | (stripped == "")).to_numpy())
+    if len(empty):
+        raise BadInput(f"{source}: row {int(empty[0]) + 1} has an empty id.")
+    repeated = np.flatnonzero(stripped.duplicated().to_numpy())
+    if len(repeated):
+        row = int(repeated[0])
+        first = int(np.flatnonzero((stripped == stripped.iloc[row]).to_numpy())[0])
+        same = (
+            "" if text.iloc[row] == text.iloc[first] else " (once surrounding spaces are removed)"
+        )
+        raise BadInput(
+            f"{source}: id '{stripped.iloc[row]}' appears more than once{same}: rows "
+            f"{first + 1} and {row + 1}."
+        )
+    return stripped.astype(str)
+
+
 def write_table(
     df: pd.DataFrame,
     path: str | os.PathLike[str],

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from personax.data import read_table
+from personax.data.table import roster_ids
 from personax.errors import BadInput
 from personax.traits.client import Completion, ModelClient, ModelSpec
 from personax.traits.parse import ERROR, OK, REFUSAL, ParsedAnswer, parse_answer
@@ -38,13 +39,7 @@ def load_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
     df = df[list(ROSTER_COLUMNS)].copy()
     if df.empty:
         raise BadInput(f"{path}: roster has no rows.")
-    df["id"] = df["id"].astype("string").str.strip()
-    empty = df.index[df["id"].isna() | (df["id"] == "")]
-    if len(empty):
-        raise BadInput(f"{path}: row {int(empty[0]) + 1} has an empty id.")
-    dupes = df["id"][df["id"].duplicated()]
-    if len(dupes):
-        raise BadInput(f"{path}: id '{dupes.iloc[0]}' appears more than once.")
+    df["id"] = roster_ids(df["id"], path)
     no_name = df.index[df["name"].isna() | (df["name"].astype("string").str.strip() == "")]
     if len(no_name):
         raise BadInput(
