@@ -304,3 +304,27 @@ def test_store_keeps_the_first_answer_of_every_cell(tmp_path_factory, events):
         ok_cells = {c for c, s in expected.items() if s == "ok"}
         assert len(store.answers()) == 5 * len(ok_cells)
         assert len(store.request_log()) == sum(1 for e in events if e[3] is None) + len(expected)
+
+
+def test_foreign_and_empty_files_are_left_untouched(tmp_path):
+    from personax.cli.main import main
+
+    foreign = tmp_path / "foreign.sqlite"
+    db = sqlite3.connect(foreign)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    before = foreign.read_bytes()
+    with pytest.raises(BadInput, match="not a personax trait store \\(it holds the table 't'\\)"):
+        TraitStore(foreign, create=True)
+    roster = make_roster(1)
+    with pytest.raises(BadInput, match="not a personax trait store"):
+        run_inference(foreign, roster, [], get_format("number-l3-inc"))
+    assert foreign.read_bytes() == before  # no personax tables, still not WAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.sqlite"]  # no lock file
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(["infer", "status", "--store", str(empty)]) == 2
+    assert empty.stat().st_size == 0
+    with TraitStore(empty, create=True):  # a run may make an empty file its store
+        pass

@@ -25,7 +25,13 @@ from personax.errors import BadInput
 from personax.traits.client import Completion, ModelClient, ModelSpec
 from personax.traits.parse import ERROR, OK, REFUSAL, ParsedAnswer, parse_answer
 from personax.traits.prompts import PromptFormat
-from personax.traits.store import AnswerRecord, Cell, RequestRecord, TraitStore
+from personax.traits.store import (
+    AnswerRecord,
+    Cell,
+    RequestRecord,
+    TraitStore,
+    check_store_file,
+)
 
 ROSTER_COLUMNS = ("id", "name", "context")
 
@@ -256,6 +262,7 @@ def run_inference(
         raise BadInput(f"--concurrency must be at least 1 (got {concurrency}).")
     path = Path(store_path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_store_file(path, create=True)  # a foreign file gets no lock file next to it either
     with _StoreLock(path), TraitStore(path, create=True) as store:
         cells = plan_cells(roster, models, fmt, repeats)
         store.register_run(

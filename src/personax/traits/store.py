@@ -68,6 +68,56 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 
 
+def _schema_tables() -> frozenset[str]:
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        return frozenset(r[0] for r in db.execute("SELECT name FROM sqlite_master"))
+    finally:
+        db.close()
+
+
+# Tables and indexes of a personax store (sqlite_sequence comes with AUTOINCREMENT).
+_SCHEMA_OBJECTS = _schema_tables()
+
+
+def check_store_file(path: str | os.PathLike[str], create: bool = False) -> None:
+    """Raise BadInput unless ``path`` is a trait store (or, with ``create``, may become one).
+
+    It only reads: a foreign SQLite file must not get personax tables or a WAL journal, and a
+    command that only reads must not turn an empty file into a database. A file holding only
+    some of the store's tables is a store killed while being created; ``create`` completes it.
+    """
+    p = Path(path)
+    if not p.exists():
+        if create:
+            return
+        raise BadInput(f"{p}: no such trait store.")
+    if not p.is_file():
+        raise BadInput(f"{p}: not a personax trait store (it is not a file).")
+    if p.stat().st_size == 0:
+        if create:
+            return
+        raise BadInput(f"{p}: not a personax trait store (the file is empty).")
+    try:
+        db = sqlite3.connect(p, isolation_level=None, timeout=30.0)  # a SELECT writes nothing
+        try:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            has_version = (
+                "meta" in names
+                and db.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
+            )
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise BadInput(f"{p}: not a personax trait store ({exc}).") from exc
+    foreign = sorted(n for n in names if n not in _SCHEMA_OBJECTS and not n.startswith("sqlite_"))
+    if foreign:
+        raise BadInput(f"{p}: not a personax trait store (it holds the table '{foreign[0]}').")
+    if not create and not has_version:
+        raise BadInput(f"{p}: not a personax trait store of schema {SCHEMA_VERSION}.")
+
+
 @dataclass(frozen=True)
 class Cell:
     """One (person, model, prompt version, repeat) to be asked."""
@@ -131,8 +181,7 @@ class TraitStore:
 
     def __init__(self, path: str | os.PathLike[str], create: bool = False) -> None:
         self.path = Path(path)
-        if not create and not self.path.is_file():
-            raise BadInput(f"{self.path}: no such trait store.")
+        check_store_file(self.path, create)  # before any PRAGMA or write
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
