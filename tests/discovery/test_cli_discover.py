@@ -208,3 +208,13 @@ def test_explain_text_in_a_latent_column_is_bad_input(tmp_path, latents_csv, cap
     assert code == 2
     assert "latent column 'z_face_0' holds the text value 'oops' (data row 7)" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("test", ["kci", "rcit"])
+def test_discover_kernel_tests_refuse_out_of_range_columns(tmp_path, latents_csv, capsys, test):
+    df = pd.read_csv(latents_csv)
+    df["z_text_0"] *= 1e200  # crashed with OverflowError / ZeroDivisionError
+    df.to_csv(latents_csv, index=False)
+    code = main(["discover", str(latents_csv), "--test", test, "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "largest magnitude in column 'z_text_0'" in capsys.readouterr().err

@@ -198,3 +198,14 @@ def test_repeated_or_self_pairs_are_bad_input(table: pd.DataFrame, options, frag
     # repeated names crashed with "Index contains duplicate entries"
     with pytest.raises(BadInput, match=fragment):
         run_battery(table, **options)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_column_out_of_kernel_range_is_bad_input(table: pd.DataFrame, scale: float) -> None:
+    # sigma**2 overflowed (OverflowError) or underflowed to 0 (ZeroDivisionError)
+    scaled = table.assign(weight=table["weight"] * scale)
+    with pytest.raises(BadInput, match="largest magnitude in column 'weight' is"):
+        run_battery(scaled, attributes=["weight"], tests=("kci",))
+    # the contingency tests only see bins, so they still run
+    frame = run_battery(scaled, attributes=["weight"], tests=("chisq",), bins=4).results
+    assert frame.p_value.notna().all()

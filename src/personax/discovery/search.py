@@ -131,6 +131,11 @@ def discover(
             f"Conditional KCI costs O(n³): it ran on a seeded random subsample of "
             f"{max_rows_kci} of the {n_rows} rows (seed {seed}); use --test rcit to use all rows."
         )
+    if test != "fisherz":  # Fisher-z rescales its columns itself; the kernels need the range
+        from personax.independence.kernels import check_kernel_range
+
+        for k, name in enumerate(cols):
+            check_kernel_range(data[:, k], name, source)
     if test == "fisherz":
         tester = FisherZTester(data, cols, source)
     elif test == "kci":

@@ -26,6 +26,7 @@ from personax.independence.kernels import (
     GaussianKernel,
     Kernel,
     centred_gram_sums_shared_y,
+    check_kernel_range,
     complete_pairs,
     factorise,
     median_sigma,
@@ -420,6 +421,9 @@ def run_battery(
     trait_cols = [prepare_column(df, t, trait=True, source=source) for t in trait_names]
     attr_cols = [prepare_column(df, a, trait=False, source=source) for a in attribute_names]
     tests = tuple(tests)
+    if set(tests) - set(CONTINGENCY_TESTS):  # chi-square / G-square only see categories
+        for column in (*trait_cols, *attr_cols):
+            check_kernel_range(column.values, column.name, source)
 
     total = len(attr_cols)
     rows: list[dict[str, Any]] = []

@@ -80,6 +80,26 @@ class DeltaKernel:
 Kernel = GaussianKernel | DeltaKernel
 
 
+KERNEL_RANGE = (1e-100, 1e100)
+"""Largest |value| a column may have for the kernel tests (exclusive bounds). Squared
+distances and kernel widths (``sigma**2``) of values near 1e155 overflow, and near 1e-155
+underflow to 0; inside this range every sum of squares over any realistic n stays finite."""
+
+
+def check_kernel_range(values: np.ndarray, name: str, source: str = "table") -> None:
+    """BadInput naming the column when its magnitude is outside :data:`KERNEL_RANGE`."""
+    present = np.abs(np.asarray(values, dtype=float))
+    present = present[np.isfinite(present)]
+    largest = float(present.max()) if present.size else 0.0
+    low, high = KERNEL_RANGE
+    if largest >= high or 0 < largest <= low:
+        raise BadInput(
+            f"{source}: the largest magnitude in column '{name}' is {largest:.3g}; the kernel "
+            f"tests need it between {low:g} and {high:g}, so rescale the column (e.g. change "
+            "its unit)."
+        )
+
+
 def paper_kci_sigma(n: int) -> float:
     """causal-learn's ``set_width_empirical_hsic`` for one z-scored dimension: 0.8 / 0.5 / 0.3."""
     if n < 200:
