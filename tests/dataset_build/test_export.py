@@ -648,3 +648,34 @@ def test_both_roster_readers_strip_ids_alike(tmp_path):
     for read in (_read_roster, load_roster):
         with pytest.raises(BadInput, match="'a1' appears more than once .*spaces.*rows 1 and 2"):
             read(roster)
+
+
+def test_dates_are_not_free_text():
+    from personax.build.export import _check_no_names
+
+    roster = pd.DataFrame(
+        {
+            "id": ["a1", "a2"],
+            "name": ["Jane Roe", "John Doe"],
+            "birth_date": ["1990-05-12", "1991-06-13 08:30:00"],
+            "born": pd.to_datetime(["1990-05-12", "1991-06-13"]),  # a Parquet datetime column
+            "born_utc": pd.to_datetime(["1990-05-12", "1991-06-13"]).tz_localize("UTC"),
+        }
+    )
+    _check_no_names(roster, ["birth_date", "born", "born_utc"], "r.csv")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("+1-555-0107", "it looks like a phone number"),
+        ("a@b.org", "it looks like an e-mail address"),
+        ("one two three four five six seven", "7 words, more than 6"),
+    ],
+)
+def test_free_text_message_states_the_reason(value, reason):
+    from personax.build.export import _check_no_names
+
+    roster = pd.DataFrame({"id": ["a1"], "name": ["Jane Roe"], "note": [value]})
+    with pytest.raises(BadInput, match=f"row 2: {reason}\\)"):
+        _check_no_names(roster, ["note"], "r.csv")

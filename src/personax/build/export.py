@@ -12,6 +12,7 @@ models' descriptions only enter as rotated embeddings, images only as rotated em
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import unicodedata
@@ -196,11 +197,33 @@ def _normal_words(text: str) -> list[str]:
 # CelebPersona occupations are a few words — and tight for prose.
 FREE_TEXT_WORDS = 6
 FREE_TEXT_CHARS = 60
-CONTACT_PATTERN = re.compile(
-    r"[\w.+-]+@[\w-]+\.[\w.]+"  # e-mail address
-    r"|https?://|www\."  # web address
-    r"|\+?\d[\d ()./-]{7,}\d"  # phone-like run of digits
-)
+CONTACT_PATTERNS = {
+    "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    "a web address": re.compile(r"https?://|www\."),
+    "a phone number": re.compile(r"\+?\d[\d ()./-]{7,}\d"),
+}
+
+
+def _is_iso_date(text: str) -> bool:
+    """Is ``text`` an ISO date or time ("1990-05-12", "1990-05-12 08:30"), not a phone number?"""
+    try:
+        datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _free_text_reason(text: str) -> str | None:
+    """Why ``text`` is free text rather than a category, or None when it is a category."""
+    for what, pattern in CONTACT_PATTERNS.items():
+        if pattern.search(text) and not (what == "a phone number" and _is_iso_date(text)):
+            return f"it looks like {what}"
+    words = len(text.split())
+    if words > FREE_TEXT_WORDS:
+        return f"{words} words, more than {FREE_TEXT_WORDS}"
+    if len(text) > FREE_TEXT_CHARS:
+        return f"{len(text)} characters, more than {FREE_TEXT_CHARS}"
+    return None
 
 
 def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
@@ -216,7 +239,10 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
             by_word.setdefault(min(words), set()).add(words)
     for col in attributes:
         values = roster[col]
-        if values.dtype.kind in "biufc" or pd.api.types.is_bool_dtype(values):
+        # Numbers, booleans and dates (a Parquet datetime column) hold no name or text.
+        if values.dtype.kind in "biufcmM" or pd.api.types.is_bool_dtype(values):
+            continue
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
             continue
         for position, value in values.dropna().items():  # the roster's index is 0..n-1
             text = str(value).strip()
@@ -233,15 +259,11 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
                     f"{path}: roster column '{col}' holds a person's name (row {row}); "
                     "remove it — names never leave in a published dataset."
                 )
-            if (
-                CONTACT_PATTERN.search(text)
-                or len(text.split()) > FREE_TEXT_WORDS
-                or len(text) > FREE_TEXT_CHARS
-            ):
+            reason = _free_text_reason(text)
+            if reason:
                 raise BadInput(
                     f"{path}: roster column '{col}' holds free text, not a category (row {row}: "
-                    f"{len(text.split())} words, {len(text)} characters); remove it — free text "
-                    "never leaves in a published dataset."
+                    f"{reason}); remove it — free text never leaves in a published dataset."
                 )
 
 
