@@ -160,3 +160,34 @@ def test_report_refuses_a_run_json_that_is_not_a_demo_manifest(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "run.json" in err and "Traceback" not in err
     assert not (folder / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "rel, content, fragment",
+    [
+        ("discovery/graph.json", '{"nodes": ["a", ', "not valid JSON"),
+        ("crl/metrics.json", "nope", "not valid JSON"),
+        ("discovery/graph.json", "[1, 2]", "expected a JSON object, found a list"),
+        ("discovery/graph.json", '{"nodes": [], "edges": [1]}', "not in the shape"),
+        ("crl/metrics.json", '{"mcc": 0.5, "graph": {"shd": "x"}, "split": []}', None),
+        ("run.json", '{"steps": [1]}', "step 1 of 'steps' is not an object"),
+        ("run.json", '{"steps": [], "parameters": 3}', "'parameters' is not an object"),
+    ],
+)
+def test_damaged_step_files_exit_2_naming_them(
+    cli, tmp_path, tiny_run, capsys, rel, content, fragment
+):
+    # they crashed with exit 1 (JSONDecodeError, AttributeError)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.out_dir, copy)
+    (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+    (copy / rel).write_text(content)
+    before = (copy / "report.html").read_bytes()
+    code = cli("report", str(copy))
+    err = capsys.readouterr().err
+    if fragment is None:  # odd but harmless values still give a report
+        assert code == 0
+        return
+    assert code == 2 and str(copy / rel) in err and fragment in err, err
+    assert "Traceback" not in err
+    assert (copy / "report.html").read_bytes() == before

@@ -14,6 +14,8 @@ A missing step leaves its section with an honest "not available" line; nothing i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -54,11 +56,40 @@ STATUS_CLASS = {
 }
 
 
-def _read_json(path: Path) -> Any | None:
+def _read_json(path: Path) -> dict | None:
+    """A step's JSON file as an object; None when absent; BadInput naming a damaged one."""
     if not path.is_file():
         return None
-    with path.open(encoding="utf-8") as fh:
-        return json.load(fh)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not valid JSON (not UTF-8 text).") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a JSON object, found a {type(data).__name__}.")
+    return data
+
+
+@contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """Turn a step file of the wrong shape (a missing key, a list where an object belongs)
+    into BadInput naming it: a report must not crash on a file damaged after the run."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise BadInput(
+            f"{path}: not in the shape personax writes ({type(exc).__name__}: {exc}); "
+            "rerun the step that writes it, or remove the file."
+        ) from None
+
+
+@contextmanager
+def _step_file(path: Path) -> Iterator[dict | None]:
+    """The JSON object of ``path`` (None when absent), its use guarded by :func:`_damaged`."""
+    data = _read_json(path)
+    with _damaged(path):
+        yield data
 
 
 def _step(manifest: dict, name: str) -> dict:
@@ -174,27 +205,27 @@ def _glance(run_dir: Path, manifest: dict) -> str:
                 f"{int((results['p_adjusted'] < alpha).sum())} / {len(results)}",
             )
         )
-    level1 = _read_json(run_dir / "scoring" / "level1.json")
-    if level1:
-        for row in level1.get("per_test", []):
-            if row["test"] == "kci":
-                items.append(("KCI power vs planted truth", row["power"]))
-                items.append(("KCI false-positive rate", row["false_positive_rate"]))
-    metrics = _read_json(run_dir / "crl" / "metrics.json")
-    if metrics and "mcc" in metrics:
-        items.append(("CRL held-out MCC", metrics["mcc"]))
-        items.append(("CRL held-out R²", metrics.get("r2")))
-    graph = _read_json(run_dir / "discovery" / "graph.json")
-    if graph:
-        items.append(("discovered latent edges", len(graph.get("edges", []))))
-    recovered = _read_json(run_dir / "scoring" / "discovery.json")
-    if recovered:
-        items.append(
-            (
-                "planted latent edges found",
-                f"{recovered['adjacencies_found']} / {recovered['planted']}",
+    with _step_file(run_dir / "scoring" / "level1.json") as level1:
+        if level1:
+            for row in level1.get("per_test", []):
+                if row["test"] == "kci":
+                    items.append(("KCI power vs planted truth", row["power"]))
+                    items.append(("KCI false-positive rate", row["false_positive_rate"]))
+    with _step_file(run_dir / "crl" / "metrics.json") as metrics:
+        if metrics and "mcc" in metrics:
+            items.append(("CRL held-out MCC", metrics["mcc"]))
+            items.append(("CRL held-out R²", metrics.get("r2")))
+    with _step_file(run_dir / "discovery" / "graph.json") as graph:
+        if graph:
+            items.append(("discovered latent edges", len(graph.get("edges", []))))
+    with _step_file(run_dir / "scoring" / "discovery.json") as recovered:
+        if recovered:
+            items.append(
+                (
+                    "planted latent edges found",
+                    f"{recovered['adjacencies_found']} / {recovered['planted']}",
+                )
             )
-        )
     steps = manifest.get("steps", [])
     rows = [
         [
@@ -375,42 +406,44 @@ def _level1(run_dir: Path, manifest: dict) -> str:
             ("tests", tested["test"].nunique()),
         ]
     )
-    scoring = _read_json(run_dir / "scoring" / "level1.json")
-    if scoring:
-        inner += "<h3>Against the planted truth</h3>"
-        planted = ", ".join(f"{p['trait']}–{p['attribute']}" for p in scoring.get("planted", []))
-        inner += para(
-            f"The sample plants {len(scoring.get('planted', []))} dependent trait–attribute "
-            f"pairs ({planted or 'none'}); every other pair is independent by construction. "
-            "Power = share of planted pairs found; false-positive rate = share of "
-            "independent pairs declared dependent (BH-adjusted p < alpha)."
-        )
-        inner += table(
-            [
-                "test",
-                "pairs",
-                "true pos.",
-                "false neg.",
-                "false pos.",
-                "true neg.",
-                "power",
-                "false-positive rate",
-            ],
-            [
+    with _step_file(run_dir / "scoring" / "level1.json") as scoring:
+        if scoring:
+            inner += "<h3>Against the planted truth</h3>"
+            planted = ", ".join(
+                f"{p['trait']}–{p['attribute']}" for p in scoring.get("planted", [])
+            )
+            inner += para(
+                f"The sample plants {len(scoring.get('planted', []))} dependent trait–attribute "
+                f"pairs ({planted or 'none'}); every other pair is independent by construction. "
+                "Power = share of planted pairs found; false-positive rate = share of "
+                "independent pairs declared dependent (BH-adjusted p < alpha)."
+            )
+            inner += table(
                 [
-                    r["test"],
-                    r["pairs"],
-                    r["true_positives"],
-                    r["false_negatives"],
-                    r["false_positives"],
-                    r["true_negatives"],
-                    r["power"],
-                    r["false_positive_rate"],
-                ]
-                for r in scoring.get("per_test", [])
-            ],
-            numeric=[False, True, True, True, True, True, True, True],
-        )
+                    "test",
+                    "pairs",
+                    "true pos.",
+                    "false neg.",
+                    "false pos.",
+                    "true neg.",
+                    "power",
+                    "false-positive rate",
+                ],
+                [
+                    [
+                        r["test"],
+                        r["pairs"],
+                        r["true_positives"],
+                        r["false_negatives"],
+                        r["false_positives"],
+                        r["true_negatives"],
+                        r["power"],
+                        r["false_positive_rate"],
+                    ]
+                    for r in scoring.get("per_test", [])
+                ],
+                numeric=[False, True, True, True, True, True, True, True],
+            )
     inner += "<h3>Heatmaps</h3>"
     from personax.independence.output import TEST_TITLES
 
@@ -540,74 +573,75 @@ def _level2(run_dir: Path, manifest: dict) -> str:
     source = step.get("input") or manifest.get("crl_input")
     if source:
         inner += para(f"Input: {source}.")
-    if metrics:
-        scalar = [(k, v) for k, v in sorted(metrics.items()) if isinstance(v, (int, float))]
-        mcc, r2 = metrics.get("mcc"), metrics.get("r2")
-        if mcc is not None or r2 is not None:
-            inner += kpis(
-                [("MCC (held-out)", mcc), ("R² (held-out)", r2)]
-                + ([("split", metrics["split"])] if "split" in metrics else [])
-            )
-            inner += para(
-                "MCC: mean absolute correlation between true and learned latents after "
-                "Hungarian matching; R²: kernel ridge regression from learned to true latents. "
-                "Both scored on the held-out test split; the model was chosen on validation. "
-                "Paper (variant MNIST): MCC 0.92, R² 0.96."
-            )
-        inner += table(["metric", "value"], scalar, numeric=[False, True])
-        learned_graph = metrics.get("graph")
-        if isinstance(learned_graph, dict):
-            inner += para(
-                "The learned adjacency against the planted latent graph (latents paired by the "
-                "MCC matching):"
-            )
-            inner += table(
-                ["graph score", "value"],
-                [
-                    [k.replace("_", " "), v]
-                    for k, v in sorted(learned_graph.items())
-                    if isinstance(v, (int, float))
-                ],
-                numeric=[False, True],
-            )
+    with _damaged(folder / "metrics.json"):
+        if metrics:
+            scalar = [(k, v) for k, v in sorted(metrics.items()) if isinstance(v, (int, float))]
+            mcc, r2 = metrics.get("mcc"), metrics.get("r2")
+            if mcc is not None or r2 is not None:
+                inner += kpis(
+                    [("MCC (held-out)", mcc), ("R² (held-out)", r2)]
+                    + ([("split", metrics["split"])] if "split" in metrics else [])
+                )
+                inner += para(
+                    "MCC: mean absolute correlation between true and learned latents after "
+                    "Hungarian matching; R²: kernel ridge regression from learned to true latents. "
+                    "Both scored on the held-out test split; the model was chosen on validation. "
+                    "Paper (variant MNIST): MCC 0.92, R² 0.96."
+                )
+            inner += table(["metric", "value"], scalar, numeric=[False, True])
+            learned_graph = metrics.get("graph")
+            if isinstance(learned_graph, dict):
+                inner += para(
+                    "The learned adjacency against the planted latent graph (latents paired by the "
+                    "MCC matching):"
+                )
+                inner += table(
+                    ["graph score", "value"],
+                    [
+                        [k.replace("_", " "), v]
+                        for k, v in sorted(learned_graph.items())
+                        if isinstance(v, (int, float))
+                    ],
+                    numeric=[False, True],
+                )
     curves = first_existing(folder, ("training_curves.svg", "training_curves.png"))
     figs = []
     if curves is not None:
         figs.append(figure_file(curves, "Training curves", "Training and validation losses."))
-    graph = _read_json(folder / "graph.json")
-    if graph:
-        nodes, edges = _graph_edges(graph)
-        threshold = graph.get("threshold")
-        if nodes:
-            figs.append(
-                figure(
-                    figures.graph_svg(nodes, edges, "Learned latent graph (CRL adjacency)"),
-                    "image/svg+xml",
-                    "Learned latent graph",
-                    f"Learned adjacency over the latents: {len(edges)} edges"
-                    + (f" with |weight| ≥ {threshold}" if threshold is not None else "")
-                    + "; causal order = index order (shared latents first).",
+    with _step_file(folder / "graph.json") as graph:
+        if graph:
+            nodes, edges = _graph_edges(graph)
+            threshold = graph.get("threshold")
+            if nodes:
+                figs.append(
+                    figure(
+                        figures.graph_svg(nodes, edges, "Learned latent graph (CRL adjacency)"),
+                        "image/svg+xml",
+                        "Learned latent graph",
+                        f"Learned adjacency over the latents: {len(edges)} edges"
+                        + (f" with |weight| ≥ {threshold}" if threshold is not None else "")
+                        + "; causal order = index order (shared latents first).",
+                    )
                 )
-            )
     if figs:
         inner += f'<div class="grid">{"".join(figs)}</div>'
-    scoring = _read_json(run_dir / "scoring" / "crl.json")
-    if scoring and scoring.get("matches"):
-        inner += "<h3>Learned latents matched to the planted ones</h3>"
-        inner += table(
-            ["planted latent", "learned latent", "|correlation| (test split)"],
-            [[m["true"], m["learned"], m["abs_corr"]] for m in scoring["matches"]],
-            numeric=[False, False, True],
-        )
-    config = _read_json(folder / "config.json")
-    if config:
-        rows = _flatten(config)
-        inner += (
-            f"<details><summary>Training configuration ({len(rows)} settings, "
-            "crl/config.json)</summary>"
-            + table(["parameter", "value"], rows, numeric=[False, False])
-            + "</details>"
-        )
+    with _step_file(run_dir / "scoring" / "crl.json") as scoring:
+        if scoring and scoring.get("matches"):
+            inner += "<h3>Learned latents matched to the planted ones</h3>"
+            inner += table(
+                ["planted latent", "learned latent", "|correlation| (test split)"],
+                [[m["true"], m["learned"], m["abs_corr"]] for m in scoring["matches"]],
+                numeric=[False, False, True],
+            )
+    with _step_file(folder / "config.json") as config:
+        if config:
+            rows = _flatten(config)
+            inner += (
+                f"<details><summary>Training configuration ({len(rows)} settings, "
+                "crl/config.json)</summary>"
+                + table(["parameter", "value"], rows, numeric=[False, False])
+                + "</details>"
+            )
     return section("level2", "Level II: causal representation learning", inner)
 
 
@@ -632,77 +666,80 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
     naming_step = _step(manifest, "naming")
     folder = run_dir / "discovery"
     inner = _status_line(step)
-    graph = _read_json(folder / "graph.json")
-    if graph:
-        nodes, edges = _graph_edges(graph)
-        inner += para(
-            "PC on the learned latents of the held-out people, with background knowledge: "
-            "nothing points into the shared latents. "
-            f"{len(nodes)} nodes, {len(edges)} edges."
-        )
-        drawing = first_existing(folder, ("graph.svg", "graph.png"))
-        if drawing is not None:
-            inner += figure_file(
-                drawing, "Causal graph over the learned latents", "Discovered graph (graph.svg)."
+    with _step_file(folder / "graph.json") as graph:
+        if graph:
+            nodes, edges = _graph_edges(graph)
+            inner += para(
+                "PC on the learned latents of the held-out people, with background knowledge: "
+                "nothing points into the shared latents. "
+                f"{len(nodes)} nodes, {len(edges)} edges."
             )
-        notes = [str(n) for n in graph.get("notes", [])]
-        if notes:
-            inner += para(notes[0], "note")
-        inner += (
-            f"<details><summary>Edge list ({len(edges)}) and PC's notes ({len(notes[1:])})"
-            "</summary>"
-            + "".join(para(n, "note") for n in notes[1:])
-            + table(
-                ["source", "target", "type"],
-                [list(e) for e in edges],
-                numeric=[False, False, False],
+            drawing = first_existing(folder, ("graph.svg", "graph.png"))
+            if drawing is not None:
+                inner += figure_file(
+                    drawing,
+                    "Causal graph over the learned latents",
+                    "Discovered graph (graph.svg).",
+                )
+            notes = [str(n) for n in graph.get("notes", [])]
+            if notes:
+                inner += para(notes[0], "note")
+            inner += (
+                f"<details><summary>Edge list ({len(edges)}) and PC's notes ({len(notes[1:])})"
+                "</summary>"
+                + "".join(para(n, "note") for n in notes[1:])
+                + table(
+                    ["source", "target", "type"],
+                    [list(e) for e in edges],
+                    numeric=[False, False, False],
+                )
+                + "</details>"
             )
-            + "</details>"
-        )
-    scoring = _read_json(run_dir / "scoring" / "discovery.json")
-    if scoring:
-        inner += "<h3>Planted edges recovered</h3>"
-        inner += para(
-            "Each learned latent stands for the planted latent the MCC matching pairs it with "
-            "(Level II); each planted edge is then looked up in the discovered graph. "
-            + scoring.get("summary", "")
-            + "."
-        )
-        status_text = {
-            "directed": "found, planted direction",
-            "reversed": "found, reversed",
-            "undirected": "found, undirected",
-            "bidirected": "found, bidirected",
-            "missing": "missing",
-        }
-        inner += table(
-            ["planted edge", "learned latents", "found as"],
-            [
+    with _step_file(run_dir / "scoring" / "discovery.json") as scoring:
+        if scoring:
+            inner += "<h3>Planted edges recovered</h3>"
+            inner += para(
+                "Each learned latent stands for the planted latent the MCC matching pairs it with "
+                "(Level II); each planted edge is then looked up in the discovered graph. "
+                + scoring.get("summary", "")
+                + "."
+            )
+            status_text = {
+                "directed": "found, planted direction",
+                "reversed": "found, reversed",
+                "undirected": "found, undirected",
+                "bidirected": "found, bidirected",
+                "missing": "missing",
+            }
+            inner += table(
+                ["planted edge", "learned latents", "found as"],
                 [
-                    f"{e['source']} → {e['target']}",
-                    f"{e.get('learned_source') or '?'} → {e.get('learned_target') or '?'}",
-                    status_text.get(e["status"], e["status"]),
-                ]
-                for e in scoring.get("planted_edges", [])
-            ],
-            numeric=[False, False, False],
-            row_classes=[
-                "sig" if e["status"] != "missing" else "" for e in scoring.get("planted_edges", [])
-            ],
-        )
-        scores = scoring.get("scores", {})
-        keys = [
-            "skeleton_precision",
-            "skeleton_recall",
-            "directed_precision",
-            "directed_recall",
-            "shd",
-        ]
-        inner += table(
-            ["score", "value"],
-            [[k.replace("_", " "), scores.get(k)] for k in keys if k in scores],
-            numeric=[False, True],
-        )
+                    [
+                        f"{e['source']} → {e['target']}",
+                        f"{e.get('learned_source') or '?'} → {e.get('learned_target') or '?'}",
+                        status_text.get(e["status"], e["status"]),
+                    ]
+                    for e in scoring.get("planted_edges", [])
+                ],
+                numeric=[False, False, False],
+                row_classes=[
+                    "sig" if e["status"] != "missing" else ""
+                    for e in scoring.get("planted_edges", [])
+                ],
+            )
+            scores = scoring.get("scores", {})
+            keys = [
+                "skeleton_precision",
+                "skeleton_recall",
+                "directed_precision",
+                "directed_recall",
+                "shd",
+            ]
+            inner += table(
+                ["score", "value"],
+                [[k.replace("_", " "), scores.get(k)] for k in keys if k in scores],
+                numeric=[False, True],
+            )
     inner += "<h3>Latent naming</h3>" + _status_line(naming_step)
     explain = folder / "explain"
     labels_path = explain / "labels.csv"
@@ -780,15 +817,18 @@ def render_report(run_dir: str | Path) -> str:
     manifest_path = run_dir / "run.json"
     if not manifest_path.is_file():
         raise BadInput(f"{run_dir}: no run.json; this is not a personax run folder.")
-    try:
-        manifest = _read_json(manifest_path)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{manifest_path}: not valid JSON ({exc.msg}).") from exc
+    manifest = _read_json(manifest_path)
     # Other commands write a run.json too (e.g. independence); only a demo run lists its steps.
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("steps"), list):
+    if not isinstance(manifest.get("steps"), list):
         raise BadInput(
             f"{manifest_path}: not the manifest of a `personax demo` run (it has no 'steps' list)."
         )
+    for k, step in enumerate(manifest["steps"], start=1):
+        if not isinstance(step, dict):
+            raise BadInput(f"{manifest_path}: step {k} of 'steps' is not an object.")
+    for key in ("parameters", "versions"):
+        if not isinstance(manifest.get(key, {}), dict):
+            raise BadInput(f"{manifest_path}: '{key}' is not an object.")
     body = "".join(
         [
             _glance(run_dir, manifest),
