@@ -90,3 +90,34 @@ def test_realworld_command_end_to_end(tmp_path, capsys):
     assert reference["scores"]["planted_edges"] == 10
     assert reference["scores"]["mcc_matching"] == pytest.approx(1.0)
     assert (out / "reference" / "graph.json").exists()
+
+
+@pytest.mark.parametrize(
+    "options, fragment",
+    [(["--test", "foo"], "unknown test 'foo'"), (["--alpha", "5"], "alpha must lie")],
+)
+def test_realworld_checks_test_and_alpha_before_training(
+    tmp_path, capsys, monkeypatch, options, fragment
+):
+    # they failed only after the CRL model had trained
+    import personax.crl.train
+    import personax.data.sample
+    from personax.cli.main import main
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("the options should have been refused first")
+
+    monkeypatch.setattr(personax.crl.train, "train_crl", must_not_run)
+    monkeypatch.setattr(personax.data.sample, "make_sample", must_not_run)
+    out = tmp_path / "recipe"
+    code = main(["crl", "realworld", *options, "--out", str(out)])
+    assert code == 2 and fragment in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_recipe_library_checks_test_before_training():
+    from personax.discovery.recipe import run_realworld_recipe
+    from personax.errors import BadInput
+
+    with pytest.raises(BadInput, match="unknown test 'foo'"):
+        run_realworld_recipe(pd.DataFrame(), None, "unused", test="foo")

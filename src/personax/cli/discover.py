@@ -161,7 +161,9 @@ def register(app: typer.Typer) -> None:
 
         from personax.atomic import check_output_dir, output_dir
         from personax.discovery.recipe import run_realworld_recipe
+        from personax.discovery.search import check_options
 
+        check_options(test if test is not None else "kci", alpha)  # before the sample and CRL
         check_output_dir(out, inputs=(table,))
         torch.set_num_threads(2)
         if table is not None:

@@ -32,7 +32,7 @@ from personax.discovery.citests import KCI_MAX_ROWS
 from personax.discovery.draw import write_graph
 from personax.discovery.explain import ExplainResult, explain_latents, write_explain
 from personax.discovery.graph import CausalGraph
-from personax.discovery.search import discover
+from personax.discovery.search import check_options, discover
 from personax.errors import BadInput
 
 TEXT_COLUMNS = ("chatgpt_text_emb", "gemini_text_emb", "llama_text_emb")
@@ -215,6 +215,8 @@ def run_realworld_recipe(
     from personax.crl.dataset import crl_dataset_from_table
     from personax.crl.train import train_crl, write_crl_run
 
+    # PC runs only after CRL training: a bad test or alpha must not cost a training run
+    check_options(test if test is not None else "kci", alpha)
     if truth is None or getattr(truth, "latents", None) is None:
         raise BadInput("the recipe needs a sample with ground-truth latents to score against.")
     out = Path(out_dir)

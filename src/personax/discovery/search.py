@@ -42,6 +42,19 @@ def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> 
     return kept
 
 
+def check_options(test: str, alpha: float, compat: str | None = None) -> None:
+    """BadInput for an unknown test or compat mode, or an alpha outside (0, 1) — callable
+    before any expensive step (the real-world recipe trains CRL before it runs PC)."""
+    if test not in TESTS:
+        raise BadInput(f"unknown test '{test}'; choose one of {', '.join(TESTS)}.")
+    if compat not in (None, "paper"):
+        raise BadInput(f"unknown compat mode '{compat}'; the only one is 'paper'.")
+    if compat == "paper" and test == "rcit":
+        raise BadInput("--compat paper applies to the kci and fisherz tests, not rcit.")
+    if not 0 < alpha < 1:
+        raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
+
+
 def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
     """The chosen columns as a float matrix; BadInput for unknown, non-numeric, missing or
     constant columns."""
@@ -110,14 +123,7 @@ def discover(
     column order, at the cost of extra tests; see :func:`personax.discovery.pc.pc`).
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
-    if test not in TESTS:
-        raise BadInput(f"unknown test '{test}'; choose one of {', '.join(TESTS)}.")
-    if compat not in (None, "paper"):
-        raise BadInput(f"unknown compat mode '{compat}'; the only one is 'paper'.")
-    if compat == "paper" and test == "rcit":
-        raise BadInput("--compat paper applies to the kci and fisherz tests, not rcit.")
-    if not 0 < alpha < 1:
-        raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
+    check_options(test, alpha, compat)
     cols = list(columns) if columns is not None else default_columns(df)
     data = data_matrix(df, cols, source)
     knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)
