@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -209,3 +210,16 @@ def test_column_out_of_kernel_range_is_bad_input(table: pd.DataFrame, scale: flo
     # the contingency tests only see bins, so they still run
     frame = run_battery(scaled, attributes=["weight"], tests=("chisq",), bins=4).results
     assert frame.p_value.notna().all()
+
+
+def test_bins_note_gives_the_number_of_bins_really_used() -> None:
+    # half the rows share one value, so qcut drops tied edges: 10 requested, fewer used
+    rng = np.random.default_rng(0)
+    n = 300
+    weight = np.where(np.arange(n) < n // 2, 70.0, rng.normal(70, 10, n))
+    df = pd.DataFrame({"final_o": rng.integers(1, 4, n).astype(float), "weight": weight})
+    frame = run_battery(df, attributes=["weight"], tests=("chisq",), bins=10).results
+    used = pd.qcut(weight, q=10, labels=False, duplicates="drop").max() + 1
+    assert used < 10
+    assert f"attribute binned into {used} quantile bins (10 requested" in frame.note.iloc[0]
+    assert frame.params.map(lambda p: json.loads(p)["cols"]).iloc[0] == used

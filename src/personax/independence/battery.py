@@ -302,9 +302,14 @@ def _attribute_task(
     """All tests of one attribute against every trait (one unit of parallel work)."""
     rows = []
     shared = _shared_sums(attribute, traits, tests, compat) if approx is None else {}
-    binned = None
+    binned, binned_note = None, ""
     if not attribute.discrete and bins:
         binned = factorise(_bin(attribute.values, bins))
+        # qcut(duplicates="drop") merges bins whose edges tie: say how many are really used
+        used = binned.values.size
+        binned_note = f"attribute binned into {used} quantile bins" + (
+            f" ({bins} requested; tied quantiles merged the others)" if used != bins else ""
+        )
     for trait in traits:
         for test in tests:
             y = attribute.factorised
@@ -321,7 +326,7 @@ def _attribute_task(
                         )
                     )
                     continue
-                y, extra = binned, f"attribute binned into {bins} quantile bins"
+                y, extra = binned, binned_note
             pair_sums = shared.get((trait.name, test))
             result = _run_one(test, trait, attribute, y, compat, seed, approx, pair_sums)
             note = "; ".join(s for s in (extra, result.note) if s)
