@@ -101,3 +101,22 @@ def test_output_dir_refuses_a_folder_holding_an_input(tmp_path):
             check_output_dir(run, inputs=(source,))
     check_output_dir(run, inputs=(tmp_path / "elsewhere.npz", None))
     assert (run / "data.npz").read_text() == "input"
+
+
+def test_output_dir_refuses_a_folder_another_command_wrote(tmp_path):
+    # `discover --out d` then `independence --out d` silently replaced the graph
+    from personax.atomic import check_output_dir, output_dir
+    from personax.errors import BadInput
+
+    out = tmp_path / "d"
+    with output_dir(out, kind="discover") as tmp:
+        (tmp / "graph.json").write_text("{}")
+    with pytest.raises(BadInput, match="another personax command \\('discover'\\)"):
+        check_output_dir(out, kind="independence")
+    with pytest.raises(BadInput, match="'independence' run would replace"):
+        with output_dir(out, kind="independence") as tmp:
+            (tmp / "results.csv").write_text("x")
+    assert (out / "graph.json").read_text() == "{}"
+    with output_dir(out, kind="discover") as tmp:  # the same command may rerun there
+        (tmp / "graph.json").write_text("[]")
+    assert (out / "graph.json").read_text() == "[]"

@@ -141,24 +141,39 @@ def check_output_outside(out: str | os.PathLike[str], source: str | os.PathLike[
 
 
 def check_output_dir(
-    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = ()
+    path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    kind: str | None = None,
 ) -> Path:
     """Raise BadInput unless ``path`` can be (re)written as a personax output folder.
 
     Call it before long work so that a bad ``--out`` fails at once. ``inputs`` are the files
     or folders the command reads: the output folder is replaced as a whole, so one inside it
-    would be deleted.
+    would be deleted. ``kind`` (the command's marker, as given to :func:`output_dir`): a folder
+    whose marker names another command is refused, so `discover --out d` then
+    `independence --out d` cannot wipe the graph.
     """
     from personax.errors import BadInput
 
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise BadInput(f"{target}: the output must be a folder, but a file exists at that path.")
-    if target.is_dir() and any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
+    marker = target / OUTPUT_MARKER
+    if target.is_dir() and any(target.iterdir()) and not marker.exists():
         raise BadInput(
             f"{target}: the output folder already holds files personax did not write; "
             "give a new or empty folder."
         )
+    if kind is not None and marker.exists():
+        try:
+            found = marker.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            found = "?"
+        if found != kind:
+            raise BadInput(
+                f"{target}: the folder holds the output of another personax command "
+                f"('{found}'), which this '{kind}' run would replace; give another folder."
+            )
     check_inputs_outside(target, inputs)
     return target
 
@@ -168,10 +183,11 @@ def output_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """Build a command's output folder in a temporary folder and swap it in on success.
 
     A re-run replaces the previous run's folder as a whole (no mix of two runs); a failure
-    leaves the previous folder untouched. A folder personax did not write (no marker file) is
-    never replaced, so `--out .` cannot wipe a user's files.
+    leaves the previous folder untouched. A folder personax did not write (no marker file), or
+    that another command wrote (the marker holds ``kind``), is never replaced, so `--out .`
+    cannot wipe a user's files.
     """
-    target = check_output_dir(path)
+    target = check_output_dir(path, kind=kind)
     with atomic_dir(target) as tmp:
         yield tmp
         (tmp / OUTPUT_MARKER).write_text(f"{kind}\n", encoding="utf-8")

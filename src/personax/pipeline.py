@@ -594,7 +594,7 @@ def run_demo(
         )
 
     # Bad input is the user's to fix: fail before writing anything.
-    check_output_dir(final, inputs=(data,))
+    check_output_dir(final, inputs=(data,), kind="demo")
     if progress:
         progress("data", "loading the sample" if data is None else f"reading {data}", None)
     t0 = time.perf_counter()

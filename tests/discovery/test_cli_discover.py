@@ -218,3 +218,14 @@ def test_discover_kernel_tests_refuse_out_of_range_columns(tmp_path, latents_csv
     code = main(["discover", str(latents_csv), "--test", test, "--out", str(tmp_path / "o")])
     assert code == 2
     assert "largest magnitude in column 'z_text_0'" in capsys.readouterr().err
+
+
+def test_independence_refuses_the_output_folder_of_discover(tmp_path, latents_csv, capsys):
+    out = tmp_path / "d"
+    assert main(["discover", str(latents_csv), "--out", str(out)]) == 0
+    graph = (out / "graph.json").read_bytes()
+    code = main(["independence", str(latents_csv), "--out", str(out)])
+    assert code == 2 and "output of another personax command ('discover')" in (
+        capsys.readouterr().err
+    )
+    assert (out / "graph.json").read_bytes() == graph

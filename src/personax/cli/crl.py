@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
         _check_device(device)
         # Input problems first, then the output, all before training.
-        check_output_dir(out, inputs=(data, config_file))
+        check_output_dir(out, inputs=(data, config_file), kind="crl-train")
         check_seed(seed, "--seed")
         base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
         from personax.crl.bench import BENCHMARKS, RESULT_COLUMNS, run_benchmark, summarise
         from personax.errors import BadInput
 
-        check_output_dir(out, inputs=(mnist_dir, fashion_dir))
+        check_output_dir(out, inputs=(mnist_dir, fashion_dir), kind="bench-crl")
         _check_device(device)
 
         if benchmark not in BENCHMARKS:

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         from personax.data.table import read_raw_table
         from personax.discovery import discover, write_graph
 
-        check_output_dir(out, inputs=(table,))
+        check_output_dir(out, inputs=(table,), kind="discover")
         from personax.discovery.knowledge import parse_edge_list, parse_name_list
         from personax.discovery.search import select_split
         from personax.errors import BadInput
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         from personax.data.table import read_raw_table, read_table
         from personax.discovery.explain import align_latents, explain_latents, write_explain
 
-        check_output_dir(out, inputs=(latents, table))
+        check_output_dir(out, inputs=(latents, table), kind="explain")
 
         latents_df, table_df = align_latents(
             read_raw_table(latents), read_table(table), split, str(latents), str(table)
@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         from personax.discovery.search import check_options
 
         check_options(test if test is not None else "kci", alpha)  # before the sample and CRL
-        check_output_dir(out, inputs=(table,))
+        check_output_dir(out, inputs=(table,), kind="crl-realworld")
         torch.set_num_threads(2)
         if table is not None:
             from personax.data.sample import load_truth

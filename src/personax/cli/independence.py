@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
 
         if jobs < 1:
             raise BadInput(f"--jobs must be at least 1, got {jobs}.")
-        check_output_dir(out, inputs=(table,))  # fail before the long computation, not after
+        # fail before the long computation, not after
+        check_output_dir(out, inputs=(table,), kind="independence")
         df = read_table(table)
         console = progress_console()
         with Progress(

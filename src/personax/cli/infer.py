@@ -212,7 +212,7 @@ def register(app: typer.Typer) -> None:
         from personax.traits.evaluate import evaluate_store, plot_evaluation
 
         if out is not None:
-            check_output_dir(out, inputs=(store,))
+            check_output_dir(out, inputs=(store,), kind="infer-evaluate")
         from personax.traits.store import TraitStore
 
         with TraitStore(store) as st:
