@@ -76,3 +76,19 @@ def test_cache_rejects_non_sqlite(tmp_path):
     bad.write_bytes(b"not a database at all, definitely not" * 10)
     with pytest.raises(BadInput, match="cache"):
         EmbeddingCache(bad)
+
+
+def test_a_text_embeds_to_the_same_bytes_alone_and_in_any_batch(minilm):
+    # Padding to a batch's longest text changed the last bits, so a warm and a cold cache
+    # gave different dataset bytes.
+    texts = [
+        "Openness: curious",
+        "Openness: enjoys travel, art, new cuisines and long conversations about ideas\n" * 3,
+        "Openness: curious",  # the same length as the first: may share its batch
+        "Neuroticism: calm under pressure, rarely anxious",
+        "Openness: careful",
+    ]
+    together = minilm.encode(texts)
+    for i, text in enumerate(texts):
+        assert minilm.encode([text]).tobytes() == together[i].tobytes(), text
+    assert minilm.encode(texts[::-1]).tobytes() == together[::-1].tobytes()
