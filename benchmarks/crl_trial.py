@@ -87,7 +87,9 @@ def main(argv: list[str]) -> None:
     spec = benchmark_spec(benchmark)
     config = spec.config.replace(**overrides)
     start = time.perf_counter()
-    run = train_crl(data, spec.latent_dims, 0, config, seed)
+    # Data with shared latents (tabular's shared_dims option) get a model with as many.
+    shared = int(data_options.get("shared_dims", 0))
+    run = train_crl(data, spec.latent_dims, shared, config, seed)
     metrics = run.metrics
     print(
         json.dumps(
@@ -109,10 +111,13 @@ def main(argv: list[str]) -> None:
     print("correlations (true × estimated):", np.round(pearson["correlations"], 2).tolist())
     frame = run.latents
     estimated = frame.drop(columns=["split"]).to_numpy()
-    dims = list(spec.latent_dims.values())
+    # Columns: s first, then each modality's block (train_crl's latent order).
+    dims = [shared, *spec.latent_dims.values()]
+    names = ["shared", *spec.latent_dims]
     blocks = {
         name: list(range(sum(dims[:i]), sum(dims[: i + 1])))
-        for i, name in enumerate(spec.latent_dims)
+        for i, name in enumerate(names)
+        if dims[i]
     }
     blocks["all"] = list(range(sum(dims)))
     print(
