@@ -158,6 +158,10 @@ def test_config_file_reproduces_a_run_and_flags_override_it(npz, tmp_path, capsy
     assert main(["crl", "train", str(npz), *dims, *flags]) == 0, capsys.readouterr().err
     config = json.loads((changed / "config.json").read_text())["config"]
     assert config["epochs"] == 1 and config["noise_dims"] == 3
+    # Re-training into the run folder the config came from replaces that run (README).
+    flags = ["--config", str(saved), "--out", str(first)]
+    assert main(["crl", "train", str(npz), *dims, *flags]) == 0, capsys.readouterr().err
+    assert (first / "latents.csv").read_bytes() == (again / "latents.csv").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -115,6 +116,24 @@ def test_out_over_the_data_the_model_or_the_run_is_refused(data, run_dir, tmp_pa
         err = capsys.readouterr().err
         assert code == 2 and "would overwrite" in err, (model, out, err)
     assert before == {p.name: p.read_bytes() for p in [npz, *run_dir.iterdir()]}
+
+
+def test_a_new_csv_inside_a_run_folder_is_written_and_can_be_rewritten(
+    data, run_dir, tmp_path, capsys
+):
+    # Only the files the run itself wrote are protected; the user's own file there is not.
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    (run / ".personax-output").write_text("crl-train\n")
+    npz = tmp_path / "data.npz"
+    save_crl_dataset(data, npz)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    out = run / "encoded.csv"
+    for model in (run, run / "model.pt"):  # and a second time over the first one's file
+        code = main(["crl", "encode", str(model), str(npz), "--out", str(out)])
+        assert code == 0, capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == data.n + 1
+    assert before == {p.name: p.read_bytes() for p in run.iterdir() if p != out}
 
 
 def _edited(run_dir, path, edit):

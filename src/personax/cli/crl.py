@@ -148,7 +148,9 @@ def register(app: typer.Typer) -> None:
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
         _check_device(device)
         # Input problems first, then the output, all before training.
-        check_output_dir(out, inputs=(data, config_file), kind="crl-train")
+        # Not config_file: it is read before training, and a re-run into the folder it came
+        # from (`--config run/config.json --out run`, as the README suggests) is meant to work.
+        check_output_dir(out, inputs=(data,), kind="crl-train")
         check_seed(seed, "--seed")
         base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
@@ -200,6 +202,7 @@ def register(app: typer.Typer) -> None:
         from personax.crl.dataset import load_crl_dataset
         from personax.crl.encode import encode_dataset, load_crl_model
         from personax.crl.metrics import mcc
+        from personax.crl.train import RUN_FILES
         from personax.errors import BadInput
 
         del seed  # posterior means: nothing is drawn
@@ -208,10 +211,12 @@ def register(app: typer.Typer) -> None:
         if not out.parent.is_dir():
             raise BadInput(f"--out {out}: the folder {out.parent} does not exist.")
         # Writing over the data, the model or a file of its run would destroy them; a model.pt
-        # counts as part of a run when its folder carries personax's output marker.
-        protected = [data, model]
-        if not model.is_dir() and (model.parent / OUTPUT_MARKER).exists():
-            protected.append(model.parent)
+        # counts as part of a run when its folder carries personax's output marker. Other
+        # files in a run folder (an earlier `crl encode` output, say) are the user's to replace.
+        run_dir = model if model.is_dir() else model.parent
+        protected = [data, run_dir / "model.pt" if model.is_dir() else model]
+        if (run_dir / OUTPUT_MARKER).exists():
+            protected += [run_dir / name for name in (*RUN_FILES, OUTPUT_MARKER)]
         for source in protected:
             if is_inside(out, source):
                 raise BadInput(f"--out {out} would overwrite {source}; give another CSV path.")

@@ -528,6 +528,20 @@ def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dic
     }
 
 
+RUN_FILES = (
+    "latents.csv",
+    "graph.json",
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "training_curves.png",
+    "metrics.json",
+    "latents_vs_truth.png",
+    "timing.json",
+)
+"""The files :func:`write_crl_run` may write into a run folder."""
+
+
 def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
     """Write latents.csv, graph.json, model.pt, config.json, history.csv, training_curves.png,
     metrics.json (with ground truth) and timing.json."""
