@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personax.independence import chisq, gsq, hsic, kci, rcit
+from personax.independence import chisq, fisherz, gsq, hsic, kci, rcit
 
 
 def _draw(rng: np.random.Generator, n: int, dependence: float):
@@ -172,3 +172,20 @@ def test_type_one_error_nominal_attribute() -> None:
         hits["rcit"] += rcit(trait, nominal, seed=s, nominal_y=True).p_value < 0.05
     for test, count in hits.items():
         assert 0.015 <= count / sims <= 0.09, (test, count / sims)
+
+
+@pytest.mark.parametrize("test", [kci, hsic, rcit])
+def test_kernel_tests_give_a_noted_invalid_result_beyond_the_kernel_range(test):
+    # The Python functions, like the CLI, refuse values whose squares overflow.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    result = test(x * 1e300, x + rng.normal(size=200))
+    assert np.isnan(result.p_value) and "rescale the column" in result.note
+
+
+def test_fisherz_does_not_depend_on_a_columns_scale():
+    rng = np.random.default_rng(1)
+    x, z = rng.normal(size=300), rng.normal(size=300)
+    y = x + z + rng.normal(size=300)
+    plain = fisherz(x, y, z).p_value
+    assert fisherz(x * 1e155, y, z * 1e-150).p_value == pytest.approx(plain, rel=1e-9)

@@ -46,13 +46,9 @@ class FisherZTester(_Cached):
         data = np.asarray(data, dtype=float)
         names = list(columns) if columns is not None else [str(i) for i in range(data.shape[1])]
         self.n = data.shape[0]
-        # Correlation is scale-free, but np.corrcoef squares the raw values: at |x| ~ 1e155
-        # that overflows to inf and the graph comes out wrong. Dividing each column by its
-        # largest magnitude first keeps every product within [-1, 1].
-        scale = np.max(np.abs(data), axis=0)
-        scale[~(scale > 0)] = 1.0
-        with np.errstate(all="ignore"):
-            self.correlation = np.corrcoef(data / scale, rowvar=False)
+        from personax.independence.conditional import scaled_correlation
+
+        self.correlation = scaled_correlation(data)
         bad = (~np.isfinite(self.correlation)).sum(axis=0)
         if bad.any():
             # the culprit spoils its whole row; the others only their entry with it

@@ -72,6 +72,18 @@ def _standardize(a: np.ndarray) -> np.ndarray:
     return (a - a.mean(axis=0)) / sd
 
 
+def scaled_correlation(data: np.ndarray) -> np.ndarray:
+    """Correlation matrix of the columns of ``data``, computed on each column divided by its
+    largest magnitude: correlation is scale-free, but ``np.corrcoef`` squares the raw values,
+    which overflows to inf near |x| ~ 1e155. Entries may still be non-finite (constant or
+    non-finite columns); callers check."""
+    data = np.asarray(data, dtype=float)
+    scale = np.max(np.abs(data), axis=0)
+    scale[~(scale > 0)] = 1.0
+    with np.errstate(all="ignore"):
+        return np.corrcoef(data / scale, rowvar=False)
+
+
 def fisherz_from_correlation(correlation: np.ndarray, n: int) -> TestResult:
     """Fisher-z test of variables 0 ⟂ 1 given the rest, from their correlation matrix."""
     n_cond = correlation.shape[0] - 2
@@ -107,7 +119,9 @@ def fisherz(x, y, z=None) -> TestResult:
         return invalid_result(
             "fisherz", data.shape[0], "normal", "a column is constant: correlation undefined"
         )
-    correlation = np.corrcoef(data, rowvar=False)
+    correlation = scaled_correlation(data)
+    if not np.all(np.isfinite(correlation)):
+        return invalid_result("fisherz", data.shape[0], "normal", "correlation not finite")
     return fisherz_from_correlation(correlation, data.shape[0])
 
 

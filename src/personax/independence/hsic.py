@@ -13,6 +13,7 @@ from personax.independence.kernels import (
     as_factorised_pair,
     centred_gram_sums,
     gamma_null_result,
+    kernel_range_problem,
     median_sigma,
     sample_std,
 )
@@ -46,6 +47,10 @@ def hsic(
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
+    # Values near 1e±155 overflow the squared distances and kernel widths.
+    for values in (fx.values, fy.values):
+        if (problem := kernel_range_problem(values)) is not None:
+            return invalid_result("hsic", n, NULL, problem)
     if n < 6:  # the variance formula divides by (n-1)(n-2)(n-3) and vanishes at n = 4, 5
         return invalid_result("hsic", n, NULL, "fewer than 6 complete rows")
     if sample_std(fx.values, fx.counts) == 0 or sample_std(fy.values, fy.counts) == 0:

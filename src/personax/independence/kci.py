@@ -12,6 +12,7 @@ from personax.independence.kernels import (
     as_factorised_pair,
     centred_gram_sums,
     gamma_null_result,
+    kernel_range_problem,
     median_sigma,
     paper_kci_sigma,
     sample_std,
@@ -48,6 +49,10 @@ def kci(
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
+    # Values near 1e±155 overflow the squared distances and kernel widths.
+    for values in (fx.values, fy.values):
+        if (problem := kernel_range_problem(values)) is not None:
+            return invalid_result("kci", n, NULL, problem)
     if n < 2:
         return invalid_result("kci", n, NULL, "fewer than 2 complete rows")
     sd_x, sd_y = sample_std(fx.values, fx.counts), sample_std(fy.values, fy.counts)

@@ -86,18 +86,26 @@ distances and kernel widths (``sigma**2``) of values near 1e155 overflow, and ne
 underflow to 0; inside this range every sum of squares over any realistic n stays finite."""
 
 
-def check_kernel_range(values: np.ndarray, name: str, source: str = "table") -> None:
-    """BadInput naming the column when its magnitude is outside :data:`KERNEL_RANGE`."""
+def kernel_range_problem(values: np.ndarray, where: str = "") -> str | None:
+    """Why ``values`` cannot enter a kernel test (magnitude outside :data:`KERNEL_RANGE`), or
+    None. The one check behind the CLI's exit 2 and the Python tests' invalid result."""
     present = np.abs(np.asarray(values, dtype=float))
     present = present[np.isfinite(present)]
     largest = float(present.max()) if present.size else 0.0
     low, high = KERNEL_RANGE
     if largest >= high or 0 < largest <= low:
-        raise BadInput(
-            f"{source}: the largest magnitude in column '{name}' is {largest:.3g}; the kernel "
-            f"tests need it between {low:g} and {high:g}, so rescale the column (e.g. change "
-            "its unit)."
+        return (
+            f"the largest magnitude{where} is {largest:.3g}; the kernel tests need it between "
+            f"{low:g} and {high:g}, so rescale the column (e.g. change its unit)"
         )
+    return None
+
+
+def check_kernel_range(values: np.ndarray, name: str, source: str = "table") -> None:
+    """BadInput naming the column when its magnitude is outside :data:`KERNEL_RANGE`."""
+    problem = kernel_range_problem(values, f" in column '{name}'")
+    if problem is not None:
+        raise BadInput(f"{source}: {problem}.")
 
 
 def paper_kci_sigma(n: int) -> float:

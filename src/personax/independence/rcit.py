@@ -18,6 +18,7 @@ from personax.independence.kernels import (
     as_factorised_pair,
     contingency,
     factorise,
+    kernel_range_problem,
     median_sigma,
     sample_std,
 )
@@ -82,6 +83,10 @@ def rcit(
     """
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
+    # Values near 1e±155 overflow the squared distances and kernel widths.
+    for values in (fx.values, fy.values):
+        if (problem := kernel_range_problem(values)) is not None:
+            return invalid_result("rcit", n, NULL, problem, seed=seed)
     if n < 3:
         return invalid_result("rcit", n, NULL, "fewer than 3 complete rows", seed=seed)
     if fx.values.size < 2 or fy.values.size < 2:
