@@ -32,7 +32,7 @@ def test_roster_validation(tmp_path):
     cases = {
         "missing.csv": ("id,name\na,Ann\n", "missing the column\\(s\\) context"),
         "dupes.csv": ("id,name,context\na,Ann,NBA\na,Bob,NFL\n", "id 'a' appears more than once"),
-        "noid.csv": ("id,name,context\na,Ann,NBA\n,Bob,NFL\n", "row 2 has an empty id"),
+        "noid.csv": ("id,name,context\na,Ann,NBA\n,Bob,NFL\n", "data row 2 has an empty id"),
         "noname.csv": ("id,name,context\na,,NBA\n", "row 1 \\(id 'a'\\) has no name"),
         "empty.csv": ("id,name,context\n", "roster has no rows"),
     }

@@ -211,7 +211,8 @@ def roster_ids(ids: pd.Series, source: object) -> pd.Series:
     stripped = text.str.strip()
     empty = np.flatnonzero((stripped.isna() | (stripped == "")).to_numpy())
     if len(empty):
-        raise BadInput(f"{source}: row {int(empty[0]) + 1} has an empty id.")
+        # "data row": counted from the first row under the header, as `data validate` counts.
+        raise BadInput(f"{source}: data row {int(empty[0]) + 1} has an empty id.")
     repeated = np.flatnonzero(stripped.duplicated().to_numpy())
     if len(repeated):
         row = int(repeated[0])
@@ -220,7 +221,7 @@ def roster_ids(ids: pd.Series, source: object) -> pd.Series:
             "" if text.iloc[row] == text.iloc[first] else " (once surrounding spaces are removed)"
         )
         raise BadInput(
-            f"{source}: id '{stripped.iloc[row]}' appears more than once{same}: rows "
+            f"{source}: id '{stripped.iloc[row]}' appears more than once{same}: data rows "
             f"{first + 1} and {row + 1}."
         )
     return stripped.astype(str)
