@@ -646,7 +646,9 @@ def test_both_roster_readers_strip_ids_alike(tmp_path):
     assert list(_read_roster(roster)["id"]) == list(load_roster(roster)["id"]) == ["a1", "a2"]
     roster.write_text("id,name,context\na1,Jane Roe,NBA\na1 ,John Doe,NFL\n")
     for read in (_read_roster, load_roster):
-        with pytest.raises(BadInput, match="'a1' appears more than once .*spaces.*data rows 1 and 2"):
+        with pytest.raises(
+            BadInput, match="'a1' appears more than once .*spaces.*data rows 1 and 2"
+        ):
             read(roster)
 
 
