@@ -343,3 +343,14 @@ def test_cli_train_refuses_latents_wider_than_the_measurements(cli, tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2 and "'m1'" in err and "20" in err and "width 10" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_array_stored_twice_in_the_archive_is_refused(tmp_path):
+    path = tmp_path / "twice.npz"
+    with zipfile.ZipFile(path, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        for value in (0.0, 1.0):
+            with archive.open("m1.0.npy", "w") as member:
+                np.save(member, np.full((4, 2), value))
+    with pytest.raises(BadInput, match="holds the array 'm1.0' twice"):
+        load_crl_dataset(path)

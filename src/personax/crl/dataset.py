@@ -247,6 +247,12 @@ def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
         raise BadInput(f"{p}: not a readable .npz file ({type(exc).__name__}).") from exc
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy gives one array
         raise BadInput(f"{p}: is a single .npy array, not an .npz archive of named arrays.")
+    # A zip may hold one name twice; numpy would silently keep the last copy.
+    names = loaded.zip.namelist()
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        loaded.close()
+        raise BadInput(f"{p}: holds the array '{twice[0].removesuffix('.npy')}' twice.")
     try:
         with loaded as npz:
             contents = {key: npz[key] for key in npz.files}
