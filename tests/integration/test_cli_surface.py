@@ -54,3 +54,29 @@ def test_root_help_lists_every_group():
 def test_unknown_option_is_a_usage_error():
     run = px("independence", "x.csv", "--no-such-option", "--out", "y")
     assert run.code == 2
+
+
+def _commands(group, path=()):
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _commands(command, (*path, name))
+    if not hasattr(group, "commands"):
+        yield path, group
+
+
+def test_every_seed_option_refuses_a_seed_the_generators_cannot_take(capsys):
+    import typer
+
+    from personax.cli.main import app, main
+
+    tree = typer.main.get_command(app)
+    with_seed = [
+        path
+        for path, command in _commands(tree)
+        if any("--seed" in param.opts for param in command.params)
+    ]
+    assert len(with_seed) >= 15
+    for path in with_seed:
+        # click checks the options given before it misses a required one, so nothing else
+        # is needed for the seed's own message.
+        assert main([*path, "--seed", "-1"]) == 2, path
+        assert "--seed must be a whole number" in capsys.readouterr().err, path

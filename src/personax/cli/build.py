@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
-from personax.cli.options import unused_seed_option
+from personax.cli.options import seed_option, unused_seed_option
 from personax.cli.progress import rich_progress
 
 
@@ -30,9 +30,7 @@ def register(app: typer.Typer) -> None:
         images: Path | None = typer.Option(
             None, "--images", help="Folder of <id>.<jpg|jpeg|png|webp> images."
         ),
-        seed: int = typer.Option(
-            0, "--seed", help="Seed of the default image encoder's projection."
-        ),
+        seed: int = seed_option("Seed of the default image encoder's projection."),
         text_model: str | None = typer.Option(
             None,
             "--text-model",

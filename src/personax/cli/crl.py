@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import bench_app, crl_app
-from personax.cli.options import check_seed
+from personax.cli.options import check_seed, seed_option
 from personax.cli.progress import bars_disabled, progress_console
 
 
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path = typer.Option(..., "--out", help="Run folder to write."),
         shared_dims: int = typer.Option(0, "--shared-dims", help="Shared latents s."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the splits, initialisation, batches."),
+        seed: int = seed_option("Seed of the splits, initialisation, batches."),
         epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs."),
         batch_size: int | None = typer.Option(None, "--batch-size", help="Mini-batch size."),
         lr: float | None = typer.Option(None, "--lr", help="Adam learning rate."),
@@ -151,7 +151,6 @@ def register(app: typer.Typer) -> None:
         # Not config_file: it is read before training, and a re-run into the folder it came
         # from (`--config run/config.json --out run`, as the README suggests) is meant to work.
         check_output_dir(out, inputs=(data,), kind="crl-train")
-        check_seed(seed, "--seed")
         base = CRLConfig() if config_file is None else _config_from_file(config_file)
         changes = {
             k: v
@@ -193,9 +192,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="CSV of latents to write."),
         batch_size: int = typer.Option(1024, "--batch-size", help="Rows encoded at a time."),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
-        seed: int = typer.Option(
-            0, "--seed", help="Accepted like every command's; encoding is deterministic."
-        ),
+        seed: int = seed_option("Accepted like every command's; encoding is deterministic."),
     ) -> None:
         """Latents of new rows from a trained model: one row per input row, in input order."""
         from personax.atomic import OUTPUT_MARKER, is_inside, write_text

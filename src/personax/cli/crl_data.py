@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
-from personax.cli.options import check_seed
+from personax.cli.options import seed_option
 
 BENCHMARKS = ("tabular", "variant-mnist")
 
@@ -34,9 +34,7 @@ def register(app: typer.Typer) -> None:
         benchmark: str = typer.Option(..., "--benchmark", help="tabular or variant-mnist."),
         out: Path = typer.Option(..., "--out", help="Output CRL dataset (.npz)."),
         n: int = typer.Option(10000, "--n", help="Number of samples (rows)."),
-        seed: int = typer.Option(
-            0, "--seed", help="Random seed; the same seed gives the same bytes."
-        ),
+        seed: int = seed_option("Random seed; the same seed gives the same bytes."),
         shared_dims: int = typer.Option(
             0, "--shared-dims", help="Shared latents (tabular: any number; variant-mnist: 0 or 1)."
         ),
@@ -72,7 +70,6 @@ def register(app: typer.Typer) -> None:
 
         if benchmark not in BENCHMARKS:
             raise BadInput(f"--benchmark '{benchmark}' is unknown; use {' or '.join(BENCHMARKS)}.")
-        check_seed(seed, "--seed")
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
         check_output_file(out)  # before generating, which can take minutes

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
-from personax.cli.options import unused_seed_option
+from personax.cli.options import seed_option, unused_seed_option
 
 
 def register(app: typer.Typer) -> None:
@@ -22,9 +22,7 @@ def register(app: typer.Typer) -> None:
         n: int | None = typer.Option(
             None, "--n", help="Number of rows (default 4,181 athlete / 9,444 celebrity)."
         ),
-        seed: int = typer.Option(
-            0, "--seed", help="Random seed; the same seed gives identical files."
-        ),
+        seed: int = seed_option("Random seed; the same seed gives identical files."),
         out: Path = typer.Option(..., "--out", help="Table to write (.csv or .parquet)."),
         face_dim: int = typer.Option(32, "--face-dim", help="Dimension of face_emb."),
         text_dim: int = typer.Option(32, "--text-dim", help="Dimension of each <llm>_text_emb."),

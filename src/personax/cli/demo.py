@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from personax.cli.options import seed_option
+
 try:  # recent typer vendors click as typer._click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
@@ -37,7 +39,7 @@ def register(app: typer.Typer) -> None:
         data: Path | None = typer.Option(
             None, "--data", help="Run on this PersonaX table (CSV/Parquet) or dataset folder."
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed for every step."),
+        seed: int = seed_option("Random seed for every step."),
         quick: bool = typer.Option(
             False, "--quick", help="Smaller sample and training budget (about 1-2 minutes)."
         ),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import crl_app
+from personax.cli.options import seed_option
 from personax.cli.progress import rich_progress
 
 
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         ),
         test: str = typer.Option("fisherz", "--test", help="kci | rcit | fisherz."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the CI tests."),
-        seed: int = typer.Option(0, "--seed", help="Seed (RCIT features, KCI subsample)."),
+        seed: int = seed_option("Seed (RCIT features, KCI subsample)."),
         split: str = typer.Option(
             None, "--split", help="Keep only rows with this value of the 'split' column."
         ),
@@ -108,7 +109,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(
             None, "--split", help="Keep only latents rows with this split (e.g. test)."
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed of the mutual-information estimate."),
+        seed: int = seed_option("Seed of the mutual-information estimate."),
     ) -> None:
         """Name learned latents: correlation and mutual information with traits and attributes."""
         from personax.atomic import check_output_dir, output_dir
@@ -144,7 +145,7 @@ def register(app: typer.Typer) -> None:
         n: int = typer.Option(
             None, "--n", help="People in the generated sample (default: paper size)."
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed of the sample, the CRL run and PC."),
+        seed: int = seed_option("Seed of the sample, the CRL run and PC."),
         epochs: int = typer.Option(None, "--epochs", help="CRL epochs (default: the CRL default)."),
         test: str = typer.Option(
             None,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from personax.cli.options import seed_option
 from personax.cli.progress import bars_disabled, progress_console
 
 
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
             "--compat",
             help="'paper': kernel widths and nulls exactly as the authors' libraries.",
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed of RCIT's random features."),
+        seed: int = seed_option("Seed of RCIT's random features."),
         alpha: float = typer.Option(0.05, "--alpha", help="Level for BH-adjusted significance."),
         bins: int | None = typer.Option(
             None, "--bins", help="Bin continuous attributes into B quantile bins for chisq/gsq."

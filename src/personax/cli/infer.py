@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import infer_app
-from personax.cli.options import unused_seed_option
+from personax.cli.options import seed_option, unused_seed_option
 from personax.cli.progress import progress_console
 
 
@@ -123,8 +123,8 @@ def register(app: typer.Typer) -> None:
         concurrency: int | None = typer.Option(
             None, "--concurrency", help="Requests in flight per model (overrides the models file)."
         ),
-        seed: int = typer.Option(
-            0, "--seed", help="Base seed sent to providers (+ repeat index) and for retry jitter."
+        seed: int = seed_option(
+            "Base seed sent to providers (+ repeat index) and for retry jitter."
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:

@@ -12,11 +12,6 @@ UNUSED_SEED_HELP = (
 )
 
 
-def unused_seed_option() -> Any:
-    """``--seed`` (default 0) for a deterministic command: the project's uniform command line."""
-    return typer.Option(0, "--seed", help=UNUSED_SEED_HELP)
-
-
 # numpy's and scikit-learn's seeds must lie in [0, 2**32): a wider seed fails deep inside a run.
 MAX_SEED = 2**32 - 1
 
@@ -28,3 +23,18 @@ def check_seed(seed: int, option: str = "--seed") -> int:
     if not 0 <= seed <= MAX_SEED:
         raise BadInput(f"{option} must be a whole number from 0 to {MAX_SEED}, got {seed}.")
     return seed
+
+
+def seed_option(help: str) -> Any:
+    """``--seed`` (default 0), checked as it is parsed, so every command refuses a bad seed
+    the same way (exit 2) before any work starts."""
+    return typer.Option(0, "--seed", help=help, callback=_checked_seed)
+
+
+def _checked_seed(value: int) -> int:  # typer passes a callback the parsed value alone
+    return check_seed(value)
+
+
+def unused_seed_option() -> Any:
+    """``--seed`` (default 0) for a deterministic command: the project's uniform command line."""
+    return seed_option(UNUSED_SEED_HELP)
