@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         from personax.discovery.recipe import run_realworld_recipe
         from personax.discovery.search import check_options
 
-        check_options(test if test is not None else "kci", alpha)  # before the sample and CRL
+        check_options(test, alpha)  # before the sample is made (the recipe checks again)
         check_output_dir(out, inputs=(table,), kind="crl-realworld")
         torch.set_num_threads(2)
         if table is not None:

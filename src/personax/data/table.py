@@ -123,9 +123,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if p.stat().st_size == 0:
             raise BadInput(f"{p}: the file is empty.")
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        _check_unique_header(p, sep)
-        header = pd.read_csv(p, sep=sep, nrows=0).columns
-        id_columns = {c: str for c in header if canonical_name(c) == "id"}
+        id_columns = {c: str for c in _unique_header(p, sep) if canonical_name(c) == "id"}
         return pd.read_csv(p, sep=sep, dtype=id_columns, keep_default_na=True, low_memory=False)
     except BadInput:
         raise
@@ -138,8 +136,8 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInput(f"{p}: cannot be read ({type(exc).__name__}: {exc}).") from exc
 
 
-def _check_unique_header(path: Path, sep: str) -> None:
-    """Refuse a CSV header that names one column twice.
+def _unique_header(path: Path, sep: str) -> list[str]:
+    """The CSV header's names; BadInput when it names one column twice.
 
     pandas would rename the second copy (``id`` → ``id.1``), which then passes as an unknown
     attribute: a second id or name column would be carried into a published dataset.
@@ -155,6 +153,7 @@ def _check_unique_header(path: Path, sep: str) -> None:
                 f"and {position + 1}); rename or remove one of them."
             )
         seen[name] = position
+    return list(seen)
 
 
 def _is_sidecar(path: Path) -> bool:

@@ -216,7 +216,7 @@ def run_realworld_recipe(
     from personax.crl.train import train_crl, write_crl_run
 
     # PC runs only after CRL training: a bad test or alpha must not cost a training run
-    check_options(test if test is not None else "kci", alpha)
+    check_options(test, alpha)
     if truth is None or getattr(truth, "latents", None) is None:
         raise BadInput("the recipe needs a sample with ground-truth latents to score against.")
     out = Path(out_dir)

@@ -42,10 +42,11 @@ def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> 
     return kept
 
 
-def check_options(test: str, alpha: float, compat: str | None = None) -> None:
+def check_options(test: str | None, alpha: float, compat: str | None = None) -> None:
     """BadInput for an unknown test or compat mode, or an alpha outside (0, 1) — callable
-    before any expensive step (the real-world recipe trains CRL before it runs PC)."""
-    if test not in TESTS:
+    before any expensive step (the real-world recipe trains CRL before it runs PC). ``test``
+    None: the caller picks a default later."""
+    if test is not None and test not in TESTS:
         raise BadInput(f"unknown test '{test}'; choose one of {', '.join(TESTS)}.")
     if compat not in (None, "paper"):
         raise BadInput(f"unknown compat mode '{compat}'; the only one is 'paper'.")
