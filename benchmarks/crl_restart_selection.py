@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
         encode_rows,
         evaluate_latents,
         measurement_keys,
+        restart_seed,
         seeded,
         standardise,
     )
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> None:
 
     runs = []
     for restart in range(restarts):
-        init_seed = seed + 7919 * restart
+        init_seed = restart_seed(seed, restart)
         started = time.perf_counter()
         with seeded(init_seed):
             module, _, best_val, best_epoch = _fit_once(

@@ -115,6 +115,11 @@ def _batches(
         yield len(rows), {key: value[rows] for key, value in tensors.items()}
 
 
+def restart_seed(seed: int, restart: int) -> int:
+    """The initialisation seed of restart ``restart`` of a run with ``seed``."""
+    return seed + 7919 * restart
+
+
 def fit_latent_model(
     build: Callable[[], nn.Module],
     dataset: CRLDataset,
@@ -144,8 +149,7 @@ def fit_latent_model(
     best: tuple[float, nn.Module, list[dict[str, float]], int] | None = None
     restart_losses = []
     for restart in range(config.restarts):
-        # Restart r starts from its own initialisation (seed + 7919 r); the split is the seed's.
-        init_seed = seed + 7919 * restart
+        init_seed = restart_seed(seed, restart)  # the split stays the seed's
         budget = None
         if config.max_seconds is not None:
             budget = max(0.0, config.max_seconds - (time.perf_counter() - started))
