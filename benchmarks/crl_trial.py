@@ -11,8 +11,8 @@ Usage::
     python benchmarks/crl_trial.py variant-mnist 0 '{"restarts": 1, "w_ima": 100.0}'
     python benchmarks/crl_trial.py tabular 1 '{"restarts": 1}' '{"measurements": [3, 3]}'
 
-The third argument holds ``CRLConfig`` fields; the optional fourth, tabular data options
-(``make_tabular`` keyword arguments). One torch thread, so two trials can run side by side.
+The third argument holds ``CRLConfig`` fields; the optional fourth, data options
+(``make_tabular`` / ``make_variant_mnist`` keyword arguments, e.g. ``{"shared_dims": 1}``). One torch thread, so two trials can run side by side.
 The third argument may also hold ``"recon_weight": {"MODALITY": W}``, a trial-only multiplier
 of that modality's reconstruction term (no ``CRLConfig`` field: the trial that asked for it
 was not adopted).
@@ -76,18 +76,16 @@ def main(argv: list[str]) -> None:
     if recon_weight:
         _weigh_reconstruction(recon_weight)
     data_options = json.loads(argv[3]) if len(argv) > 3 else {}
-    if data_options:
+    if benchmark == "tabular" and data_options:
         from personax.data.crl_synthetic import make_tabular
 
-        if benchmark != "tabular":
-            raise SystemExit("data options are for the tabular benchmark only")
         data = make_tabular(10000, seed, **data_options)
     else:
-        data = make_benchmark_data(benchmark, 10000, seed)
+        data = make_benchmark_data(benchmark, 10000, seed, **data_options)
     spec = benchmark_spec(benchmark)
     config = spec.config.replace(**overrides)
     start = time.perf_counter()
-    # Data with shared latents (tabular's shared_dims option) get a model with as many.
+    # Data with shared latents (the shared_dims option) get a model with as many.
     shared = int(data_options.get("shared_dims", 0))
     run = train_crl(data, spec.latent_dims, shared, config, seed)
     metrics = run.metrics

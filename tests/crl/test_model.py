@@ -237,3 +237,44 @@ def test_ima_scope_single_touches_only_single_measurement_decoders():
     assert 0.0 < single < every.loss(_batch(), torch.Generator().manual_seed(0))[1]["ima"]
     with pytest.raises(BadInput, match="ima_scope"):
         SMALL.replace(ima_scope="digit")
+
+
+def test_shared_causes_false_makes_shared_latents_parents_of_nothing():
+    layout = LatentLayout(("a", "b"), (2, 2), 1)
+    prior = CausalPrior(layout, 3, SMALL.replace(cross_modal_latents=None, shared_causes=False))
+    with torch.no_grad():
+        prior.w1.fill_(1.0)
+    a = prior.adjacency()
+    assert torch.all(a[:, 0] == 0) and torch.all(a[0] == 0)
+    assert a[2, 1] > 0  # edges inside a modality stay allowed
+    # The default keeps the paper's s → z edges.
+    assert CausalPrior(layout, 3, SMALL).allowed[1:, 0].sum() == 4
+
+
+def test_per_modality_shared_inference_multiplies_and_compares_the_modalities_s():
+    config = SMALL.replace(shared_inference="per-modality")
+    model = _model(shared=1, config=config)
+    assert model.shared_encoder is None and set(model.shared_encoders) == {"a", "b"}
+    batch = _batch()
+    v_mean, v_logvar, _, _, groups = model.posterior(batch)
+    s_a, s_b = groups["__shared__"]
+    # The posterior of s is the precision-weighted product of the two modalities' experts.
+    assert torch.all(v_mean[:, 0] <= torch.maximum(s_a, s_b)[:, 0] + 1e-6)
+    assert torch.all(v_mean[:, 0] >= torch.minimum(s_a, s_b)[:, 0] - 1e-6)
+    assert torch.all(v_logvar[:, 0] < 6.0)
+    # The critic sees each modality's s beside its interface latents (1 + 1 on each side).
+    critic = model.critics["a__b"]
+    assert critic.gate_logits.shape == (4,)
+    loss, parts = model.loss(batch, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and parts["agree"] > 0
+    assert all(p.grad is not None for p in model.shared_encoders.parameters())
+    # s of modality b is read from b's inputs only.
+    changed = dict(batch, **{"a.0": batch["a.0"] + 1.0})
+    s_b_again = model.posterior(changed)[4]["__shared__"][1]
+    assert torch.equal(s_b, s_b_again)
+
+
+def test_config_rejects_unknown_shared_inference():
+    with pytest.raises(BadInput, match="shared_inference"):
+        CRLConfig(shared_inference="both")

@@ -105,6 +105,15 @@ class CRLConfig:
     # measurement, whose latents the agreement of several measurements cannot single out.
     ima_scope: str = "all"
     w_acyclic: float = 1.0  # only with causal_order="learned"
+    # May the shared latents cause modality latents (edges s → z)? True: the paper's SCM,
+    # z_i = f(Pa(z_i), s, ε_i). False: s is independent of every z, as in the synthetic
+    # benchmarks, where s enters the measurements directly.
+    shared_causes: bool = True
+    # How s is inferred: "joint" — one encoder over all inputs (the authors' design);
+    # "per-modality" — one encoder per modality, their posteriors multiplied, their means made
+    # to agree, and each modality's s shown to the cross-modal critic beside its interface
+    # latents, so that the critic can be paid by s instead of by copies of s in z.
+    shared_inference: str = "joint"
     # Reading the learned graph: an edge j → i is reported when |A[i, j]| is at least this
     # fraction of the strongest edge's strength.
     graph_threshold: float = 0.05
@@ -144,6 +153,10 @@ class CRLConfig:
             )
         if self.ima_scope not in ("all", "single"):
             raise BadInput(f"ima_scope must be 'all' or 'single', got {self.ima_scope!r}.")
+        if self.shared_inference not in ("joint", "per-modality"):
+            raise BadInput(
+                f"shared_inference must be 'joint' or 'per-modality', got {self.shared_inference!r}."
+            )
         if self.combine not in ("poe", "mean"):
             raise BadInput(f"combine must be 'poe' or 'mean', got {self.combine!r}.")
         if self.agreement not in ("infonce", "mse"):

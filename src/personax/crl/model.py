@@ -126,6 +126,8 @@ class CausalPrior(nn.Module):
         # Nothing causes a shared latent (it is a root by definition of s).
         shared = torch.tensor([b == "shared" for b in blocks])
         allowed[shared, :] = 0.0
+        if not config.shared_causes:
+            allowed[:, shared] = 0.0
         cross = torch.tensor(
             [[float(bi != bj and "shared" not in (bi, bj)) for bj in blocks] for bi in blocks]
         )
@@ -173,6 +175,17 @@ class CausalPrior(nn.Module):
         """NOTEARS h(A) = tr(exp(A∘A)) − L; zero exactly when the weighted graph is acyclic."""
         weights = self.adjacency()
         return torch.linalg.matrix_exp(weights * weights).diagonal().sum() - self.n
+
+
+# Key of the per-modality shared-latent means among the agreement groups of ``posterior``.
+SHARED_GROUP = "__shared__"
+
+
+def product_of_experts(means: list[torch.Tensor], precisions: list[torch.Tensor]):
+    """Mean and log-variance of the product of Gaussian experts (precision-weighted)."""
+    precision = torch.stack(precisions).sum(0)
+    mean = (torch.stack(means) * torch.stack(precisions)).sum(0) / precision
+    return mean, -torch.log(precision)
 
 
 def _gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor):
@@ -228,7 +241,15 @@ class MultiMeasurementCRL(nn.Module):
             }
         )
         total_width = sum(sum(w) for w in self.widths.values())
-        self.shared_encoder = mlp(total_width, 2 * shared_dims, h, depth) if shared_dims else None
+        self.shared_encoder = None
+        self.shared_encoders = nn.ModuleDict()
+        if shared_dims and config.shared_inference == "joint":
+            self.shared_encoder = mlp(total_width, 2 * shared_dims, h, depth)
+        elif shared_dims:
+            for m in self.modalities:
+                self.shared_encoders[m] = mlp(sum(self.widths[m]), 2 * shared_dims, h, depth)
+        # The per-modality s sits beside the interface latents in the critic's inputs.
+        seen = shared_dims if self.shared_encoders else 0
         n_noise = sum(self.noise_dims[m] * len(w) for m, w in self.widths.items())
         self.prior = CausalPrior(self.layout, n_noise, config)
         self.critics = nn.ModuleDict()
@@ -236,7 +257,9 @@ class MultiMeasurementCRL(nn.Module):
             for a, m in enumerate(self.modalities):
                 for other in self.modalities[a + 1 :]:
                     self.critics[f"{m}__{other}"] = GatedCritic(
-                        self._interface_dims(m), self._interface_dims(other), config.flow_hidden
+                        seen + self._interface_dims(m),
+                        seen + self._interface_dims(other),
+                        config.flow_hidden,
                     )
 
     def _interface_dims(self, modality: str) -> int:
@@ -250,7 +273,9 @@ class MultiMeasurementCRL(nn.Module):
         return [f"{m}.{k}" for m in self.modalities for k in range(len(self.widths[m]))]
 
     def posterior(self, batch: dict[str, torch.Tensor]):
-        """Means and log-variances of q(v | x) and q(η | x), plus the per-measurement z means."""
+        """Means and log-variances of q(v | x) and q(η | x), plus the groups of means that must
+        agree: each modality's per-measurement z means and, with per-modality shared inference,
+        the modalities' s means (under :data:`SHARED_GROUP`)."""
         v_mean, v_logvar, eta_mean, eta_logvar = [], [], [], []
         per_measurement: dict[str, list[torch.Tensor]] = {}
         if self.shared_encoder is not None:
@@ -258,6 +283,19 @@ class MultiMeasurementCRL(nn.Module):
             mean, logvar = stats.chunk(2, dim=-1)
             v_mean.append(mean)
             v_logvar.append(logvar.clamp(-12, 6))
+        if self.shared_encoders:
+            means, precisions = [], []
+            for m, encoder in self.shared_encoders.items():
+                inputs = [batch[f"{m}.{k}"] for k in range(len(self.widths[m]))]
+                stats = encoder(torch.cat(inputs, dim=-1))
+                mean, logvar = stats.chunk(2, dim=-1)
+                means.append(mean)
+                precisions.append(torch.exp(-logvar.clamp(-12, 6)))
+            mean, logvar = product_of_experts(means, precisions)
+            v_mean.append(mean)
+            v_logvar.append(logvar)
+            # The modalities' s means must agree, like a modality's measurements' z.
+            per_measurement[SHARED_GROUP] = means
         for m, d in zip(self.modalities, self.layout.latent_dims, strict=True):
             q = self.noise_dims[m]
             means, precisions = [], []
@@ -271,9 +309,9 @@ class MultiMeasurementCRL(nn.Module):
             per_measurement[m] = means
             if self.config.combine == "poe":
                 # Product of Gaussian experts: the measurements are independent given z_m.
-                precision = torch.stack(precisions).sum(0)
-                v_mean.append((torch.stack(means) * torch.stack(precisions)).sum(0) / precision)
-                v_logvar.append(-torch.log(precision))
+                mean, logvar = product_of_experts(means, precisions)
+                v_mean.append(mean)
+                v_logvar.append(logvar)
             else:
                 variance = (1.0 / torch.stack(precisions)).mean(0) / len(means)
                 v_mean.append(torch.stack(means).mean(0))
@@ -348,6 +386,9 @@ class MultiMeasurementCRL(nn.Module):
             first, second = name.split("__")
             za = v_mean[:, slices[first]][:, : self._interface_dims(first)]
             zb = v_mean[:, slices[second]][:, : self._interface_dims(second)]
+            if self.shared_encoders:
+                own = dict(zip(self.modalities, per_measurement[SHARED_GROUP], strict=True))
+                za, zb = torch.cat([own[first], za], -1), torch.cat([own[second], zb], -1)
             cross = cross + critic.info_nce(za, zb)
             gates = gates + critic.gate_l1()
 
