@@ -121,3 +121,40 @@ def test_recipe_library_checks_test_before_training():
 
     with pytest.raises(BadInput, match="unknown test 'foo'"):
         run_realworld_recipe(pd.DataFrame(), None, "unused", test="foo")
+
+
+def test_realworld_config_file_reaches_the_crl_run_and_bad_files_exit_2(
+    tmp_path, capsys, monkeypatch
+):
+    import personax.crl.train
+    import personax.data.sample
+    from personax.cli.main import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def record(dataset, latent_dims, shared_dims, config, **_kwargs):
+        seen["config"] = config
+        raise Stop
+
+    monkeypatch.setattr(personax.crl.train, "train_crl", record)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"shared_inference": "per-modality", "epochs": 7}))
+    # main reports the stand-in's exception as an unexpected error; the config is what counts.
+    main(["crl", "realworld", "--n", "200", "--config", str(config), "--epochs", "3",
+          "--out", str(tmp_path / "run")])  # fmt: skip
+    capsys.readouterr()
+    assert seen["config"].shared_inference == "per-modality"
+    assert seen["config"].epochs == 3  # --epochs overrides the file
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("a bad config file should have been refused first")
+
+    monkeypatch.setattr(personax.data.sample, "make_sample", must_not_run)
+    config.write_text(json.dumps({"shared_inference": "both"}))
+    out = tmp_path / "refused"
+    code = main(["crl", "realworld", "--config", str(config), "--out", str(out)])
+    assert code == 2 and "shared_inference" in capsys.readouterr().err
+    assert not out.exists()

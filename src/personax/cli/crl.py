@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import bench_app, crl_app
-from personax.cli.options import check_seed, seed_option
+from personax.cli.options import check_seed, crl_config_from_file, seed_option
 from personax.cli.progress import bars_disabled, progress_console
 
 
@@ -63,29 +63,6 @@ def _check_device(device: str) -> str:
             f"--device '{device}': this machine has {torch.cuda.device_count()} CUDA device(s)."
         )
     return device
-
-
-def _config_from_file(path: Path):
-    """A CRLConfig from a JSON file: plain fields, or a run's config.json (key "config")."""
-    import json
-
-    from personax.crl.config import CRLConfig
-    from personax.errors import BadInput
-
-    try:
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such config file.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path}: not a readable JSON file ({exc}).") from None
-    if isinstance(values, dict) and isinstance(values.get("config"), dict):
-        values = values["config"]
-    if not isinstance(values, dict):
-        raise BadInput(f"{path}: the config must be a JSON object of CRLConfig fields.")
-    try:
-        return CRLConfig.from_dict(values)
-    except BadInput as exc:
-        raise BadInput(f"{path}: {exc}") from None
 
 
 def _cross_modal_latents(text: str) -> int | None:
@@ -151,7 +128,7 @@ def register(app: typer.Typer) -> None:
         # Not config_file: it is read before training, and a re-run into the folder it came
         # from (`--config run/config.json --out run`, as the README suggests) is meant to work.
         check_output_dir(out, inputs=(data,), kind="crl-train")
-        base = CRLConfig() if config_file is None else _config_from_file(config_file)
+        base = CRLConfig() if config_file is None else crl_config_from_file(config_file)
         changes = {
             k: v
             for k, v in {

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import crl_app
-from personax.cli.options import seed_option
+from personax.cli.options import crl_config_from_file, seed_option
 from personax.cli.progress import rich_progress
 
 
@@ -156,6 +156,12 @@ def register(app: typer.Typer) -> None:
         max_seconds: float = typer.Option(
             None, "--max-seconds", help="Wall-clock budget of the CRL training (best epoch kept)."
         ),
+        config_file: Path | None = typer.Option(
+            None,
+            "--config",
+            help="JSON of CRLConfig fields for the CRL run, or a run's config.json; "
+            "--epochs / --max-seconds override it.",
+        ),
     ) -> None:
         """The paper's real-world recipe on the embedded sample, scored against its planted graph."""
         import torch
@@ -166,6 +172,7 @@ def register(app: typer.Typer) -> None:
 
         check_options(test, alpha)  # before the sample is made (the recipe checks again)
         check_output_dir(out, inputs=(table,), kind="crl-realworld")
+        config = None if config_file is None else crl_config_from_file(config_file)
         torch.set_num_threads(2)
         if table is not None:
             from personax.data.sample import load_truth
@@ -189,6 +196,7 @@ def register(app: typer.Typer) -> None:
                 test=test,
                 alpha=alpha,
                 max_seconds=max_seconds,
+                config=config,
             )
         scores = result.scores
         typer.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -38,3 +39,26 @@ def _checked_seed(value: int) -> int:  # typer passes a callback the parsed valu
 def unused_seed_option() -> Any:
     """``--seed`` (default 0) for a deterministic command: the project's uniform command line."""
     return seed_option(UNUSED_SEED_HELP)
+
+
+def crl_config_from_file(path: Path):
+    """A CRLConfig from a JSON file: plain fields, or a run's config.json (key "config")."""
+    import json
+
+    from personax.crl.config import CRLConfig
+    from personax.errors import BadInput
+
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such config file.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not a readable JSON file ({exc}).") from None
+    if isinstance(values, dict) and isinstance(values.get("config"), dict):
+        values = values["config"]
+    if not isinstance(values, dict):
+        raise BadInput(f"{path}: the config must be a JSON object of CRLConfig fields.")
+    try:
+        return CRLConfig.from_dict(values)
+    except BadInput as exc:
+        raise BadInput(f"{path}: {exc}") from None

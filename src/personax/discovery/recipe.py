@@ -199,10 +199,12 @@ def run_realworld_recipe(
     alpha: float = 0.05,
     max_seconds: float | None = None,
     reference: bool = True,
+    config: Any = None,
 ) -> RecipeResult:
     """Train CRL on the sample, run PC with the shared latents as roots on held-out latents,
     name the latents and score the graph against ``truth`` (a ``SampleTruth``).
-    ``epochs`` / ``max_seconds`` bound the CRL training (defaults: the CRL defaults).
+    ``config`` is the CRL's ``CRLConfig`` (default ``CRLConfig()``); ``epochs`` /
+    ``max_seconds`` override its training bounds.
     ``reference``: also run PC on the true held-out latents (true shared latents as roots) and
     score it, to separate what representation learning loses from what PC loses.
 
@@ -229,7 +231,7 @@ def run_realworld_recipe(
         {"face": list(FACE_COLUMNS), "text": list(TEXT_COLUMNS)},
         latents=true_latents,
     )
-    config = CRLConfig()
+    config = CRLConfig() if config is None else config
     if epochs is not None:
         config = config.replace(epochs=int(epochs))
     if max_seconds is not None:  # wall-clock budget; the best validation checkpoint is kept
