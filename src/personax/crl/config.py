@@ -109,11 +109,12 @@ class CRLConfig:
     # z_i = f(Pa(z_i), s, ε_i). False: s is independent of every z, as in the synthetic
     # benchmarks, where s enters the measurements directly.
     shared_causes: bool = True
-    # How s is inferred: "joint" — one encoder over all inputs (the authors' design);
-    # "per-modality" — one encoder per modality, their posteriors multiplied, their means made
-    # to agree, and each modality's s shown to the cross-modal critic beside its interface
-    # latents, so that the critic can be paid by s instead of by copies of s in z.
-    shared_inference: str = "joint"
+    # How s is inferred: "per-modality" — one encoder per modality, their posteriors multiplied,
+    # their means made to agree, and each modality's s shown to the cross-modal critic beside
+    # its interface latents, so the critic is paid by s itself rather than by copies of s in the
+    # interface latents (tabular with one shared latent: MCC 0.66 → 0.80 over four seeds, one
+    # start each; BENCHMARKS.md). "joint" — one encoder over all inputs (the authors' design).
+    shared_inference: str = "per-modality"
     # Reading the learned graph: an edge j → i is reported when |A[i, j]| is at least this
     # fraction of the strongest edge's strength.
     graph_threshold: float = 0.05
