@@ -12,7 +12,8 @@ Usage::
     python benchmarks/crl_trial.py tabular 1 '{"restarts": 1}' '{"measurements": [3, 3]}'
 
 The third argument holds ``CRLConfig`` fields; the optional fourth, data options
-(``make_tabular`` / ``make_variant_mnist`` keyword arguments, e.g. ``{"shared_dims": 1}``). One torch thread, so two trials can run side by side.
+(``make_tabular`` / ``make_variant_mnist`` keyword arguments, e.g. ``{"shared_dims": 1}``).
+One torch thread, so two trials can run side by side.
 The third argument may also hold ``"recon_weight": {"MODALITY": W}``, a trial-only multiplier
 of that modality's reconstruction term (no ``CRLConfig`` field: the trial that asked for it
 was not adopted).
@@ -76,12 +77,7 @@ def main(argv: list[str]) -> None:
     if recon_weight:
         _weigh_reconstruction(recon_weight)
     data_options = json.loads(argv[3]) if len(argv) > 3 else {}
-    if benchmark == "tabular" and data_options:
-        from personax.data.crl_synthetic import make_tabular
-
-        data = make_tabular(10000, seed, **data_options)
-    else:
-        data = make_benchmark_data(benchmark, 10000, seed, **data_options)
+    data = make_benchmark_data(benchmark, 10000, seed, **data_options)
     spec = benchmark_spec(benchmark)
     config = spec.config.replace(**overrides)
     start = time.perf_counter()

@@ -192,3 +192,16 @@ def test_encoding_one_row_succeeds_without_the_ground_truth_mcc(data, run_dir, t
     captured = capsys.readouterr()
     assert "MCC" not in captured.out and captured.err == ""
     assert pd.read_csv(out).shape == (1, 5)
+
+
+def test_a_model_saved_before_per_modality_shared_inference_loads_as_joint(data, tmp_path):
+    # Runs with shared latents used the joint s encoder until shared_inference existed; their
+    # model.pt has no such field and must rebuild that model, not today's default.
+    out = tmp_path / "joint"
+    config = TINY.replace(shared_inference="joint")
+    write_crl_run(train_method("personax", data, DIMS, 1, config, seed=2), out)
+    old = _edited(out, tmp_path / "old.pt", lambda c: c["config"].pop("shared_inference"))
+    np.testing.assert_array_equal(
+        encode_dataset(load_crl_model(old), data).to_numpy(),
+        encode_dataset(load_crl_model(out / "model.pt"), data).to_numpy(),
+    )

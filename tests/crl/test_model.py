@@ -278,3 +278,15 @@ def test_per_modality_shared_inference_multiplies_and_compares_the_modalities_s(
 def test_config_rejects_unknown_shared_inference():
     with pytest.raises(BadInput, match="shared_inference"):
         CRLConfig(shared_inference="both")
+
+
+def test_a_saved_record_without_shared_inference_means_the_joint_encoder(tmp_path):
+    from personax.cli.options import crl_config_from_file
+
+    assert CRLConfig.from_record({}).shared_inference == "joint"
+    assert CRLConfig.from_dict({}).shared_inference == "per-modality"  # plain fields: default
+    record, plain = tmp_path / "config.json", tmp_path / "plain.json"
+    record.write_text('{"config": {"epochs": 3}}')
+    plain.write_text('{"epochs": 3}')
+    assert crl_config_from_file(record).shared_inference == "joint"
+    assert crl_config_from_file(plain).shared_inference == "per-modality"

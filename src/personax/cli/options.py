@@ -54,11 +54,13 @@ def crl_config_from_file(path: Path):
         raise BadInput(f"{path}: no such config file.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path}: not a readable JSON file ({exc}).") from None
-    if isinstance(values, dict) and isinstance(values.get("config"), dict):
+    # A run's config.json is a record of what that run trained with; plain fields are not.
+    record = isinstance(values, dict) and isinstance(values.get("config"), dict)
+    if record:
         values = values["config"]
     if not isinstance(values, dict):
         raise BadInput(f"{path}: the config must be a JSON object of CRLConfig fields.")
     try:
-        return CRLConfig.from_dict(values)
+        return CRLConfig.from_record(values) if record else CRLConfig.from_dict(values)
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None

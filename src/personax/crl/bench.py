@@ -48,7 +48,7 @@ def make_benchmark_data(benchmark: str, n: int, seed: int, **options) -> CRLData
     from personax.data import crl_synthetic
 
     if benchmark == "tabular":
-        return crl_synthetic.make_tabular(n, seed)
+        return crl_synthetic.make_tabular(n, seed, **options)
     if benchmark == "variant-mnist":
         return crl_synthetic.make_variant_mnist(n, seed, **options)
     raise BadInput(f"unknown benchmark '{benchmark}'; choose from {', '.join(BENCHMARKS)}.")

@@ -175,6 +175,13 @@ class CRLConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def from_record(cls, values: dict[str, Any]) -> CRLConfig:
+        """The config a saved run (``config.json``, ``model.pt``) was trained with. A record
+        written before a field existed was trained with that field's earlier behaviour, which
+        may differ from today's default."""
+        return cls.from_dict({**RECORD_DEFAULTS, **values})
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CRLConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
@@ -188,6 +195,11 @@ class CRLConfig:
                     f"got {value!r}."
                 )
         return cls(**values)
+
+
+RECORD_DEFAULTS: dict[str, Any] = {"shared_inference": "joint"}
+"""Fields whose default changed, with the value records written before they existed imply
+(the joint shared encoder was the only one until the sixth session)."""
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -165,7 +165,7 @@ def _rebuild(checkpoint: dict, dims: dict[str, int], standardisation: dict, sour
     if not isinstance(checkpoint["config"], dict):
         raise BadInput(f"{source}: config must be a mapping of CRLConfig fields.")
     try:
-        config = CRLConfig.from_dict(checkpoint["config"])
+        config = CRLConfig.from_record(checkpoint["config"])
     except BadInput as exc:
         raise BadInput(f"{source}: {exc}") from None
     shared = checkpoint.get("shared_dims", 0)

@@ -382,13 +382,14 @@ class MultiMeasurementCRL(nn.Module):
 
         cross = v.new_zeros(())
         gates = v.new_zeros(())
+        own_shared = dict(zip(self.modalities, per_measurement.get(SHARED_GROUP, ()), strict=False))
         for name, critic in self.critics.items():
             first, second = name.split("__")
             za = v_mean[:, slices[first]][:, : self._interface_dims(first)]
             zb = v_mean[:, slices[second]][:, : self._interface_dims(second)]
-            if self.shared_encoders:
-                own = dict(zip(self.modalities, per_measurement[SHARED_GROUP], strict=True))
-                za, zb = torch.cat([own[first], za], -1), torch.cat([own[second], zb], -1)
+            if own_shared:
+                za = torch.cat([own_shared[first], za], -1)
+                zb = torch.cat([own_shared[second], zb], -1)
             cross = cross + critic.info_nce(za, zb)
             gates = gates + critic.gate_l1()
 

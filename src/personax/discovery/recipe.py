@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from personax.discovery.explain import ExplainResult, explain_latents, write_exp
 from personax.discovery.graph import CausalGraph
 from personax.discovery.search import check_options, discover
 from personax.errors import BadInput
+
+if TYPE_CHECKING:
+    from personax.crl.config import CRLConfig
 
 TEXT_COLUMNS = ("chatgpt_text_emb", "gemini_text_emb", "llama_text_emb")
 FACE_COLUMNS = ("face_emb",)
@@ -199,7 +202,7 @@ def run_realworld_recipe(
     alpha: float = 0.05,
     max_seconds: float | None = None,
     reference: bool = True,
-    config: Any = None,
+    config: CRLConfig | None = None,
 ) -> RecipeResult:
     """Train CRL on the sample, run PC with the shared latents as roots on held-out latents,
     name the latents and score the graph against ``truth`` (a ``SampleTruth``).
