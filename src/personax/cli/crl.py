@@ -113,13 +113,22 @@ def register(app: typer.Typer) -> None:
             "--config",
             help="JSON of CRLConfig fields, or a run's config.json; flags given override it.",
         ),
+        fresh: bool = typer.Option(
+            False,
+            "--fresh",
+            help="Start over even if an interrupted run of this command left a checkpoint.",
+        ),
     ) -> None:
-        """Learn causal latents, their graph, and (with ground truth) held-out MCC / R²."""
+        """Learn causal latents, their graph, and (with ground truth) held-out MCC / R².
+
+        An interrupted run (Ctrl-C, a killed job) resumes where it stopped when the same
+        command is run again.
+        """
         from personax.atomic import check_output_dir, output_dir
         from personax.crl.baselines import train_method
         from personax.crl.config import CRLConfig
         from personax.crl.dataset import check_latent_dims, load_crl_dataset, parse_latent_dims
-        from personax.crl.train import write_crl_run
+        from personax.crl.train import checkpoint_path, write_crl_run
 
         dataset = load_crl_dataset(data)
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
@@ -143,17 +152,34 @@ def register(app: typer.Typer) -> None:
         if cross_modal_latents is not None:
             changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
         config = base.replace(**changes)
+        resumable = checkpoint_path(out)
+        if fresh:
+            resumable.unlink(missing_ok=True)
         console = progress_console()
-        with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
-            task = bar.add_task("train", total=config.epochs * config.restarts, status="")
+        try:
+            with _epoch_bar(console, f"[bold]crl train[/] {method}") as bar:
+                task = bar.add_task("train", total=config.epochs * config.restarts, status="")
 
-            def progress(epoch: int, total: int, row: dict) -> None:
-                bar.update(task, completed=epoch, total=total, status=f"val {row['val_loss']:.4g}")
+                def progress(epoch: int, total: int, row: dict) -> None:
+                    status = f"val {row['val_loss']:.4g}"
+                    bar.update(task, completed=epoch, total=total, status=status)
 
-            run = train_method(method, dataset, dims, shared_dims, config, seed, progress, device)
+                run = train_method(
+                    method, dataset, dims, shared_dims, config, seed, progress, device, resumable
+                )
+        except KeyboardInterrupt:
+            if resumable.exists():
+                typer.echo(
+                    f"interrupted; run the same command again to resume from {resumable}.",
+                    err=True,
+                )
+            raise typer.Abort() from None
         with output_dir(out, kind="crl-train") as tmp:
             write_crl_run(run, tmp)
+        resumable.unlink(missing_ok=True)
         message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s)"
+        if run.resumed:
+            message += ", resumed from an interrupted run"
         if run.metrics is not None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
         typer.echo(message)

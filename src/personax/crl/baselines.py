@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -124,6 +125,7 @@ def train_betavae(
     progress=None,
     device="cpu",
     settings: BaselineSettings | None = None,
+    checkpoint: Path | None = None,
 ) -> CRLRun:
     config, settings = config or CRLConfig(), settings or BaselineSettings()
     dims = check_latent_dims(dataset, latent_dims)
@@ -138,6 +140,7 @@ def train_betavae(
         seed,
         progress,
         device,
+        checkpoint=checkpoint,
     )
     names = [f"z_{i}" for i in range(latent)]
     return _finish_run("betavae", dataset, fit, names, None, config, dims, shared_dims, seed)
@@ -152,6 +155,7 @@ def train_mcl(
     progress=None,
     device="cpu",
     settings: BaselineSettings | None = None,
+    checkpoint: Path | None = None,
 ) -> CRLRun:
     config, settings = config or CRLConfig(), settings or BaselineSettings()
     dims = check_latent_dims(dataset, latent_dims)
@@ -168,6 +172,7 @@ def train_mcl(
         seed,
         progress,
         device,
+        checkpoint=checkpoint,
     )
     names = [f"z_{m}_{i}" for m in dims for i in range(dims[m])]
     return _finish_run("mcl", dataset, fit, names, None, config, dims, 0, seed)
@@ -182,6 +187,7 @@ def train_mmcrl(
     progress=None,
     device="cpu",
     settings: BaselineSettings | None = None,
+    checkpoint: Path | None = None,
 ) -> CRLRun:
     """MMCRL: one measurement per modality, no shared latents (``shared_dims`` is ignored)."""
     return train_crl(
@@ -194,6 +200,7 @@ def train_mmcrl(
         device,
         first_measurement_only=True,
         method="mmcrl",
+        checkpoint=checkpoint,
     )
 
 
@@ -206,14 +213,20 @@ def train_method(
     seed: int = 0,
     progress: Progress | None = None,
     device: str = "cpu",
+    checkpoint: Path | None = None,
 ) -> CRLRun:
-    """Train one of :data:`METHODS` in the shared harness."""
+    """Train one of :data:`METHODS` in the shared harness (``checkpoint``: resumable state,
+    see :func:`personax.crl.train.fit_latent_model`)."""
     # Checked for every method: the baselines would otherwise shrink or ignore a negative size.
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
     if method == "personax":
-        return train_crl(dataset, latent_dims, shared_dims, config, seed, progress, device)
+        return train_crl(
+            dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint
+        )
     trainers = {"mmcrl": train_mmcrl, "betavae": train_betavae, "mcl": train_mcl}
     if method not in trainers:
         raise BadInput(f"unknown CRL method '{method}'; choose from {', '.join(METHODS)}.")
-    return trainers[method](dataset, latent_dims, shared_dims, config, seed, progress, device)
+    return trainers[method](
+        dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from personax.atomic import atomic_path, write_json, write_text
+from personax.atomic import atomic_path, write_bytes, write_json, write_text
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, check_latent_dims, split_indices
 from personax.errors import BadInput
@@ -31,6 +33,10 @@ from personax.errors import BadInput
 # The fewest rows whose train/val/test split leaves validation and test 2 rows each: a
 # validation batch of one row is skipped (no finite loss), and a correlation needs 2 rows.
 MIN_ROWS = 12
+
+# A running restart is checkpointed at most this often (and at the end of every restart): a
+# checkpoint is a few MB, small next to a minute of training, but not worth every epoch.
+CHECKPOINT_EVERY_SECONDS = 30.0
 
 # progress(epoch, total_epochs, history_row): called once per epoch.
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -55,6 +61,7 @@ class FitResult:
     best_epoch: int
     seconds: float
     standardisation: dict[str, tuple[np.ndarray, np.ndarray]]
+    resumed: bool = False  # continued from a checkpoint of an interrupted run
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class CRLRun:
     checkpoint: dict[str, Any] = field(repr=False)
     # The test rows' true latents (columns = the dataset's latent names), when it has them.
     truth: pd.DataFrame | None = field(default=None, repr=False)
+    resumed: bool = False  # training continued from a checkpoint of an interrupted run
 
 
 @contextlib.contextmanager
@@ -128,8 +136,19 @@ def fit_latent_model(
     seed: int,
     progress: Progress | None = None,
     device: str = "cpu",
+    checkpoint: Path | None = None,
+    checkpoint_every: float | None = None,
 ) -> FitResult:
-    """Train ``build()`` on the training split, select on validation, encode every row."""
+    """Train ``build()`` on the training split, select on validation, encode every row.
+
+    With ``checkpoint``, the training state (every finished restart's outcome, and the running
+    restart's weights, optimiser, schedule, random generators and early-stopping counters) is
+    saved there at most every ``checkpoint_every`` seconds (default
+    :data:`CHECKPOINT_EVERY_SECONDS`) and at the end of each restart; a
+    later call of the same run (same data, config, seed and model) resumes from it and ends
+    with the same bits as an uninterrupted run (without ``max_seconds``, whose budget is
+    wall-clock). A checkpoint of another run is ignored (``FitResult.resumed`` says which).
+    """
     n = dataset.n
     splits = {name: np.asarray(idx) for name, idx in split_indices(n, seed).items()}
     if n < MIN_ROWS or len(splits["val"]) < 2 or len(splits["test"]) < 2:
@@ -145,10 +164,20 @@ def fit_latent_model(
         raise BadInput(f"Cannot use device {device!r}: {exc}") from None
     train_index = torch.as_tensor(splits["train"], device=dev)
     val_index = torch.as_tensor(splits["val"], device=dev)
-    started = time.perf_counter()
-    best: tuple[float, nn.Module, list[dict[str, float]], int] | None = None
-    restart_losses = []
-    for restart in range(config.restarts):
+    state: dict[str, Any] = {"restart": 0, "restart_losses": [], "best": None, "running": None}
+    store = None
+    if checkpoint is not None:
+        with seeded(restart_seed(seed, 0)):
+            probe = build()
+        store = _CheckpointStore(
+            Path(checkpoint),
+            _run_fingerprint(probe, arrays, config, seed, device),
+            CHECKPOINT_EVERY_SECONDS if checkpoint_every is None else checkpoint_every,
+        )
+        state = store.load() or state
+    resumed = state["restart"] > 0 or state["running"] is not None
+    started = time.perf_counter() - float(state.get("elapsed", 0.0))
+    for restart in range(state["restart"], config.restarts):
         init_seed = restart_seed(seed, restart)  # the split stays the seed's
         budget = None
         if config.max_seconds is not None:
@@ -159,6 +188,13 @@ def fit_latent_model(
         def restart_progress(epoch: int, total: int, row: dict, _r: int = restart) -> None:
             if progress is not None:
                 progress(_r * total + epoch, config.restarts * total, row)
+
+        def save_running(
+            running: dict[str, Any], force: bool, _r: int = restart, _done: dict = state
+        ) -> None:
+            if store is not None:
+                elapsed = time.perf_counter() - started
+                store.save({**_done, "restart": _r, "running": running, "elapsed": elapsed}, force)
 
         with seeded(init_seed):
             module, rows, best_val, best_epoch = _fit_once(
@@ -172,28 +208,84 @@ def fit_latent_model(
                 dev,
                 budget,
                 val_seed=seed,
+                resume=state["running"],
+                save=save_running,
             )
-        restart_losses.append(best_val)
-        if best is None or best_val < best[0]:
-            best = (best_val, module, rows, best_epoch)
+        state["restart_losses"] = [*state["restart_losses"], best_val]
+        if state["best"] is None or best_val < state["best"]["val"]:
+            weights = copy.deepcopy(module.state_dict())
+            state["best"] = {"val": best_val, "restart": restart, "rows": rows, "epoch": best_epoch}
+            state["best"]["state"] = weights
+        state = {**state, "restart": restart + 1, "running": None}
+        if store is not None:
+            store.save({**state, "elapsed": time.perf_counter() - started}, force=True)
+    best = state["best"]
     assert best is not None
-    if not math.isfinite(best[0]):
-        raise BadInput(_diverged_message(best[2], config.lr))
-    _, module, rows, best_epoch = best
+    if not math.isfinite(best["val"]):
+        raise BadInput(_diverged_message(best["rows"], config.lr))
+    # Rebuilt with the seed of the restart that won, so that anything a module draws at
+    # construction and does not keep in its state_dict is that restart's too.
+    with seeded(restart_seed(seed, best["restart"])):
+        module = build().to(dev)
+    module.load_state_dict(best["state"])
     with seeded(seed):
         latents = encode_rows(module, tensors, config.batch_size, n, dev)
     seconds = time.perf_counter() - started
-    history = pd.DataFrame(rows)
-    history.attrs["restart_val_losses"] = restart_losses
+    history = pd.DataFrame(best["rows"])
+    history.attrs["restart_val_losses"] = list(state["restart_losses"])
     return FitResult(
         module=module,
         latents=latents,
         splits=splits,
         history=history,
-        best_epoch=best_epoch,
+        best_epoch=best["epoch"],
         seconds=seconds,
         standardisation=stats,
+        resumed=resumed,
     )
+
+
+def _run_fingerprint(
+    probe: nn.Module, arrays: dict[str, np.ndarray], config: CRLConfig, seed: int, device: str
+) -> str:
+    """What a checkpoint must match to be resumed: the model's parameter names and shapes (the
+    method and its sizes), the standardised inputs, every hyper-parameter, seed and device."""
+    digest = hashlib.sha256()
+    layout = [(k, list(v.shape)) for k, v in probe.state_dict().items()]
+    header = {"layout": layout, "config": config.to_dict(), "seed": seed, "device": device}
+    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+    for key in sorted(arrays):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()
+
+
+class _CheckpointStore:
+    """One checkpoint file, written atomically, read back only by the run it belongs to."""
+
+    def __init__(self, path: Path, fingerprint: str, every_seconds: float) -> None:
+        self.path, self.fingerprint, self.every = path, fingerprint, every_seconds
+        self.last_save = -math.inf
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 — an unreadable checkpoint is one to start afresh from
+            return None
+        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+            return None
+        return saved["state"]
+
+    def save(self, state: dict[str, Any], force: bool) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last_save < self.every:
+            return
+        buffer = io.BytesIO()
+        torch.save({"fingerprint": self.fingerprint, "state": state}, buffer)
+        write_bytes(self.path, buffer.getvalue())
+        self.last_save = time.perf_counter()
 
 
 def _diverged_message(rows: list[dict[str, float]], lr: float) -> str:
@@ -217,11 +309,14 @@ def _fit_once(
     dev: torch.device,
     budget: float | None,
     val_seed: int,
+    resume: dict[str, Any] | None = None,
+    save: Callable[[dict[str, Any], bool], None] | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]], float, int]:
     """One training run from one initialisation: the module at its best validation epoch, the
     per-epoch rows, the best validation loss and its epoch. ``val_seed`` fixes the validation
-    loss's sampling noise, the same for every restart so that their losses compare."""
-    started = time.perf_counter()
+    loss's sampling noise, the same for every restart so that their losses compare.
+    ``save(state, force)`` is offered the state after every epoch; ``resume`` is such a state
+    to continue from."""
     module = build().to(dev)
     optimiser = torch.optim.Adam(
         module.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -239,7 +334,19 @@ def _fit_once(
     sampler = torch.Generator(device=dev).manual_seed(seed + 1)
     rows: list[dict[str, float]] = []
     best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
-    for epoch in range(1, config.epochs + 1):
+    first_epoch, spent = 1, 0.0
+    if resume is not None:
+        module.load_state_dict(resume["module"])
+        optimiser.load_state_dict(resume["optimiser"])
+        if scheduler is not None:
+            scheduler.load_state_dict(resume["scheduler"])
+        shuffle.set_state(resume["shuffle"])
+        sampler.set_state(resume["sampler"])
+        rows, best_state = list(resume["rows"]), resume["best_state"]
+        best_val, best_epoch, stale = resume["best_val"], resume["best_epoch"], resume["stale"]
+        first_epoch, spent = resume["epoch"] + 1, resume["spent"]
+    started = time.perf_counter() - spent
+    for epoch in range(first_epoch, config.epochs + 1):
         module.train()
         if config.beta_warmup > 0 and hasattr(module, "kl_weight"):
             # Epoch e of the warm-up trains with beta · (e − 1) / warm-up epochs.
@@ -273,12 +380,29 @@ def _fit_once(
             best_state = copy.deepcopy(module.state_dict())
         else:
             stale += 1
+        elapsed = time.perf_counter() - started
+        stop = (epoch >= config.min_epochs and stale >= config.patience) or (
+            budget is not None and elapsed >= budget
+        )
+        if save is not None and not stop and epoch < config.epochs:
+            running = {
+                "epoch": epoch,
+                "spent": elapsed,
+                "module": module.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "shuffle": shuffle.get_state(),
+                "sampler": sampler.get_state(),
+                "rows": rows,
+                "best_state": best_state,
+                "best_val": best_val,
+                "best_epoch": best_epoch,
+                "stale": stale,
+            }
+            save(running, False)
         if progress is not None:
             progress(epoch, config.epochs, row)
-        elapsed = time.perf_counter() - started
-        if epoch >= config.min_epochs and stale >= config.patience:
-            break
-        if budget is not None and elapsed >= budget:
+        if stop:
             break
     if best_state is not None:
         module.load_state_dict(best_state)
@@ -392,11 +516,12 @@ def train_crl(
     *,
     first_measurement_only: bool = False,
     method: str = "personax",
+    checkpoint: Path | None = None,
 ) -> CRLRun:
     """Fit the multimodal multi-measurement CRL model; score on the test split when possible.
 
     ``first_measurement_only`` (with ``shared_dims=0``) is the MMCRL baseline: the same model
-    seeing one measurement per modality.
+    seeing one measurement per modality. ``checkpoint``: see :func:`fit_latent_model`.
     """
     from personax.crl.model import MultiMeasurementCRL
 
@@ -418,7 +543,9 @@ def train_crl(
     def build() -> nn.Module:
         return MultiMeasurementCRL(widths, dims, shared_dims, config)
 
-    fit = fit_latent_model(build, dataset, keys, config, seed, progress, device)
+    fit = fit_latent_model(
+        build, dataset, keys, config, seed, progress, device, checkpoint=checkpoint
+    )
     model = fit.module
     names = model.layout.names
     adjacency = model.prior.adjacency().detach().cpu().numpy().astype(float)
@@ -467,6 +594,7 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         seconds=fit.seconds,
         checkpoint=checkpoint,
         truth=_test_truth(dataset, fit.splits["test"]),
+        resumed=fit.resumed,
     )
 
 
@@ -544,6 +672,13 @@ RUN_FILES = (
     "timing.json",
 )
 """The files :func:`write_crl_run` may write into a run folder."""
+
+
+def checkpoint_path(out_dir: str | Path) -> Path:
+    """Where `crl train --out DIR` keeps the resumable state of a run in progress: beside DIR,
+    not in it, because DIR is replaced as a whole when the run is written."""
+    out = Path(out_dir).resolve()
+    return out.with_name(f".{out.name}.checkpoint.pt")
 
 
 def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:

@@ -1,0 +1,154 @@
+"""An interrupted CRL run resumes from its checkpoint and ends with the same bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import personax.crl.train as train_module
+from personax.cli.main import main
+from personax.crl.baselines import train_method
+from personax.crl.dataset import save_crl_dataset
+from personax.crl.train import checkpoint_path
+from personax.data.crl_synthetic import make_tabular
+from tests.crl.test_train import TINY as TRAIN_TINY
+
+torch.set_num_threads(1)
+# The harness's tiny config, with two restarts so that a resume can cross a restart.
+TINY = TRAIN_TINY.replace(epochs=5, restarts=2)
+DIMS = {"m1": 2, "m2": 2}
+
+
+class Interrupt:
+    """A progress callback that raises Ctrl-C when the bar reaches ``at`` (of all restarts)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def __call__(self, epoch: int, total: int, row: dict) -> None:
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_tabular(300, seed=0)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data):
+    return train_method("personax", data, DIMS, config=TINY, seed=0)
+
+
+def _fit(data, method, checkpoint, progress=None, seed=0):
+    # checkpoint_every=0: save after every epoch, so an interruption anywhere is resumable.
+    original = train_module.CHECKPOINT_EVERY_SECONDS
+    train_module.CHECKPOINT_EVERY_SECONDS = 0.0
+    try:
+        return train_method(method, data, DIMS, config=TINY, seed=seed, progress=progress,
+                            checkpoint=checkpoint)  # fmt: skip
+    finally:
+        train_module.CHECKPOINT_EVERY_SECONDS = original
+
+
+def _same_run(a, b) -> None:
+    np.testing.assert_array_equal(
+        a.latents.drop(columns="split").to_numpy(), b.latents.drop(columns="split").to_numpy()
+    )
+    pd.testing.assert_frame_equal(a.history, b.history)
+    assert a.metrics["restart_val_losses"] == b.metrics["restart_val_losses"]
+    assert a.best_epoch == b.best_epoch
+
+
+# Epoch 3 of restart 0; epoch 1 of restart 1 (restart 0 finished); epoch 4 of restart 1.
+@pytest.mark.parametrize("at", [3, 6, 9])
+def test_an_interrupted_run_resumes_to_the_same_bits(data, uninterrupted, tmp_path, at):
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, "personax", path, Interrupt(at))
+    assert path.is_file()
+    resumed = _fit(data, "personax", path)
+    assert resumed.resumed and not uninterrupted.resumed
+    _same_run(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("method", ["mmcrl", "mcl", "betavae"])
+def test_baselines_resume_too(data, tmp_path, method):
+    plain = train_method(method, data, DIMS, config=TINY, seed=0)
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, method, path, Interrupt(7))
+    resumed = _fit(data, method, path)
+    assert resumed.resumed
+    _same_run(resumed, plain)
+
+
+def test_a_checkpoint_of_another_run_or_a_broken_one_is_not_resumed(data, tmp_path):
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, "personax", path, Interrupt(3), seed=1)  # another seed
+    fresh = _fit(data, "personax", path)
+    assert not fresh.resumed
+    path.write_bytes(b"not a checkpoint")
+    assert not _fit(data, "personax", path).resumed
+    # Another method on the same data: its parameters do not match.
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, "mcl", path, Interrupt(3))
+    assert not _fit(data, "personax", path).resumed
+
+
+def test_crl_train_resumes_after_ctrl_c_and_cleans_up(tmp_path, capsys, monkeypatch):
+    npz = tmp_path / "tab.npz"
+    save_crl_dataset(make_tabular(200, seed=0), npz)
+    command = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--epochs", "3"]
+    assert main([*command, "--out", str(tmp_path / "plain")]) == 0
+    capsys.readouterr()
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    real = train_module.validation_loss
+    calls = {"n": 0}
+
+    def interrupted_validation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # epoch 2 of restart 1
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validation_loss", interrupted_validation)
+    assert main([*command, "--out", str(out)]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert checkpoint_path(out).is_file() and not out.exists()
+
+    monkeypatch.setattr(train_module, "validation_loss", real)
+    assert main([*command, "--out", str(out)]) == 0
+    assert "resumed from an interrupted run" in capsys.readouterr().out
+    assert not checkpoint_path(out).exists()
+    for name in ("latents.csv", "graph.json", "metrics.json", "history.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
+def test_crl_train_fresh_ignores_a_checkpoint(tmp_path, capsys, monkeypatch):
+    npz = tmp_path / "tab.npz"
+    save_crl_dataset(make_tabular(200, seed=0), npz)
+    out = tmp_path / "run"
+    command = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--epochs", "2"]
+    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    real = train_module.validation_loss
+    calls = {"n": 0}
+
+    def interrupted_validation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validation_loss", interrupted_validation)
+    assert main([*command, "--out", str(out)]) == 130
+    assert checkpoint_path(out).is_file()
+    monkeypatch.setattr(train_module, "validation_loss", real)
+    assert main([*command, "--out", str(out), "--fresh"]) == 0
+    assert "resumed" not in capsys.readouterr().out
+    assert not checkpoint_path(out).exists()
