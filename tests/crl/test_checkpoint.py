@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,6 +53,22 @@ def _fit(data, method, checkpoint, progress=None, seed=0):
                             checkpoint=checkpoint)  # fmt: skip
     finally:
         train_module.CHECKPOINT_EVERY_SECONDS = original
+
+
+def interrupt_validation(monkeypatch, at: int) -> None:
+    """Raise Ctrl-C at the ``at``-th validation loss (just before that epoch would be saved);
+    checkpoints are saved after every epoch."""
+    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    real = train_module.validation_loss
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validation_loss", interrupted)
 
 
 def _same_run(a, b) -> None:
@@ -107,22 +125,12 @@ def test_crl_train_resumes_after_ctrl_c_and_cleans_up(tmp_path, capsys, monkeypa
     capsys.readouterr()
 
     out = tmp_path / "run"
-    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
-    real = train_module.validation_loss
-    calls = {"n": 0}
-
-    def interrupted_validation(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # epoch 2 of restart 1
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "validation_loss", interrupted_validation)
+    interrupt_validation(monkeypatch, 5)  # epoch 2 of restart 1
     assert main([*command, "--out", str(out)]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
     assert checkpoint_path(out).is_file() and not out.exists()
 
-    monkeypatch.setattr(train_module, "validation_loss", real)
+    monkeypatch.undo()
     assert main([*command, "--out", str(out)]) == 0
     assert "resumed from an interrupted run" in capsys.readouterr().out
     assert not checkpoint_path(out).exists()
@@ -135,20 +143,52 @@ def test_crl_train_fresh_ignores_a_checkpoint(tmp_path, capsys, monkeypatch):
     save_crl_dataset(make_tabular(200, seed=0), npz)
     out = tmp_path / "run"
     command = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--epochs", "2"]
-    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
-    real = train_module.validation_loss
-    calls = {"n": 0}
-
-    def interrupted_validation(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "validation_loss", interrupted_validation)
+    interrupt_validation(monkeypatch, 2)
     assert main([*command, "--out", str(out)]) == 130
     assert checkpoint_path(out).is_file()
-    monkeypatch.setattr(train_module, "validation_loss", real)
+    monkeypatch.undo()
     assert main([*command, "--out", str(out), "--fresh"]) == 0
     assert "resumed" not in capsys.readouterr().out
     assert not checkpoint_path(out).exists()
+
+
+def test_bench_resumes_after_ctrl_c_and_reuses_finished_runs(tmp_path, capsys, monkeypatch):
+    command = ["bench", "crl", "--benchmark", "tabular", "--methods", "personax,mcl"]
+    command += ["--seeds", "0,1", "--n", "150", "--epochs", "2"]
+    assert main([*command, "--out", str(tmp_path / "plain")]) == 0
+    capsys.readouterr()
+
+    out = tmp_path / "bench"
+    state = tmp_path / ".bench.bench-state"
+    # The benchmark's 3 restarts × 2 epochs = 6 calls per run: call 16 is the third run
+    # (seed 1, personax), restart 1, epoch 2.
+    interrupt_validation(monkeypatch, 16)
+    assert main([*command, "--out", str(out)]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert (state / "training.pt").is_file() and not out.exists()
+    finished = json.loads((state / "finished.json").read_text())["rows"]
+    assert [(r["method"], r["seed"]) for r in finished] == [("personax", 0), ("mcl", 0)]
+
+    monkeypatch.undo()
+    assert main([*command, "--out", str(out)]) == 0
+    assert not state.exists()
+    resumed = pd.read_csv(out / "results.csv")
+    plain = pd.read_csv(tmp_path / "plain" / "results.csv")
+    columns = [c for c in plain.columns if c != "seconds"]  # wall-clock differs
+    pd.testing.assert_frame_equal(resumed[columns], plain[columns])
+    # The two runs finished before Ctrl-C were reused, not trained again.
+    reused = [r["seconds"] for r in finished]
+    np.testing.assert_allclose(resumed["seconds"].iloc[:2], reused, rtol=1e-5)
+
+
+def test_bench_state_of_other_settings_is_discarded(tmp_path, capsys):
+    state = tmp_path / ".bench.bench-state"
+    state.mkdir()
+    (state / "finished.json").write_text('{"plan": {"benchmark": "tabular"}, "rows": []}')
+    command = ["bench", "crl", "--methods", "mcl", "--seeds", "0", "--n", "150", "--epochs", "1"]
+    assert main([*command, "--out", str(tmp_path / "bench")]) == 0, capsys.readouterr().err
+    assert not state.exists()
+    (state).mkdir()
+    (state / "finished.json").write_text("{broken")
+    assert main([*command, "--out", str(tmp_path / "bench"), "--fresh"]) == 0
+    assert not state.exists()

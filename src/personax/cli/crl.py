@@ -65,6 +65,14 @@ def _check_device(device: str) -> str:
     return device
 
 
+def _interrupted(state: Path) -> None:
+    """After Ctrl-C: say where the run can resume from (when it saved anything), then abort
+    (the root command maps Abort to exit code 130)."""
+    if state.exists():
+        typer.echo(f"interrupted; run the same command again to resume from {state}.", err=True)
+    raise typer.Abort()
+
+
 def _cross_modal_latents(text: str) -> int | None:
     from personax.errors import BadInput
 
@@ -168,12 +176,7 @@ def register(app: typer.Typer) -> None:
                     method, dataset, dims, shared_dims, config, seed, progress, device, resumable
                 )
         except KeyboardInterrupt:
-            if resumable.exists():
-                typer.echo(
-                    f"interrupted; run the same command again to resume from {resumable}.",
-                    err=True,
-                )
-            raise typer.Abort() from None
+            _interrupted(resumable)
         with output_dir(out, kind="crl-train") as tmp:
             write_crl_run(run, tmp)
         resumable.unlink(missing_ok=True)
@@ -255,8 +258,16 @@ def register(app: typer.Typer) -> None:
         fashion_dir: Path | None = typer.Option(
             None, "--fashion-dir", help="Folder with Fashion-MNIST idx files (variant-mnist)."
         ),
+        fresh: bool = typer.Option(
+            False, "--fresh", help="Start over even if an interrupted benchmark left its state."
+        ),
     ) -> None:
-        """Train every method on a synthetic benchmark for several seeds; held-out scores."""
+        """Train every method on a synthetic benchmark for several seeds; held-out scores.
+
+        An interrupted benchmark resumes where it stopped when the same command is run again.
+        """
+        import shutil
+
         from rich.console import Console
         from rich.table import Table
 
@@ -286,41 +297,52 @@ def register(app: typer.Typer) -> None:
                 "mnist_dir": None if mnist_dir is None else str(mnist_dir),
                 "fashion_dir": None if fashion_dir is None else str(fashion_dir),
             }
+        state_dir = Path(out).resolve()
+        state_dir = state_dir.with_name(f".{state_dir.name}.bench-state")
+        if fresh and state_dir.exists():
+            shutil.rmtree(state_dir)
         console = progress_console()
-        with _epoch_bar(console, "[bold]bench crl[/] {task.description}") as bar:
-            task = bar.add_task("", total=None, status="")
+        try:
+            with _epoch_bar(console, "[bold]bench crl[/] {task.description}") as bar:
+                task = bar.add_task("", total=None, status="")
 
-            def progress(event: str, info: dict) -> None:
-                if event == "start":
-                    bar.reset(
-                        task,
-                        total=info["epochs"],
-                        description=f"{info['method']} seed {info['seed']}",
-                    )
-                elif event == "epoch":
-                    bar.update(task, completed=info["epoch"], status=f"val {info['val_loss']:.4g}")
-                else:
-                    console.print(
-                        f"{info['method']} seed {info['seed']}: MCC {info['mcc']:.3f}, "
-                        f"R² {info['r2']:.3f}, {info['seconds']:.0f} s"
-                    )
+                def progress(event: str, info: dict) -> None:
+                    if event == "start":
+                        bar.reset(
+                            task,
+                            total=info["epochs"],
+                            description=f"{info['method']} seed {info['seed']}",
+                        )
+                    elif event == "epoch":
+                        status = f"val {info['val_loss']:.4g}"
+                        bar.update(task, completed=info["epoch"], status=status)
+                    else:
+                        console.print(
+                            f"{info['method']} seed {info['seed']}: MCC {info['mcc']:.3f}, "
+                            f"R² {info['r2']:.3f}, {info['seconds']:.0f} s"
+                        )
 
-            results = run_benchmark(
-                benchmark,
-                method_list,
-                seed_list,
-                n=n,
-                epochs=epochs,
-                max_seconds=max_seconds,
-                device=device,
-                progress=progress,
-                data_options=data_options,
-            )
+                results = run_benchmark(
+                    benchmark,
+                    method_list,
+                    seed_list,
+                    n=n,
+                    epochs=epochs,
+                    max_seconds=max_seconds,
+                    device=device,
+                    progress=progress,
+                    data_options=data_options,
+                    state_dir=state_dir,
+                )
+        except KeyboardInterrupt:
+            _interrupted(state_dir)
         ordered = results[RESULT_COLUMNS + [c for c in results if c not in RESULT_COLUMNS]]
         summary = summarise(results)
         with output_dir(out, kind="bench-crl") as tmp:
             (tmp / "results.csv").write_text(ordered.to_csv(index=False, float_format="%.6g"))
             (tmp / "summary.csv").write_text(summary.to_csv(index=False, float_format="%.6g"))
+        if state_dir.exists():
+            shutil.rmtree(state_dir)
         table = Table(title=f"bench crl {benchmark} (held-out test split, mean ± std over seeds)")
         for column in ("method", "MCC", "R²", "seconds / run", "runs"):
             table.add_column(column)

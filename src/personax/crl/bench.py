@@ -7,8 +7,11 @@ every method is trained on the training split, selected on the validation split,
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,8 +71,17 @@ def run_benchmark(
     device: str = "cpu",
     progress: BenchProgress | None = None,
     data_options: dict | None = None,
+    state_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """One row per (method, seed) with the columns of :data:`RESULT_COLUMNS` and details."""
+    """One row per (method, seed) with the columns of :data:`RESULT_COLUMNS` and details.
+
+    With ``state_dir`` the benchmark can be interrupted and resumed: every finished run's row
+    is kept in ``state_dir/finished.json`` and the running one checkpoints its training in
+    ``state_dir/training.pt`` (:func:`personax.crl.train.fit_latent_model`). A later call with
+    the same benchmark, ``n``, settings, device and data options reuses the finished rows of
+    the (method, seed) pairs it asks for (their ``seconds`` are those of the first call) and
+    resumes the running one; a state left by other settings is discarded.
+    """
     from personax.crl.baselines import METHODS, train_method
     from personax.crl.train import MIN_ROWS
 
@@ -88,10 +100,31 @@ def run_benchmark(
         config = config.replace(epochs=epochs)
     if max_seconds is not None:
         config = config.replace(max_seconds=max_seconds)
+    finished: dict[tuple[str, int], dict] = {}
+    if state_dir is not None:
+        plan = {
+            "benchmark": benchmark,
+            "n": n,
+            "config": config.to_dict(),
+            "device": device,
+            "data_options": data_options or {},
+        }
+        finished = _load_finished(Path(state_dir), plan)
     rows = []
     for seed in seeds:
+        if all((method, seed) in finished for method in methods):
+            for method in methods:
+                rows.append(finished[(method, seed)])
+                if progress is not None:
+                    progress("done", rows[-1])
+            continue
         data = make_benchmark_data(benchmark, n, seed, **(data_options or {}))
         for method in methods:
+            if (method, seed) in finished:
+                rows.append(finished[(method, seed)])
+                if progress is not None:
+                    progress("done", rows[-1])
+                continue
             if progress is not None:
                 progress(
                     "start",
@@ -105,7 +138,10 @@ def run_benchmark(
                         {"method": _method, "seed": _seed, "epoch": epoch, "epochs": total, **row},
                     )
 
-            run = train_method(method, data, spec.latent_dims, 0, config, seed, on_epoch, device)
+            checkpoint = None if state_dir is None else Path(state_dir) / "training.pt"
+            run = train_method(
+                method, data, spec.latent_dims, 0, config, seed, on_epoch, device, checkpoint
+            )
             metrics = run.metrics or {}
             row = {
                 "benchmark": benchmark,
@@ -120,9 +156,37 @@ def run_benchmark(
                 "n": data.n,
             }
             rows.append(row)
+            if state_dir is not None:
+                finished[(method, seed)] = row
+                _save_finished(Path(state_dir), plan, finished)
             if progress is not None:
                 progress("done", row)
     return pd.DataFrame(rows)
+
+
+def _load_finished(state_dir: Path, plan: dict) -> dict[tuple[str, int], dict]:
+    """The finished runs of an interrupted benchmark with the same ``plan``; a state of
+    another plan (or an unreadable one) is removed."""
+    path = state_dir / "finished.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved["plan"] == json.loads(json.dumps(plan)):
+            return {(row["method"], int(row["seed"])): row for row in saved["rows"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    return {}
+
+
+def _save_finished(state_dir: Path, plan: dict, finished: dict[tuple[str, int], dict]) -> None:
+    from personax.atomic import write_text
+
+    rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in finished.values()]  # fmt: skip
+    # allow_nan: a run without ground truth has NaN scores, which JSON can carry as NaN.
+    write_text(state_dir / "finished.json", json.dumps({"plan": plan, "rows": rows}) + "\n")
+    (state_dir / "training.pt").unlink(missing_ok=True)
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
