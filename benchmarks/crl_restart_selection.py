@@ -13,7 +13,8 @@ Usage::
     python benchmarks/crl_restart_selection.py tabular 4 [RESTARTS] ['{"beta": 1.0}'] \
         ['{"shared_dims": 1}']
 
-The optional fifth argument holds data options (as in ``crl_trial.py``); with shared latents
+The first argument may instead be a CRL dataset file (``.npz``), trained with ``crl train``'s
+defaults and two latents per modality. The optional fifth argument holds data options (as in ``crl_trial.py``); with shared latents
 the model gets as many. Each restart's line also holds its validation loss split into its
 terms (``val_parts``: reconstruction, KL, agreement, cross-modal InfoNCE, …, at the best
 epoch), so other selection rules can be read off — e.g. the evidence bound alone,
@@ -27,26 +28,6 @@ import sys
 import time
 
 import numpy as np
-
-
-def validation_parts(module, tensors, index, config, seed) -> dict[str, float]:
-    """The terms of the validation loss, with the sampling noise ``validation_loss`` uses."""
-    import torch
-
-    from personax.crl.train import _batches
-
-    module.eval()
-    generator = torch.Generator().manual_seed(seed + 2)
-    sums, count = {}, 0
-    with torch.no_grad():
-        for size, batch in _batches(tensors, index, max(config.batch_size, 2)):
-            if size < 2:
-                continue
-            _, parts = module.loss(batch, generator)
-            for name, value in parts.items():
-                sums[name] = sums.get(name, 0.0) + value * size
-            count += size
-    return {name: round(value / count, 3) for name, value in sums.items()}
 
 
 def main(argv: list[str]) -> None:
@@ -64,6 +45,7 @@ def main(argv: list[str]) -> None:
         restart_seed,
         seeded,
         standardise,
+        validation_loss,
     )
 
     torch.set_num_threads(1)
@@ -71,9 +53,18 @@ def main(argv: list[str]) -> None:
     restarts = int(argv[2]) if len(argv) > 2 else 3
     overrides = json.loads(argv[3]) if len(argv) > 3 else {}
     data_options = json.loads(argv[4]) if len(argv) > 4 else {}
-    spec = benchmark_spec(benchmark)
-    config = spec.config.replace(**overrides)
-    data = make_benchmark_data(benchmark, spec.default_n, seed, **data_options)
+    if benchmark.endswith(".npz"):  # a CRL dataset file, trained with crl train's defaults
+        from personax.crl.config import CRLConfig
+        from personax.crl.dataset import load_crl_dataset
+
+        data = load_crl_dataset(benchmark)
+        config = CRLConfig().replace(**overrides)
+        latent_dims = {m: 2 for m in data.measurements}
+    else:
+        spec = benchmark_spec(benchmark)
+        config = spec.config.replace(**overrides)
+        data = make_benchmark_data(benchmark, spec.default_n, seed, **data_options)
+        latent_dims = spec.latent_dims
     shared_dims = int(data_options.get("shared_dims", 0))
     keys = [k for group in measurement_keys(data).values() for k in group]
     widths = {m: [np.asarray(x).shape[1] for x in xs] for m, xs in data.measurements.items()}
@@ -85,14 +76,14 @@ def main(argv: list[str]) -> None:
     budget = None if config.max_seconds is None else config.max_seconds / config.restarts
 
     def build():
-        return MultiMeasurementCRL(widths, spec.latent_dims, shared_dims, config)
+        return MultiMeasurementCRL(widths, latent_dims, shared_dims, config)
 
     runs = []
     for restart in range(restarts):
         init_seed = restart_seed(seed, restart)
         started = time.perf_counter()
         with seeded(init_seed):
-            module, _, best_val, best_epoch = _fit_once(
+            module, _, best_val, best_epoch, _ = _fit_once(
                 build, tensors, train_index, val_index, config, init_seed, None,
                 torch.device("cpu"), budget, val_seed=seed,
             )  # fmt: skip
@@ -103,7 +94,12 @@ def main(argv: list[str]) -> None:
             {
                 "restart": restart,
                 "val_loss": round(best_val, 3),
-                "val_parts": validation_parts(module, tensors, val_index, config, seed),
+                "val_parts": {
+                    k: round(v, 3)
+                    for k, v in validation_loss(
+                        module, tensors, val_index, config.batch_size, seed
+                    )[1].items()
+                },
                 "mcc": round(metrics["mcc"], 3),
                 "r2": round(metrics["r2"], 3),
                 "matched": np.round(metrics["details"]["pearson"]["matched"], 2).tolist(),

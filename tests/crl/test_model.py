@@ -290,3 +290,6 @@ def test_a_saved_record_without_shared_inference_means_the_joint_encoder(tmp_pat
     plain.write_text('{"epochs": 3}')
     assert crl_config_from_file(record).shared_inference == "joint"
     assert crl_config_from_file(plain).shared_inference == "per-modality"
+    # Restarts were chosen by the whole validation loss before restart_selection existed.
+    assert crl_config_from_file(record).restart_selection == "loss"
+    assert crl_config_from_file(plain).restart_selection == "auto"

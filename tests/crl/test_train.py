@@ -57,6 +57,32 @@ def test_restarts_keep_the_initialisation_with_the_lowest_validation_loss(data):
         TINY.replace(restarts=0)
 
 
+@pytest.mark.parametrize(
+    ("rule", "shared", "scores_are_losses"),
+    [
+        ("loss", 0, True),
+        ("evidence", 0, False),
+        ("auto", 0, True),  # without shared latents: the whole loss
+        ("auto", 1, False),  # with them: the evidence
+    ],
+)
+def test_restart_selection_picks_the_lowest_score_of_its_rule(rule, shared, scores_are_losses):
+    data = make_tabular(400, seed=0, shared_dims=shared)
+    config = TINY.replace(restarts=3, restart_selection=rule)
+    run = train_crl(data, DIMS, shared_dims=shared, config=config, seed=0)
+    losses, scores = run.metrics["restart_val_losses"], run.metrics["restart_scores"]
+    chosen = int(np.argmin(scores))
+    # The model kept is the chosen restart's: its best validation loss is the history's.
+    assert run.history["val_loss"].min() == pytest.approx(losses[chosen])
+    if scores_are_losses:
+        assert scores == losses
+    else:
+        # The evidence part of the loss: smaller than the whole, which adds the training aids.
+        assert all(s < v for s, v in zip(scores, losses, strict=True))
+    with pytest.raises(BadInput, match="restart_selection"):
+        TINY.replace(restart_selection="best")
+
+
 def test_best_checkpoint_is_the_best_validation_epoch(run):
     history = run.history
     assert run.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])

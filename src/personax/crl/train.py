@@ -197,7 +197,7 @@ def fit_latent_model(
                 store.save({**_done, "restart": _r, "running": running, "elapsed": elapsed}, force)
 
         with seeded(init_seed):
-            module, rows, best_val, best_epoch = _fit_once(
+            module, rows, best_val, best_epoch, score = _fit_once(
                 build,
                 tensors,
                 train_index,
@@ -212,9 +212,13 @@ def fit_latent_model(
                 save=save_running,
             )
         state["restart_losses"] = [*state["restart_losses"], best_val]
-        if state["best"] is None or best_val < state["best"]["val"]:
+        state["restart_scores"] = [*state.get("restart_scores", []), score]
+        if not math.isfinite(score):
+            score = math.inf
+        if state["best"] is None or score < state["best"]["score"]:
             weights = copy.deepcopy(module.state_dict())
-            state["best"] = {"val": best_val, "restart": restart, "rows": rows, "epoch": best_epoch}
+            state["best"] = {"val": best_val, "score": score, "restart": restart, "rows": rows}
+            state["best"]["epoch"] = best_epoch
             state["best"]["state"] = weights
         state = {**state, "restart": restart + 1, "running": None}
         if store is not None:
@@ -233,6 +237,7 @@ def fit_latent_model(
     seconds = time.perf_counter() - started
     history = pd.DataFrame(best["rows"])
     history.attrs["restart_val_losses"] = list(state["restart_losses"])
+    history.attrs["restart_scores"] = list(state["restart_scores"])
     return FitResult(
         module=module,
         latents=latents,
@@ -311,9 +316,10 @@ def _fit_once(
     val_seed: int,
     resume: dict[str, Any] | None = None,
     save: Callable[[dict[str, Any], bool], None] | None = None,
-) -> tuple[nn.Module, list[dict[str, float]], float, int]:
+) -> tuple[nn.Module, list[dict[str, float]], float, int, float]:
     """One training run from one initialisation: the module at its best validation epoch, the
-    per-epoch rows, the best validation loss and its epoch. ``val_seed`` fixes the validation
+    per-epoch rows, the best validation loss, its epoch, and the restart-selection score
+    (:func:`selection_score`) at that epoch. ``val_seed`` fixes the validation
     loss's sampling noise, the same for every restart so that their losses compare.
     ``save(state, force)`` is offered the state after every epoch; ``resume`` is such a state
     to continue from."""
@@ -334,6 +340,7 @@ def _fit_once(
     sampler = torch.Generator(device=dev).manual_seed(seed + 1)
     rows: list[dict[str, float]] = []
     best_val, best_epoch, best_state, stale = math.inf, 0, None, 0
+    best_score = math.inf  # the restart-selection score at the best epoch
     first_epoch, spent = 1, 0.0
     if resume is not None:
         module.load_state_dict(resume["module"])
@@ -344,6 +351,7 @@ def _fit_once(
         sampler.set_state(resume["sampler"])
         rows, best_state = list(resume["rows"]), resume["best_state"]
         best_val, best_epoch, stale = resume["best_val"], resume["best_epoch"], resume["stale"]
+        best_score = resume["best_score"]
         first_epoch, spent = resume["epoch"] + 1, resume["spent"]
     started = time.perf_counter() - spent
     for epoch in range(first_epoch, config.epochs + 1):
@@ -369,7 +377,9 @@ def _fit_once(
             scheduler.step()
         if hasattr(module, "kl_weight"):
             module.kl_weight = 1.0
-        val_loss = validation_loss(module, tensors, val_index, config.batch_size, val_seed)
+        val_loss, val_terms = validation_loss(
+            module, tensors, val_index, config.batch_size, val_seed
+        )
         row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss}
         row.update({f"train_{k}": v / max(count, 1) for k, v in parts_sum.items()})
         rows.append(row)
@@ -377,6 +387,7 @@ def _fit_once(
             break
         if val_loss < best_val:
             best_val, best_epoch, stale = val_loss, epoch, 0
+            best_score = selection_score(module, config, val_loss, val_terms)
             best_state = copy.deepcopy(module.state_dict())
         else:
             stale += 1
@@ -396,6 +407,7 @@ def _fit_once(
                 "rows": rows,
                 "best_state": best_state,
                 "best_val": best_val,
+                "best_score": best_score,
                 "best_epoch": best_epoch,
                 "stale": stale,
             }
@@ -406,7 +418,7 @@ def _fit_once(
             break
     if best_state is not None:
         module.load_state_dict(best_state)
-    return module, rows, best_val, best_epoch
+    return module, rows, best_val, best_epoch, best_score
 
 
 @torch.no_grad()
@@ -416,18 +428,36 @@ def validation_loss(
     index: torch.Tensor,
     batch_size: int,
     seed: int,
-) -> float:
-    """Mean loss on the validation rows, with the same sampling noise every epoch."""
+) -> tuple[float, dict[str, float]]:
+    """Mean loss on the validation rows, with the same sampling noise every epoch, and the
+    mean of each of its terms."""
     module.eval()
     generator = torch.Generator(device=index.device).manual_seed(seed + 2)
-    total, count = 0.0, 0
+    total, count, sums = 0.0, 0, {}
     for size, batch in _batches(tensors, index, max(batch_size, 2)):
         if size < 2:
             continue
-        loss, _ = module.loss(batch, generator)
+        loss, parts = module.loss(batch, generator)
         total += float(loss) * size
         count += size
-    return total / count if count else math.inf
+        for name, value in parts.items():
+            sums[name] = sums.get(name, 0.0) + value * size
+    if not count:
+        return math.inf, {}
+    return total / count, {name: value / count for name, value in sums.items()}
+
+
+def selection_score(
+    module: nn.Module, config: CRLConfig, val_loss: float, terms: dict[str, float]
+) -> float:
+    """The validation score that picks among restarts (``CRLConfig.restart_selection``)."""
+    rule = config.restart_selection
+    if rule == "auto":
+        layout = getattr(module, "layout", None)
+        rule = "evidence" if layout is not None and layout.shared_dims > 0 else "loss"
+    if rule == "evidence" and {"recon", "kl"} <= terms.keys():
+        return config.w_recon * terms["recon"] + config.beta * terms["kl"]
+    return val_loss
 
 
 @torch.no_grad()
@@ -561,8 +591,10 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
                 "method": method,
                 "seed": seed,
                 "best_epoch": fit.best_epoch,
-                # Best validation loss of every restart; the lowest one is the model.
+                # Best validation loss of every restart.
                 "restart_val_losses": list(fit.history.attrs.get("restart_val_losses", [])),
+                # The score that chose among them (CRLConfig.restart_selection).
+                "restart_scores": list(fit.history.attrs.get("restart_scores", [])),
             }
         )
         scores = graph_against_truth(dataset, graph, metrics)
