@@ -180,7 +180,12 @@ def register(app: typer.Typer) -> None:
         with output_dir(out, kind="crl-train") as tmp:
             write_crl_run(run, tmp)
         resumable.unlink(missing_ok=True)
-        message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s)"
+        message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s"
+        scores = run.history.attrs.get("restart_scores", [])
+        if len(scores) > 1:
+            kept = min(range(len(scores)), key=scores.__getitem__)
+            message += f", restart {kept + 1} of {len(scores)} kept"
+        message += ")"
         if run.resumed:
             message += ", resumed from an interrupted run"
         if run.metrics is not None:
