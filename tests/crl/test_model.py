@@ -293,3 +293,19 @@ def test_a_saved_record_without_shared_inference_means_the_joint_encoder(tmp_pat
     # Restarts were chosen by the whole validation loss before restart_selection existed.
     assert crl_config_from_file(record).restart_selection == "loss"
     assert crl_config_from_file(plain).restart_selection == "auto"
+
+
+def test_the_critic_weighs_w_cross_shared_when_there_are_shared_latents():
+    from personax.crl.model import MultiMeasurementCRL
+
+    widths, dims = {"m1": [6, 6], "m2": [5]}, {"m1": 2, "m2": 2}
+    config = CRLConfig()
+    assert MultiMeasurementCRL(widths, dims, 0, config).w_cross == config.w_cross == 20.0
+    assert MultiMeasurementCRL(widths, dims, 1, config).w_cross == config.w_cross_shared == 5.0
+    # A record saved before the field existed weighed w_cross with shared latents too.
+    old = CRLConfig.from_record({"w_cross": 7.0})
+    assert MultiMeasurementCRL(widths, dims, 1, old).w_cross == 7.0
+    # 0 switches the critic off.
+    assert not MultiMeasurementCRL(widths, dims, 1, config.replace(w_cross_shared=0.0)).critics
+    with pytest.raises(BadInput, match="w_cross_shared"):
+        config.replace(w_cross_shared=-1.0)

@@ -101,6 +101,11 @@ class CRLConfig:
     # Cross-modal contrast: a critic with sparse gates on its inputs must tell which rows of two
     # modalities belong together; the gates' L1 makes few latents carry the cross-modal link.
     w_cross: float = 20.0
+    # The critic's weight for a model with shared latents (None: w_cross). A strong critic
+    # pulls copies of s into the interface latents, since s is the surest sign of which rows
+    # belong together (tabular + 1 shared latent, crl train, seeds 0–3: mean MCC 0.835 at 20,
+    # 0.848 at 10, 0.879 at 5; BENCHMARKS.md, "Seventh session").
+    w_cross_shared: float | None = 5.0
     # How many leading latents of each modality the cross-modal edges (and the cross-modal
     # critic) may touch — the sparsity of the cross-modal block, as a hard constraint. With 1,
     # the single latent of a modality that carries everything the other modality shares with it
@@ -165,6 +170,12 @@ class CRLConfig:
             )
         if self.ima_scope not in ("all", "single"):
             raise BadInput(f"ima_scope must be 'all' or 'single', got {self.ima_scope!r}.")
+        if self.w_cross_shared is not None and not (
+            self.w_cross_shared >= 0 and math.isfinite(self.w_cross_shared)
+        ):
+            raise BadInput(
+                f"w_cross_shared must be a finite number >= 0 or None, got {self.w_cross_shared}."
+            )
         if self.restart_selection not in ("auto", "loss", "evidence"):
             raise BadInput(
                 "restart_selection must be 'auto', 'loss' or 'evidence', got "
@@ -190,6 +201,12 @@ class CRLConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def cross_weight(self, shared_dims: int) -> float:
+        """The cross-modal critic's weight for a model with ``shared_dims`` shared latents."""
+        if shared_dims > 0 and self.w_cross_shared is not None:
+            return self.w_cross_shared
+        return self.w_cross
+
     @classmethod
     def from_record(cls, values: dict[str, Any]) -> CRLConfig:
         """The config a saved run (``config.json``, ``model.pt``) was trained with. A record
@@ -213,10 +230,15 @@ class CRLConfig:
         return cls(**values)
 
 
-RECORD_DEFAULTS: dict[str, Any] = {"shared_inference": "joint", "restart_selection": "loss"}
+RECORD_DEFAULTS: dict[str, Any] = {
+    "shared_inference": "joint",
+    "restart_selection": "loss",
+    "w_cross_shared": None,
+}
 """Fields whose default changed, with the value records written before they existed imply
 (the joint shared encoder was the only one until the sixth session; restarts were chosen by
-the whole validation loss until the seventh)."""
+the whole validation loss, and the critic weighed w_cross with or without shared latents,
+until the seventh)."""
 
 
 def _is_type(value: Any, kind: str) -> bool:

@@ -253,7 +253,8 @@ class MultiMeasurementCRL(nn.Module):
         n_noise = sum(self.noise_dims[m] * len(w) for m, w in self.widths.items())
         self.prior = CausalPrior(self.layout, n_noise, config)
         self.critics = nn.ModuleDict()
-        if config.w_cross > 0:
+        self.w_cross = config.cross_weight(shared_dims)
+        if self.w_cross > 0:
             for a, m in enumerate(self.modalities):
                 for other in self.modalities[a + 1 :]:
                     self.critics[f"{m}__{other}"] = GatedCritic(
@@ -398,7 +399,7 @@ class MultiMeasurementCRL(nn.Module):
             c.w_recon * recon
             + c.beta * self.kl_weight * kl
             + c.w_agree * agree
-            + c.w_cross * cross
+            + self.w_cross * cross
             + c.w_gate * gates
             + c.w_sparse * sparse
             + c.w_ima * ima
