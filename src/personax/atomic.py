@@ -89,6 +89,13 @@ OUTPUT_MARKER = ".personax-output"
 """Marker file that says a folder was written by personax and may be replaced as a whole."""
 
 
+def beside_output(out_dir: str | os.PathLike[str], suffix: str) -> Path:
+    """A hidden path next to an output folder, ``.<name>.<suffix>``, for the resumable state of
+    a run in progress: not inside the folder, which is replaced as a whole when it is written."""
+    out = Path(out_dir).resolve()
+    return out.with_name(f".{out.name}.{suffix}")
+
+
 def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
     """Is ``path`` the folder itself or somewhere below it (links and ``..`` resolved)?"""
     return Path(path).resolve().is_relative_to(Path(folder).resolve())

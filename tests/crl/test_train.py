@@ -72,6 +72,7 @@ def test_restart_selection_picks_the_lowest_score_of_its_rule(rule, shared, scor
     run = train_crl(data, DIMS, shared_dims=shared, config=config, seed=0)
     losses, scores = run.metrics["restart_val_losses"], run.metrics["restart_scores"]
     chosen = int(np.argmin(scores))
+    assert run.metrics["restart_kept"] == chosen
     # The model kept is the chosen restart's: its best validation loss is the history's.
     assert run.history["val_loss"].min() == pytest.approx(losses[chosen])
     if scores_are_losses:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -65,7 +66,7 @@ def _check_device(device: str) -> str:
     return device
 
 
-def _interrupted(state: Path) -> None:
+def _interrupted(state: Path) -> NoReturn:
     """After Ctrl-C: say where the run can resume from (when it saved anything), then abort
     (the root command maps Abort to exit code 130)."""
     if state.exists():
@@ -181,10 +182,9 @@ def register(app: typer.Typer) -> None:
             write_crl_run(run, tmp)
         resumable.unlink(missing_ok=True)
         message = f"wrote {out} (best validation epoch {run.best_epoch}, {run.seconds:.1f} s"
-        scores = run.history.attrs.get("restart_scores", [])
-        if len(scores) > 1:
-            kept = min(range(len(scores)), key=scores.__getitem__)
-            message += f", restart {kept + 1} of {len(scores)} kept"
+        if config.restarts > 1:
+            kept = run.history.attrs["restart_kept"]
+            message += f", restart {kept + 1} of {config.restarts} kept"
         message += ")"
         if run.resumed:
             message += ", resumed from an interrupted run"
@@ -276,7 +276,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from personax.atomic import check_output_dir, output_dir
+        from personax.atomic import beside_output, check_output_dir, output_dir
         from personax.crl.bench import BENCHMARKS, RESULT_COLUMNS, run_benchmark, summarise
         from personax.errors import BadInput
 
@@ -302,8 +302,7 @@ def register(app: typer.Typer) -> None:
                 "mnist_dir": None if mnist_dir is None else str(mnist_dir),
                 "fashion_dir": None if fashion_dir is None else str(fashion_dir),
             }
-        state_dir = Path(out).resolve()
-        state_dir = state_dir.with_name(f".{state_dir.name}.bench-state")
+        state_dir = beside_output(out, "bench-state")
         if fresh and state_dir.exists():
             shutil.rmtree(state_dir)
         console = progress_console()

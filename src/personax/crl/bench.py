@@ -112,19 +112,15 @@ def run_benchmark(
         finished = _load_finished(Path(state_dir), plan)
     rows = []
     for seed in seeds:
-        if all((method, seed) in finished for method in methods):
-            for method in methods:
-                rows.append(finished[(method, seed)])
-                if progress is not None:
-                    progress("done", rows[-1])
-            continue
-        data = make_benchmark_data(benchmark, n, seed, **(data_options or {}))
+        data = None  # made only when a run of this seed still has to train
         for method in methods:
             if (method, seed) in finished:
                 rows.append(finished[(method, seed)])
                 if progress is not None:
                     progress("done", rows[-1])
                 continue
+            if data is None:
+                data = make_benchmark_data(benchmark, n, seed, **(data_options or {}))
             if progress is not None:
                 progress(
                     "start",
@@ -182,10 +178,13 @@ def _load_finished(state_dir: Path, plan: dict) -> dict[tuple[str, int], dict]:
 def _save_finished(state_dir: Path, plan: dict, finished: dict[tuple[str, int], dict]) -> None:
     from personax.atomic import write_text
 
-    rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-            for row in finished.values()]  # fmt: skip
-    # allow_nan: a run without ground truth has NaN scores, which JSON can carry as NaN.
+    rows = [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in finished.values()
+    ]
+    # Not write_json: a run without ground truth has NaN scores, which json.dumps keeps.
     write_text(state_dir / "finished.json", json.dumps({"plan": plan, "rows": rows}) + "\n")
+    # The run just finished: its training checkpoint has served.
     (state_dir / "training.pt").unlink(missing_ok=True)
 
 

@@ -207,6 +207,13 @@ class CRLConfig:
             return self.w_cross_shared
         return self.w_cross
 
+    def restart_rule(self, shared_dims: int) -> str:
+        """``restart_selection`` with "auto" resolved for a model with ``shared_dims`` shared
+        latents: "evidence" or "loss"."""
+        if self.restart_selection == "auto":
+            return "evidence" if shared_dims > 0 else "loss"
+        return self.restart_selection
+
     @classmethod
     def from_record(cls, values: dict[str, Any]) -> CRLConfig:
         """The config a saved run (``config.json``, ``model.pt``) was trained with. A record

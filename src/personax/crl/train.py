@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from personax.atomic import atomic_path, write_bytes, write_json, write_text
+from personax.atomic import atomic_path, beside_output, write_bytes, write_json, write_text
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, check_latent_dims, split_indices
 from personax.errors import BadInput
@@ -164,7 +164,13 @@ def fit_latent_model(
         raise BadInput(f"Cannot use device {device!r}: {exc}") from None
     train_index = torch.as_tensor(splits["train"], device=dev)
     val_index = torch.as_tensor(splits["val"], device=dev)
-    state: dict[str, Any] = {"restart": 0, "restart_losses": [], "best": None, "running": None}
+    state: dict[str, Any] = {
+        "restart": 0,
+        "restart_losses": [],
+        "restart_scores": [],
+        "best": None,
+        "running": None,
+    }
     store = None
     if checkpoint is not None:
         with seeded(restart_seed(seed, 0)):
@@ -192,9 +198,8 @@ def fit_latent_model(
         def save_running(
             running: dict[str, Any], force: bool, _r: int = restart, _done: dict = state
         ) -> None:
-            if store is not None:
-                elapsed = time.perf_counter() - started
-                store.save({**_done, "restart": _r, "running": running, "elapsed": elapsed}, force)
+            elapsed = time.perf_counter() - started
+            store.save({**_done, "restart": _r, "running": running, "elapsed": elapsed}, force)
 
         with seeded(init_seed):
             module, rows, best_val, best_epoch, score = _fit_once(
@@ -209,10 +214,10 @@ def fit_latent_model(
                 budget,
                 val_seed=seed,
                 resume=state["running"],
-                save=save_running,
+                save=None if store is None else save_running,
             )
         state["restart_losses"] = [*state["restart_losses"], best_val]
-        state["restart_scores"] = [*state.get("restart_scores", []), score]
+        state["restart_scores"] = [*state["restart_scores"], score]
         if not math.isfinite(score):
             score = math.inf
         if state["best"] is None or score < state["best"]["score"]:
@@ -238,6 +243,7 @@ def fit_latent_model(
     history = pd.DataFrame(best["rows"])
     history.attrs["restart_val_losses"] = list(state["restart_losses"])
     history.attrs["restart_scores"] = list(state["restart_scores"])
+    history.attrs["restart_kept"] = best["restart"]
     return FitResult(
         module=module,
         latents=latents,
@@ -451,10 +457,8 @@ def selection_score(
     module: nn.Module, config: CRLConfig, val_loss: float, terms: dict[str, float]
 ) -> float:
     """The validation score that picks among restarts (``CRLConfig.restart_selection``)."""
-    rule = config.restart_selection
-    if rule == "auto":
-        layout = getattr(module, "layout", None)
-        rule = "evidence" if layout is not None and layout.shared_dims > 0 else "loss"
+    layout = getattr(module, "layout", None)  # the baselines have no shared latents
+    rule = config.restart_rule(0 if layout is None else layout.shared_dims)
     if rule == "evidence" and {"recon", "kl"} <= terms.keys():
         return config.w_recon * terms["recon"] + config.beta * terms["kl"]
     return val_loss
@@ -595,6 +599,7 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
                 "restart_val_losses": list(fit.history.attrs.get("restart_val_losses", [])),
                 # The score that chose among them (CRLConfig.restart_selection).
                 "restart_scores": list(fit.history.attrs.get("restart_scores", [])),
+                "restart_kept": fit.history.attrs.get("restart_kept", 0),
             }
         )
         scores = graph_against_truth(dataset, graph, metrics)
@@ -707,10 +712,8 @@ RUN_FILES = (
 
 
 def checkpoint_path(out_dir: str | Path) -> Path:
-    """Where `crl train --out DIR` keeps the resumable state of a run in progress: beside DIR,
-    not in it, because DIR is replaced as a whole when the run is written."""
-    out = Path(out_dir).resolve()
-    return out.with_name(f".{out.name}.checkpoint.pt")
+    """Where `crl train --out DIR` keeps the resumable state of a run in progress."""
+    return beside_output(out_dir, "checkpoint.pt")
 
 
 def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
