@@ -108,13 +108,18 @@ def test_a_checkpoint_of_another_run_or_a_broken_one_is_not_resumed(data, tmp_pa
     with pytest.raises(KeyboardInterrupt):
         _fit(data, "personax", path, Interrupt(3), seed=1)  # another seed
     fresh = _fit(data, "personax", path)
-    assert not fresh.resumed
+    assert not fresh.resumed and fresh.checkpoint_ignored == "another run"
     path.write_bytes(b"not a checkpoint")
-    assert not _fit(data, "personax", path).resumed
+    broken = _fit(data, "personax", path)
+    assert not broken.resumed and broken.checkpoint_ignored == "unreadable"
     # Another method on the same data: its parameters do not match.
     with pytest.raises(KeyboardInterrupt):
         _fit(data, "mcl", path, Interrupt(3))
-    assert not _fit(data, "personax", path).resumed
+    other = _fit(data, "personax", path)
+    assert not other.resumed and other.checkpoint_ignored == "another run"
+    # Nothing there: nothing to explain.
+    path.unlink()
+    assert _fit(data, "personax", path).checkpoint_ignored is None
 
 
 def test_crl_train_resumes_after_ctrl_c_and_cleans_up(tmp_path, capsys, monkeypatch):
@@ -149,6 +154,18 @@ def test_crl_train_fresh_ignores_a_checkpoint(tmp_path, capsys, monkeypatch):
     monkeypatch.undo()
     assert main([*command, "--out", str(out), "--fresh"]) == 0
     assert "resumed" not in capsys.readouterr().out
+    assert not checkpoint_path(out).exists()
+
+
+def test_crl_train_says_why_a_checkpoint_was_not_resumed(tmp_path, capsys):
+    npz = tmp_path / "tab.npz"
+    save_crl_dataset(make_tabular(200, seed=0), npz)
+    out = tmp_path / "run"
+    checkpoint_path(out).write_bytes(b"truncated")
+    command = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--epochs", "2"]
+    assert main([*command, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "started afresh" in said and "could not be read" in said
     assert not checkpoint_path(out).exists()
 
 

@@ -188,6 +188,12 @@ def register(app: typer.Typer) -> None:
         message += ")"
         if run.resumed:
             message += ", resumed from an interrupted run"
+        elif run.checkpoint_ignored is not None:
+            why = {
+                "unreadable": "could not be read",
+                "another run": "belonged to another run (other data, settings or seed)",
+            }[run.checkpoint_ignored]
+            message += f", started afresh: the checkpoint found at {resumable} {why}"
         if run.metrics is not None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
         typer.echo(message)

@@ -62,6 +62,9 @@ class FitResult:
     seconds: float
     standardisation: dict[str, tuple[np.ndarray, np.ndarray]]
     resumed: bool = False  # continued from a checkpoint of an interrupted run
+    # Why a checkpoint found at the given path was not resumed from (None: none was there, or
+    # it was resumed): see :attr:`_CheckpointStore.ignored`.
+    checkpoint_ignored: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class CRLRun:
     # The test rows' true latents (columns = the dataset's latent names), when it has them.
     truth: pd.DataFrame | None = field(default=None, repr=False)
     resumed: bool = False  # training continued from a checkpoint of an interrupted run
+    checkpoint_ignored: str | None = None  # why a checkpoint found was not used (FitResult)
 
 
 @contextlib.contextmanager
@@ -147,7 +151,8 @@ def fit_latent_model(
     :data:`CHECKPOINT_EVERY_SECONDS`) and at the end of each restart; a
     later call of the same run (same data, config, seed and model) resumes from it and ends
     with the same bits as an uninterrupted run (without ``max_seconds``, whose budget is
-    wall-clock). A checkpoint of another run is ignored (``FitResult.resumed`` says which).
+    wall-clock). A checkpoint of another run, or one that cannot be read, is ignored
+    (``FitResult.resumed`` and ``FitResult.checkpoint_ignored`` say which).
     """
     n = dataset.n
     splits = {name: np.asarray(idx) for name, idx in split_indices(n, seed).items()}
@@ -253,6 +258,7 @@ def fit_latent_model(
         seconds=seconds,
         standardisation=stats,
         resumed=resumed,
+        checkpoint_ignored=None if store is None else store.ignored,
     )
 
 
@@ -277,6 +283,9 @@ class _CheckpointStore:
     def __init__(self, path: Path, fingerprint: str, every_seconds: float) -> None:
         self.path, self.fingerprint, self.every = path, fingerprint, every_seconds
         self.last_save = -math.inf
+        # Set by load() when a file was there but not used, so the caller can say why the run
+        # started afresh: "unreadable" (truncated or not a checkpoint) or "another run".
+        self.ignored: str | None = None
 
     def load(self) -> dict[str, Any] | None:
         if not self.path.is_file():
@@ -284,8 +293,13 @@ class _CheckpointStore:
         try:
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 — an unreadable checkpoint is one to start afresh from
+            self.ignored = "unreadable"
             return None
-        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+        if not isinstance(saved, dict) or "state" not in saved:
+            self.ignored = "unreadable"
+            return None
+        if saved.get("fingerprint") != self.fingerprint:
+            self.ignored = "another run"
             return None
         return saved["state"]
 
@@ -632,6 +646,7 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         checkpoint=checkpoint,
         truth=_test_truth(dataset, fit.splits["test"]),
         resumed=fit.resumed,
+        checkpoint_ignored=fit.checkpoint_ignored,
     )
 
 
