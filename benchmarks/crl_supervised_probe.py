@@ -54,9 +54,21 @@ def probe(x: np.ndarray, y: np.ndarray, hidden: int, layers: int, epochs: int, s
 
 def autoencoder_code_r2(x: np.ndarray, y: np.ndarray, code: int, epochs: int, seed: int) -> float:
     """Held-out kNN R² of ``y`` from the code of a squared-error MLP autoencoder of ``x``."""
-    import torch
+    return code_r2(autoencoder_codes(x, code, epochs, seed), y)
+
+
+def code_r2(codes: np.ndarray, y: np.ndarray) -> float:
+    """Held-out R² of a 20-nearest-neighbour regression of ``y`` on ``codes``."""
     from sklearn.metrics import r2_score
     from sklearn.neighbors import KNeighborsRegressor
+
+    knn = KNeighborsRegressor(20).fit(codes[TRAIN], y[TRAIN])
+    return round(float(r2_score(y[TEST], knn.predict(codes[TEST]))), 3)
+
+
+def autoencoder_codes(x: np.ndarray, code: int, epochs: int, seed: int) -> np.ndarray:
+    """Every row's code under a squared-error MLP autoencoder of ``x`` trained on TRAIN."""
+    import torch
 
     from personax.crl.model import mlp
 
@@ -75,9 +87,7 @@ def autoencoder_code_r2(x: np.ndarray, y: np.ndarray, code: int, epochs: int, se
             loss.backward()
             optimiser.step()
     with torch.no_grad():
-        codes = encoder(inputs).numpy()
-    knn = KNeighborsRegressor(20).fit(codes[TRAIN], y[TRAIN])
-    return round(float(r2_score(y[TEST], knn.predict(codes[TEST]))), 3)
+        return encoder(inputs).numpy()
 
 
 def main() -> None:

@@ -56,13 +56,13 @@ def main() -> None:
         sweep = np.linspace(*VARIANT_MNIST_RANGES[name], STEPS)
         rotation = sweep if name == "digit_rotation" else ones * _mid("digit_rotation")
         hue = sweep if name == "digit_hue" else ones * _mid("digit_hue")
-        images = render_digit(np.repeat(digit[None], STEPS, 0), rotation, hue, ones)
+        images = render_digit(np.repeat(digit[None], STEPS, 0), rotation, hue)
         rows.append((f"z11/z12 sweep: {name}", [im.transpose(1, 2, 0) for im in images]))
     for name in ("fashion_rotation", "fashion_scale"):
         sweep = np.linspace(*VARIANT_MNIST_RANGES[name], STEPS)
         rotation = sweep if name == "fashion_rotation" else ones * _mid("fashion_rotation")
         scale = sweep if name == "fashion_scale" else ones * _mid("fashion_scale")
-        images = render_fashion(np.repeat(item[None], STEPS, 0), rotation, scale, ones)
+        images = render_fashion(np.repeat(item[None], STEPS, 0), rotation, scale)
         rows.append((f"z21/z22 sweep: {name}", list(images)))
 
     ds = make_variant_mnist(n=5, seed=0)

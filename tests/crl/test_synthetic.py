@@ -274,15 +274,26 @@ def test_hue_changes_colour_only():
 
     np.testing.assert_allclose(hue_to_rgb(np.array([0.0, 1 / 3, 2 / 3])), np.eye(3), atol=1e-12)
     image = np.repeat(_fake_images(1, 0), 2, axis=0)
-    red, green = render_digit(image, np.zeros(2), np.array([0.0, 1 / 3]), np.ones(2))
+    red, green = render_digit(image, np.zeros(2), np.array([0.0, 1 / 3]))
     np.testing.assert_allclose(red[0], green[1])
     assert red[1:].sum() == 0 and green[[0, 2]].sum() == 0
 
 
-def test_variant_mnist_shared_brightness_and_bad_options():
+def test_variant_mnist_shared_background_and_bad_options():
     ds = _variant(shared_dims=1)
-    assert ds.latent_names[-1] == "brightness" and ds.latent_modalities[-1] == "shared"
-    assert ds.measurement("fashion.0").max() <= ds.latents[:, 4].max() + 1e-6
+    assert ds.latent_names[-1] == "background" and ds.latent_modalities[-1] == "shared"
+    background = ds.latents[:, 4]
+    assert 0.0 <= background.min() and background.max() <= 0.4
+    for key in ("digit.0", "digit.2", "fashion.0"):
+        images = ds.measurement(key)
+        assert images.min() >= 0.0 and images.max() <= 1.0 + 1e-6
+        # The top-left corner is never inked (rotations stay within ±60°, scales ≤ 1): it
+        # shows the row's background, in every channel.
+        corners = images.reshape(len(images), -1, 14 * 14)[:, :, 0]
+        np.testing.assert_allclose(corners, np.repeat(background[:, None], corners.shape[1], 1),
+                                   atol=1e-6)  # fmt: skip
+    plain = _variant(shared_dims=0)
+    assert plain.measurement("fashion.0").min() == 0.0  # no background without the option
     with pytest.raises(BadInput, match="shared-dims"):
         _variant(shared_dims=2)
     with pytest.raises(BadInput, match="class"):

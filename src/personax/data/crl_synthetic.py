@@ -150,7 +150,11 @@ VARIANT_MNIST_RANGES = {
     "digit_hue": (0.0, 0.7),  # fraction of the colour wheel: red → yellow → green → blue
     "fashion_rotation": (-60.0, 60.0),  # degrees
     "fashion_scale": (0.55, 1.0),  # size relative to the original item
-    "brightness": (0.5, 1.0),  # the optional shared latent: ink intensity of both images
+    # The optional shared latent: the grey level of both images' background (the scene's
+    # light). Until 2026-12-02 it was the ink intensity of both images, Uniform(0.5, 1.0),
+    # a factor so faint in the pixels that even a plain autoencoder's code did not keep it
+    # (BENCHMARKS.md, "Eighth session"); a background moves every uncovered pixel.
+    "background": (0.0, 0.4),
 }
 IMAGE_SIDE = 14
 DEFAULT_DIGIT_CLASSES = (2,)
@@ -193,26 +197,40 @@ def render_affine(
     return small[:, 0].clamp_(0.0, 1.0).numpy()
 
 
+def _over_background(ink: np.ndarray, gray: np.ndarray, background: np.ndarray | None):
+    """Ink of coverage ``gray`` laid over a grey background of level ``background`` (per row;
+    None: black), so that the background shows wherever the ink does not cover it."""
+    if background is None:
+        return ink
+    level = np.asarray(background, dtype=np.float32).reshape(-1, *([1] * (ink.ndim - 1)))
+    return ink + level * (1.0 - gray)
+
+
 def render_digit(
-    images: np.ndarray, rotation: np.ndarray, hue: np.ndarray, brightness: np.ndarray
+    images: np.ndarray,
+    rotation: np.ndarray,
+    hue: np.ndarray,
+    background: np.ndarray | None = None,
 ) -> np.ndarray:
     """Coloured digits, ``n × 3 × 14 × 14`` float32 in [0, 1]: each 28 × 28 uint8 image
     rotated by ``rotation`` degrees, downsampled, and painted with the fully saturated colour of
-    ``hue`` times ``brightness``."""
+    ``hue``, over a grey ``background`` (default black)."""
     gray = render_affine(images, rotation, np.ones(len(images)))
-    colour = (hue_to_rgb(hue) * np.asarray(brightness, dtype=np.float64)[:, None]).astype(
-        np.float32
-    )
-    return gray[:, None, :, :] * colour[:, :, None, None]
+    colour = hue_to_rgb(hue).astype(np.float32)
+    ink = gray[:, None, :, :] * colour[:, :, None, None]
+    return _over_background(ink, gray[:, None, :, :], background)
 
 
 def render_fashion(
-    images: np.ndarray, rotation: np.ndarray, scale: np.ndarray, brightness: np.ndarray
+    images: np.ndarray,
+    rotation: np.ndarray,
+    scale: np.ndarray,
+    background: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fashion items, ``n × 14 × 14`` float32 in [0, 1]: rotated by ``rotation`` degrees,
-    scaled by ``scale``, downsampled, times ``brightness``."""
+    scaled by ``scale``, downsampled, over a grey ``background`` (default black)."""
     gray = render_affine(images, rotation, scale)
-    return gray * np.asarray(brightness, dtype=np.float32)[:, None, None]
+    return _over_background(gray, gray, background)
 
 
 def _physical(u: np.ndarray, name: str) -> np.ndarray:
@@ -271,7 +289,8 @@ def make_variant_mnist(
     noise η — rotated by z11 and coloured with hue z12; the fashion measurement draws one
     Fashion-MNIST item (of ``fashion_classes``, default trousers; ``None`` = all), rotated by
     z21 and scaled by z22. With
-    ``shared_dims=1`` a shared latent s1 (brightness) multiplies both modalities' images.
+    ``shared_dims=1`` a shared latent s1 (background) is the grey level of both modalities'
+    backgrounds.
     ``mnist`` / ``fashion`` take ``(images, labels)`` arrays directly (``mnist`` may also be
     an idx folder); otherwise they are loaded with :mod:`personax.data.mnist` from
     ``mnist_dir`` / ``fashion_dir``.
@@ -283,7 +302,7 @@ def make_variant_mnist(
     if shared_dims not in (0, 1):
         raise BadInput(
             f"--shared-dims {shared_dims} is not available for variant-mnist: it has 0 or 1 "
-            "shared latent (brightness)."
+            "shared latent (background)."
         )
     if digit_measurements < 1:
         raise BadInput(f"digit_measurements must be at least 1, got {digit_measurements}.")
@@ -305,22 +324,22 @@ def make_variant_mnist(
     u = _latent_scm(n, latent_rng)
     names = ["digit_rotation", "digit_hue", "fashion_rotation", "fashion_scale"]
     z = np.column_stack([_physical(u[:, i], name) for i, name in enumerate(names)])
-    brightness = np.ones(n)
+    background = None
     if shared_dims:
-        brightness = shared_rng.uniform(*VARIANT_MNIST_RANGES["brightness"], n)
+        background = shared_rng.uniform(*VARIANT_MNIST_RANGES["background"], n)
 
     picks = digit_pool[_distinct_choices(len(digit_pool), n, digit_measurements, digit_rng)]
     digits = [
-        render_digit(digit_images[picks[:, k]], z[:, 0], z[:, 1], brightness).reshape(n, -1)
+        render_digit(digit_images[picks[:, k]], z[:, 0], z[:, 1], background).reshape(n, -1)
         for k in range(digit_measurements)
     ]
     items = fashion_pool[fashion_rng.integers(len(fashion_pool), size=n)]
-    clothes = render_fashion(fashion_images[items], z[:, 2], z[:, 3], brightness)
-    latents = np.column_stack([z, brightness]) if shared_dims else z
+    clothes = render_fashion(fashion_images[items], z[:, 2], z[:, 3], background)
+    latents = np.column_stack([z, background]) if shared_dims else z
     return CRLDataset(
         measurements={"digit": digits, "fashion": [clothes.reshape(n, -1)]},
         latents=latents,
-        latent_names=names + (["brightness"] if shared_dims else []),
+        latent_names=names + (["background"] if shared_dims else []),
         graph=benchmark_graph(shared_dims),
         latent_modalities=["digit", "digit", "fashion", "fashion"] + [SHARED_BLOCK] * shared_dims,
     )
