@@ -3,7 +3,8 @@
 Writes ``benchmarks/results/variant_mnist_examples.png``:
 - rows 1-4: one latent swept over its range (the others at mid-range), rendered on one fixed
   digit / Fashion item;
-- rows 5-9: dataset rows from ``make_variant_mnist(seed=0)`` — the three digit measurements
+- row 5: the optional shared latent (the background grey level of both modalities) swept;
+- rows 6-10: dataset rows from ``make_variant_mnist(seed=0)`` — the three digit measurements
   (three different MNIST images sharing rotation and hue) and the Fashion measurement.
 
 Usage: ``python benchmarks/variant_mnist_examples.py [--out PATH]``
@@ -64,6 +65,23 @@ def main() -> None:
         scale = sweep if name == "fashion_scale" else ones * _mid("fashion_scale")
         images = render_fashion(np.repeat(item[None], STEPS, 0), rotation, scale)
         rows.append((f"z21/z22 sweep: {name}", list(images)))
+    # The optional shared latent (--shared-dims 1): the background of both modalities.
+    background = np.linspace(*VARIANT_MNIST_RANGES["background"], STEPS // 2)
+    middle = np.ones(len(background))
+    shared_digits = render_digit(
+        np.repeat(digit[None], len(background), 0),
+        middle * _mid("digit_rotation"),
+        middle * _mid("digit_hue"),
+        background,
+    )
+    shared_items = render_fashion(
+        np.repeat(item[None], len(background), 0),
+        middle * _mid("fashion_rotation"),
+        middle * _mid("fashion_scale"),
+        background,
+    )
+    cells = [im.transpose(1, 2, 0) for im in shared_digits] + list(shared_items)
+    rows.append(("s1 sweep (--shared-dims 1): background, digit then Fashion", cells))
 
     ds = make_variant_mnist(n=5, seed=0)
     for i in range(ds.n):
@@ -88,7 +106,7 @@ def main() -> None:
                 ax.axis("off")
         axes[r, 0].set_title(label, fontsize=7, loc="left")
     fig.suptitle(
-        "variant MNIST: latent sweeps (rows 1-4) and dataset rows digit.0-2 + fashion.0 (rows 5-9)",
+        "variant MNIST: latent sweeps (rows 1-5) and dataset rows digit.0-2 + fashion.0 (rows 6-10)",
         fontsize=8,
     )
     fig.tight_layout()
