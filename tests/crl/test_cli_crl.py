@@ -79,6 +79,24 @@ def test_bad_training_options_exit_2(npz, tmp_path, capsys):
     assert "epochs" in capsys.readouterr().err
     assert main([*args, "--method", "pca"]) == 2
     assert "pca" in capsys.readouterr().err
+    assert main([*args, "--restarts", "0"]) == 2
+    assert "restarts" in capsys.readouterr().err
+    for beta in ("-1", "nan"):
+        assert main([*args, "--beta", beta]) == 2
+        err = capsys.readouterr().err
+        assert "beta must be a finite number >= 0" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_restarts_and_beta_flags_reach_the_saved_config(npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--latent-dims", "m1=2,m2=2", "--out", str(out), "--restarts", "1", "--beta", "4"]
+    assert main(["crl", "train", str(npz), *args, *FAST]) == 0, capsys.readouterr().err
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["restarts"] == 1 and saved["beta"] == 4.0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["restart_val_losses"]) == 1
+    assert "restart 1 of" not in capsys.readouterr().out  # one start: nothing to choose
 
 
 def test_bench_writes_results_and_summary(tmp_path, capsys):

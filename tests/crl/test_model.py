@@ -192,6 +192,14 @@ def test_config_rejects_unknown_schedule_and_threshold():
         SMALL.replace(graph_threshold=1.5)
 
 
+@pytest.mark.parametrize("name", ["beta", "w_recon", "w_agree", "w_cross", "w_sparse", "w_ima"])
+@pytest.mark.parametrize("value", [-0.5, float("nan"), float("inf"), "1"])
+def test_config_rejects_negative_or_non_finite_loss_weights(name, value):
+    with pytest.raises(BadInput, match=f"{name} must be a finite number >= 0"):
+        SMALL.replace(**{name: value})
+    assert SMALL.replace(**{name: 0.0}).to_dict()[name] == 0.0  # zero switches a term off
+
+
 @pytest.mark.parametrize("mode", ["unit", "learned", "learned-multi"])
 def test_reconstruction_is_the_gaussian_nll_with_the_chosen_variance(mode):
     model = _model(config=SMALL.replace(recon_variance=mode))

@@ -117,6 +117,14 @@ def register(app: typer.Typer) -> None:
         noise_dims: int | None = typer.Option(
             None, "--noise-dims", help="η size per measurement of a multi-measurement modality."
         ),
+        restarts: int | None = typer.Option(
+            None,
+            "--restarts",
+            help="Independent initialisations (default 3); the best by validation is kept.",
+        ),
+        beta: float | None = typer.Option(
+            None, "--beta", help="Weight of the KL / causal-prior term (default 1)."
+        ),
         config_file: Path | None = typer.Option(
             None,
             "--config",
@@ -155,6 +163,8 @@ def register(app: typer.Typer) -> None:
                 "lr": lr,
                 "max_seconds": max_seconds,
                 "noise_dims": noise_dims,
+                "restarts": restarts,
+                "beta": beta,
             }.items()
             if v is not None
         }

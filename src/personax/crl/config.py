@@ -193,6 +193,11 @@ class CRLConfig:
             raise BadInput(f"CRL config temperature must be positive, got {self.temperature}.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise BadInput(f"CRL config lr must be a positive finite number, got {self.lr}.")
+        # A negative weight turns a penalty into a reward, and NaN poisons every step.
+        for name in LOSS_WEIGHTS:
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise BadInput(f"CRL config {name} must be a finite number >= 0, got {value}.")
 
     def replace(self, **changes: Any) -> CRLConfig:
         """A copy with some fields changed (validated again)."""
@@ -246,6 +251,11 @@ RECORD_DEFAULTS: dict[str, Any] = {
 (the joint shared encoder was the only one until the sixth session; restarts were chosen by
 the whole validation loss, and the critic weighed w_cross with or without shared latents,
 until the seventh)."""
+
+
+LOSS_WEIGHTS = (
+    "beta", "w_recon", "w_agree", "w_cross", "w_gate", "w_sparse", "w_ima", "w_acyclic",
+)  # fmt: skip
 
 
 def _is_type(value: Any, kind: str) -> bool:
