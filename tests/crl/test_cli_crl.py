@@ -88,6 +88,19 @@ def test_bad_training_options_exit_2(npz, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_train_says_which_latents_it_did_not_recover(npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--latent-dims", "m1=2,m2=2", "--out", str(out), "--restarts", "1"]
+    assert main(["crl", "train", str(npz), *args, *FAST]) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    readings = json.loads((out / "metrics.json").read_text())["recovery"]["latents"]
+    assert [item["latent"] for item in readings] == ["z11", "z12", "z21", "z22"]
+    missed = [item["latent"] for item in readings if item["reading"] != "recovered"]
+    assert missed  # two epochs on 200 rows recover nothing well
+    line = next(text for text in said.splitlines() if text.startswith("not recovered"))
+    assert all(name in line for name in missed)
+
+
 def test_restarts_and_beta_flags_reach_the_saved_config(npz, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--latent-dims", "m1=2,m2=2", "--out", str(out), "--restarts", "1", "--beta", "4"]

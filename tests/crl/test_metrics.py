@@ -12,6 +12,7 @@ from personax.crl.metrics import (
     kernel_r2_scores,
     mcc,
     r2_kernel,
+    recovery_by_block,
     shd,
 )
 from personax.errors import BadInput
@@ -157,3 +158,40 @@ def test_graph_scores():
     assert empty.precision == 1.0 and empty.recall == 0.0
     with pytest.raises(BadInput, match="same latents"):
         shd(true, np.zeros((4, 4)))
+
+
+def _readings(true, est, blocks):
+    n = len(true)
+    train, test = np.arange(0, int(0.7 * n)), np.arange(int(0.7 * n), n)
+    result = mcc(true[test], est[test])
+    matched = {int(t): float(v) for (t, _), v in zip(result.matching, result.matched, strict=True)}
+    names = [f"t{j}" for j in range(true.shape[1])]
+    return recovery_by_block(true, est, train, test, blocks, matched, names)
+
+
+def test_recovery_tells_recovered_mixed_and_missing_latents_apart():
+    true = np.random.default_rng(0).uniform(-1, 1, (2000, 4))
+    est = np.empty_like(true)
+    est[:, 0] = 3 * true[:, 0] + 1  # recovered, rescaled
+    # Block a: t1 and t2 rotated by 45 degrees — both held by the block, neither matched.
+    est[:, 1] = true[:, 1] + true[:, 2]
+    est[:, 2] = true[:, 1] - true[:, 2]
+    est[:, 3] = np.random.default_rng(1).standard_normal(2000)  # t3 is in no latent
+    out = _readings(true, est, {"a": [0, 1, 2], "b": [3]})
+    readings = {item["latent"]: item for item in out["latents"]}
+    assert readings["t0"]["reading"] == "recovered" and readings["t0"]["matched"] > 0.99
+    for name in ("t1", "t2"):
+        assert readings[name]["reading"] == "mixed", readings[name]
+        assert readings[name]["best_block"] == "a" and readings[name]["block_r2"] > 0.8
+    assert readings["t3"]["reading"] == "missing" and readings["t3"]["block_r2"] < 0.1
+    assert set(out["r2"]) == {"a", "b"} and all(len(v) == 4 for v in out["r2"].values())
+
+
+def test_recovery_handles_a_constant_true_latent_and_an_unmatched_one():
+    rng = np.random.default_rng(2)
+    true = np.column_stack([rng.standard_normal(300), np.full(300, 5.0), rng.standard_normal(300)])
+    est = true[:, [0, 2]].copy()  # two estimated latents for three true ones
+    out = _readings(true, est, {"m": [0, 1]})
+    readings = {item["latent"]: item for item in out["latents"]}
+    assert readings["t1"]["block_r2"] == 0.0 and readings["t1"]["reading"] == "missing"
+    assert readings["t0"]["reading"] == readings["t2"]["reading"] == "recovered"

@@ -88,6 +88,22 @@ def _cross_modal_latents(text: str) -> int | None:
     return value
 
 
+def _unrecovered(readings: list[dict]) -> str:
+    """One phrase per true latent the run did not recover: mixed (a block holds it, the
+    matching does not find it) or missing / partly held (no block holds it well)."""
+    phrases = []
+    for item in readings:
+        if item["reading"] == "recovered":
+            continue
+        where = f"the {item['best_block']} block holds it at R² {item['block_r2']:.2f}"
+        if item["reading"] != "mixed":
+            where = f"best block R² {item['block_r2']:.2f}"
+        phrases.append(
+            f"{item['latent']} {item['reading']} (matched {item['matched']:.2f}; {where})"
+        )
+    return "; ".join(phrases)
+
+
 def register(app: typer.Typer) -> None:
     @crl_app.command("train")
     def train(
@@ -207,6 +223,10 @@ def register(app: typer.Typer) -> None:
         if run.metrics is not None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
         typer.echo(message)
+        if run.metrics is not None and "recovery" in run.metrics:
+            unrecovered = _unrecovered(run.metrics["recovery"]["latents"])
+            if unrecovered:
+                typer.echo(f"not recovered (metrics.json 'recovery'): {unrecovered}")
 
     @crl_app.command("encode")
     def encode(

@@ -7,6 +7,9 @@
   latent, hyper-parameters chosen by cross-validation on the training split only, R² scored
   on the test split.
 - :func:`shd` / :func:`graph_scores` — structural Hamming distance and edge precision/recall.
+- :func:`recovery_by_block` — how much of each true latent each learned block holds at all
+  (nearest-neighbour R²), which tells a *mixed* latent (held by its block, poorly matched)
+  from a *missing* one (held by no block).
 
 Scores are computed on whatever rows the caller passes: pass the held-out test split.
 """
@@ -215,6 +218,69 @@ def r2_kernel(
     """
     scores = kernel_r2_scores(est_train, true_train, est_test, true_test, seed, max_train)
     return float(np.clip(scores, 0.0, None).mean())
+
+
+# A true latent is read as "mixed" when some block holds it at least this well (held-out
+# nearest-neighbour R²) while its matched correlation stays below MIXED_MATCH; "missing" when
+# no block holds it at MISSING_R2.
+HELD_R2, MIXED_MATCH, MISSING_R2 = 0.8, 0.8, 0.5
+
+
+def recovery_by_block(
+    true: np.ndarray,
+    est: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    est_blocks: dict[str, list[int]],
+    matched: dict[int, float],
+    names: list[str],
+    neighbours: int = 20,
+) -> dict:
+    """Held-out R² of a ``neighbours``-nearest-neighbour regression of every true latent on
+    each block of estimated latents (columns standardised on ``train``, fitted on ``train``,
+    scored on ``test``), and each true latent's reading: "recovered", "mixed" (a block holds
+    it, the matching does not find it) or "missing" (no block holds it); ``matched`` maps a
+    true latent's index to its matched correlation (absent: unmatched, counted as 0).
+
+    Written here because it is a diagnosis, not a score: nonparametric on purpose, so that
+    any invertible warp or mixture inside a block still counts as held.
+    """
+    from sklearn.metrics import r2_score
+    from sklearn.neighbors import KNeighborsRegressor
+
+    k = max(1, min(neighbours, len(train)))
+    held: dict[str, list[float]] = {}
+    for block, columns in est_blocks.items():
+        if not columns:
+            continue
+        features = est[:, columns]
+        centre, scale = features[train].mean(axis=0), _safe_std(features[train])
+        features = (features - centre) / scale
+        knn = KNeighborsRegressor(k).fit(features[train], true[train])
+        predicted = knn.predict(features[test]).reshape(len(test), -1)
+        held[block] = [
+            float(r2_score(true[test, j], predicted[:, j])) if true[test, j].std() > 0 else 0.0
+            for j in range(true.shape[1])
+        ]
+    readings = []
+    for j, name in enumerate(names):
+        scores = {block: values[j] for block, values in held.items() if block != "all"}
+        best = max(scores, key=scores.get) if scores else None
+        best_r2 = scores[best] if best is not None else float("nan")
+        match = float(matched.get(j, 0.0))
+        if match >= MIXED_MATCH:
+            reading = "recovered"
+        elif best is not None and best_r2 >= HELD_R2:
+            reading = "mixed"
+        elif best is None or best_r2 < MISSING_R2:
+            reading = "missing"
+        else:
+            reading = "partly held"
+        readings.append(
+            {"latent": name, "matched": match, "best_block": best, "block_r2": best_r2,
+             "reading": reading}
+        )  # fmt: skip
+    return {"neighbours": k, "r2": held, "latents": readings}
 
 
 def _safe_std(array: np.ndarray) -> np.ndarray:
