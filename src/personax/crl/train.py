@@ -528,23 +528,25 @@ def evaluate_latents(
     }
 
 
-def _recovery(dataset: CRLDataset, fit: FitResult, names: list[str], metrics: dict) -> dict:
-    """Which true latents each learned block holds (see ``metrics.recovery_by_block``)."""
-    from personax.crl.metrics import recovery_by_block
+def recovery_of(
+    dataset: CRLDataset, estimated: np.ndarray, splits: dict[str, np.ndarray], names: list[str]
+) -> dict:
+    """Which true latents each learned block holds (``metrics.recovery_by_block``), for
+    estimated latents named as ``crl train`` names them (``s_<i>``, ``z_<modality>_<i>``)."""
+    from personax.crl.metrics import mcc, recovery_by_block
 
     blocks: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         block = "shared" if name.startswith("s_") else name[2:].rsplit("_", 1)[0]
         blocks.setdefault(block, []).append(i)
     blocks["all"] = list(range(len(names)))
-    pearson = metrics["details"]["pearson"]
-    pairs = zip(pearson["matching"], pearson["matched"], strict=True)
-    matched = {int(t): float(v) for (t, _), v in pairs}
     true = np.asarray(dataset.latents, dtype=np.float64)
+    test = splits["test"]
+    pearson = mcc(true[test], estimated[test], method="pearson")
+    pairs = zip(pearson.matching, pearson.matched, strict=True)
+    matched = {int(t): float(v) for (t, _), v in pairs}
     true_names = list(dataset.latent_names or [f"latent_{j}" for j in range(true.shape[1])])
-    return recovery_by_block(
-        true, fit.latents, fit.splits["train"], fit.splits["test"], blocks, matched, true_names
-    )
+    return recovery_by_block(true, estimated, splits["train"], test, blocks, matched, true_names)
 
 
 def _as_plain(result: Any) -> Any:
@@ -638,7 +640,7 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         scores = graph_against_truth(dataset, graph, metrics)
         if scores is not None:
             metrics["graph"] = scores
-        metrics["recovery"] = _recovery(dataset, fit, names, metrics)
+        metrics["recovery"] = recovery_of(dataset, fit.latents, fit.splits, names)
     checkpoint = {
         "method": method,
         "state_dict": {k: v.detach().cpu() for k, v in fit.module.state_dict().items()},
