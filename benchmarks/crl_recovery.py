@@ -1,7 +1,7 @@
 """The ``recovery`` diagnosis of ``metrics.json`` for run folders written before it existed.
 
 For each ``crl train`` run folder given, the benchmark data are made again with the run's seed
-(``config.json``) and the data options given, and the run's ``latents.csv`` is read with the
+(``config.json``), its row count (``latents.csv``) and the data options given, and the run's ``latents.csv`` is read with the
 same diagnosis ``crl train`` now writes (:func:`personax.crl.train.recovery_of`): per true
 latent, the held-out kNN R² from each learned block and its reading (recovered, mixed, partly
 held, missing).
@@ -28,8 +28,8 @@ def main(argv: list[str]) -> None:
     benchmark, options, folders = argv[0], json.loads(argv[1]), argv[2:]
     for folder in map(Path, folders):
         saved = json.loads((folder / "config.json").read_text())
-        data = make_benchmark_data(benchmark, 10000, int(saved["seed"]), **options)
         frame = pd.read_csv(folder / "latents.csv")
+        data = make_benchmark_data(benchmark, len(frame), int(saved["seed"]), **options)
         split = frame.pop("split").to_numpy()
         splits = {name: np.flatnonzero(split == name) for name in ("train", "val", "test")}
         result = recovery_of(data, frame.to_numpy(), splits, list(frame.columns))

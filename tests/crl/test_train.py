@@ -186,6 +186,9 @@ def test_baselines_run_in_the_same_harness(method, data):
     assert result.best_epoch == int(
         result.history.loc[result.history["val_loss"].idxmin(), "epoch"]
     )
+    # The recovery diagnosis reads the method's own blocks: one for the β-VAE's single code.
+    blocks = set(result.metrics["recovery"]["r2"])
+    assert blocks == ({"latents", "all"} if method == "betavae" else {"m1", "m2", "all"})
 
 
 def test_wrong_latent_dims_and_methods_are_bad_input(data):

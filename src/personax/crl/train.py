@@ -532,12 +532,18 @@ def recovery_of(
     dataset: CRLDataset, estimated: np.ndarray, splits: dict[str, np.ndarray], names: list[str]
 ) -> dict:
     """Which true latents each learned block holds (``metrics.recovery_by_block``), for
-    estimated latents named as ``crl train`` names them (``s_<i>``, ``z_<modality>_<i>``)."""
+    estimated latents named as ``crl train`` names them: ``s_<i>`` (block "shared"),
+    ``z_<modality>_<i>`` (that modality's block), or a β-VAE's ``z_<i>`` (one block,
+    "latents")."""
     from personax.crl.metrics import mcc, recovery_by_block
 
     blocks: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        block = "shared" if name.startswith("s_") else name[2:].rsplit("_", 1)[0]
+        if name.startswith("s_"):
+            block = "shared"
+        else:
+            modality, _, index = name[2:].rpartition("_")
+            block = modality if modality and index.isdigit() else "latents"
         blocks.setdefault(block, []).append(i)
     blocks["all"] = list(range(len(names)))
     true = np.asarray(dataset.latents, dtype=np.float64)
