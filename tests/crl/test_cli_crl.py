@@ -141,6 +141,30 @@ def test_bench_writes_results_and_summary(tmp_path, capsys):
     assert (summary["runs"] == 2).all()
 
 
+def test_bench_with_shared_latents_scores_every_method_on_all_five(tmp_path, capsys):
+    out = tmp_path / "bench"
+    args = ["bench", "crl", "--benchmark", "tabular", "--methods", "personax,betavae,mmcrl,mcl"]
+    args += ["--seeds", "0", "--n", "150", "--epochs", "2", "--shared-dims", "1"]
+    code = main([*args, "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    results = pd.read_csv(out / "results.csv").set_index("method")
+    assert (results["shared_dims"] == 1).all()
+    # Methods with no shared latent have four estimates for five true latents, so one true
+    # latent counts 0: MCC ≤ 4/5, and at least 4/5 of the modality latents' own MCC (the
+    # matching over all five may pair an estimate with s instead).
+    for method in ("mmcrl", "mcl"):
+        row = results.loc[method]
+        assert 0.8 * row["mcc_modalities"] - 1e-9 <= row["mcc"] <= 0.8 + 1e-9
+    assert results[["mcc", "mcc_modalities", "r2"]].notna().all().all()
+
+
+def test_bench_negative_shared_dims_exit_2(tmp_path, capsys):
+    out = tmp_path / "b"
+    args = ["bench", "crl", "--n", "60", "--epochs", "1", "--shared-dims", "-1"]
+    assert main([*args, "--out", str(out)]) == 2
+    assert "--shared-dims" in capsys.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "needle"),
     [

@@ -64,8 +64,11 @@ def test_mcc_zero_variance_latent_gives_zero_not_nan():
 
 def test_mcc_unequal_latent_counts_match_the_smaller_side():
     true = _latents(dims=4)
+    # Two of four true latents found exactly: the two without a partner count 0.
     fewer = mcc(true, true[:, [3, 1]] * 2)
-    assert fewer.value == pytest.approx(1.0) and len(fewer.matching) == 2
+    assert fewer.value == pytest.approx(0.5) and len(fewer.matching) == 2
+    assert sorted(fewer.matching[:, 0]) == [1, 3]
+    assert fewer.matched == pytest.approx([1.0, 1.0])
     more = mcc(true[:, :2], np.column_stack([_latents(seed=5), true[:, :2]]))
     assert more.value == pytest.approx(1.0) and sorted(more.matching[:, 1]) == [4, 5]
 

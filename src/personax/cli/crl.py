@@ -302,6 +302,12 @@ def register(app: typer.Typer) -> None:
         fresh: bool = typer.Option(
             False, "--fresh", help="Start over even if an interrupted benchmark left its state."
         ),
+        shared_dims: int = typer.Option(
+            0,
+            "--shared-dims",
+            help="Shared latents in the benchmark data (tabular: any number; variant-mnist: 0 "
+            "or 1, the background). Methods without shared latents (mmcrl, mcl) score 0 on them.",
+        ),
     ) -> None:
         """Train every method on a synthetic benchmark for several seeds; held-out scores.
 
@@ -373,6 +379,7 @@ def register(app: typer.Typer) -> None:
                     progress=progress,
                     data_options=data_options,
                     state_dir=state_dir,
+                    shared_dims=shared_dims,
                 )
         except KeyboardInterrupt:
             _interrupted(state_dir)

@@ -72,8 +72,16 @@ def run_benchmark(
     progress: BenchProgress | None = None,
     data_options: dict | None = None,
     state_dir: Path | None = None,
+    shared_dims: int = 0,
 ) -> pd.DataFrame:
     """One row per (method, seed) with the columns of :data:`RESULT_COLUMNS` and details.
+
+    ``shared_dims`` adds that many shared latents to the benchmark data, and gives them to
+    the methods that model shared latents (personax; the β-VAE's single code grows by as
+    many); MMCRL and MCL have none by design. MCC counts a true latent no estimate is paired
+    with as 0 (:func:`personax.crl.metrics.mcc`), so a method without shared latents cannot
+    score above 4/5 on data with one; the extra column ``mcc_modalities`` is the MCC of the
+    modalities' own true latents alone (every estimated latent may be paired with them).
 
     With ``state_dir`` the benchmark can be interrupted and resumed: every finished run's row
     is kept in ``state_dir/finished.json`` and the running one checkpoints its training in
@@ -93,6 +101,11 @@ def run_benchmark(
     spec = benchmark_spec(benchmark)
     # None means the benchmark's size; 0 or a handful of rows is a mistake, not a default.
     n = spec.default_n if n is None else n
+    if shared_dims < 0:
+        raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
+    data_options = dict(data_options or {})
+    if shared_dims:
+        data_options["shared_dims"] = shared_dims
     if n < MIN_ROWS:
         raise BadInput(f"--n must be at least {MIN_ROWS} rows for the splits, got {n}.")
     config = spec.config
@@ -107,7 +120,7 @@ def run_benchmark(
             "n": n,
             "config": config.to_dict(),
             "device": device,
-            "data_options": data_options or {},
+            "data_options": data_options,
         }
         finished = _load_finished(Path(state_dir), plan)
     rows = []
@@ -120,7 +133,7 @@ def run_benchmark(
                     progress("done", rows[-1])
                 continue
             if data is None:
-                data = make_benchmark_data(benchmark, n, seed, **(data_options or {}))
+                data = make_benchmark_data(benchmark, n, seed, **data_options)
             if progress is not None:
                 progress(
                     "start",
@@ -136,7 +149,15 @@ def run_benchmark(
 
             checkpoint = None if state_dir is None else Path(state_dir) / "training.pt"
             run = train_method(
-                method, data, spec.latent_dims, 0, config, seed, on_epoch, device, checkpoint
+                method,
+                data,
+                spec.latent_dims,
+                shared_dims,
+                config,
+                seed,
+                on_epoch,
+                device,
+                checkpoint,
             )
             metrics = run.metrics or {}
             row = {
@@ -151,6 +172,9 @@ def run_benchmark(
                 "epochs_run": len(run.history),
                 "n": data.n,
             }
+            if shared_dims:
+                row["shared_dims"] = shared_dims
+                row["mcc_modalities"] = _modality_mcc(data, run)
             rows.append(row)
             if state_dir is not None:
                 finished[(method, seed)] = row
@@ -158,6 +182,19 @@ def run_benchmark(
             if progress is not None:
                 progress("done", row)
     return pd.DataFrame(rows)
+
+
+def _modality_mcc(data: CRLDataset, run) -> float:
+    """Held-out MCC of the modalities' true latents (the shared ones left out) against every
+    estimated latent of ``run``."""
+    from personax.crl.dataset import SHARED_BLOCK
+    from personax.crl.metrics import mcc
+
+    own = [j for j, block in enumerate(data.latent_modalities) if block != SHARED_BLOCK]
+    test = (run.latents["split"] == "test").to_numpy()
+    estimated = run.latents.drop(columns=["split"]).to_numpy(dtype=np.float64)
+    true = np.asarray(data.latents, dtype=np.float64)[test][:, own]
+    return float(mcc(true, estimated[test]).value)
 
 
 def _load_finished(state_dir: Path, plan: dict) -> dict[tuple[str, int], dict]:

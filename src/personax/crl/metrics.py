@@ -101,8 +101,10 @@ def mcc(true: object, est: object, method: str = "pearson") -> MCCResult:
     """Mean absolute correlation over the best one-to-one matching of true and estimated latents.
 
     When the numbers of latents differ, ``min(L_true, L_est)`` pairs are matched and the mean is
-    over those pairs; the surplus latents of the larger side are ignored (read
-    ``matching`` to see which). Sign flips and rescaling do not change the value; with
+    over the *true* latents: surplus estimated latents are ignored, and a true latent left
+    without a partner (fewer estimated than true) counts 0 — a method that models fewer
+    latents than the data have has not recovered the rest (read ``matching`` to see which
+    were paired). Sign flips and rescaling do not change the value; with
     ``method="spearman"`` neither does any strictly monotone transform.
     """
     from scipy.optimize import linear_sum_assignment
@@ -111,7 +113,7 @@ def mcc(true: object, est: object, method: str = "pearson") -> MCCResult:
     rows, cols = linear_sum_assignment(corr, maximize=True)
     matched = corr[rows, cols]
     return MCCResult(
-        value=float(matched.mean()),
+        value=float(matched.sum() / max(corr.shape[0], 1)),
         matching=np.stack([rows, cols], axis=1).astype(np.int64),
         correlations=corr,
         method=method,
