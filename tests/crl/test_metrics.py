@@ -11,6 +11,7 @@ from personax.crl.metrics import (
     graph_scores,
     kernel_r2_scores,
     mcc,
+    mcc_ceiling,
     r2_kernel,
     recovery_by_block,
     shd,
@@ -198,3 +199,26 @@ def test_recovery_handles_a_constant_true_latent_and_an_unmatched_one():
     readings = {item["latent"]: item for item in out["latents"]}
     assert readings["t1"]["block_r2"] == 0.0 and readings["t1"]["reading"] == "missing"
     assert readings["t0"]["reading"] == readings["t2"]["reading"] == "recovered"
+
+
+def test_mcc_ceiling_is_one_for_the_same_latents_and_bounds_every_estimate():
+    a = _latents(n=2000, dims=4, seed=1)
+    assert mcc_ceiling(a, -3.0 * a[:, [2, 0, 3, 1]]) == pytest.approx(1.0)
+    # b: the first two latents as in a, the last two replaced by independent ones.
+    b = np.column_stack([a[:, :2], _latents(n=2000, dims=2, seed=2)])
+    ceiling = mcc_ceiling(a, b)
+    assert ceiling == pytest.approx((2 * 2 + 2 * np.sqrt(2)) / 8, abs=0.02)
+    # No estimate beats it against both truths: a, b, their blends, and random mixtures.
+    rng = np.random.default_rng(3)
+    candidates = [a, b, a + b, np.column_stack([a[:, :2], a[:, 2:] + b[:, 2:]])]
+    candidates += [np.column_stack([a, b]) @ rng.standard_normal((8, 4)) for _ in range(50)]
+    best = max(min(mcc(a, est).value, mcc(b, est).value) for est in candidates)
+    assert best <= ceiling + 1e-9
+    # The blend of the two truths comes close to the ceiling: it is tight here.
+    blend = np.column_stack([a[:, :2], a[:, 2:] + b[:, 2:]])
+    assert min(mcc(a, blend).value, mcc(b, blend).value) == pytest.approx(ceiling, abs=0.02)
+
+
+def test_mcc_ceiling_rejects_truths_of_different_sizes():
+    with pytest.raises(BadInput, match="as many latents"):
+        mcc_ceiling(_latents(dims=4), _latents(dims=3))

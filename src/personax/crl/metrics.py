@@ -121,6 +121,33 @@ def mcc(true: object, est: object, method: str = "pearson") -> MCCResult:
     )
 
 
+def mcc_ceiling(true_a: object, true_b: object) -> float:
+    """The most that ``min(MCC against a, MCC against b)`` can be for *any* estimate with as
+    many latents as the truths — an upper bound, from the data alone.
+
+    Two ground truths that explain the same measurements equally well (e.g. a child latent
+    and the child plus a function of its parent) cannot both be matched closely by one
+    estimate. For standardised columns, ``|corr(u, a)| + |corr(u, b)| ≤ √(2 + 2|corr(a, b)|)``
+    (Cauchy–Schwarz on ``a ± b``); with as many estimated as true latents each estimate is
+    paired once under each truth's matching, so the two pairings join the latents of ``a``
+    and ``b`` one to one, and ``MCC_a + MCC_b`` is at most the best such join (Hungarian) of
+    those terms over the number of latents. The ceiling is half of that: 1 when ``a`` and
+    ``b`` are the same latents up to order, sign and scale. It says nothing about estimates
+    with more latents than the truths, which can hold both.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    a, b = _paired(true_a, true_b)
+    if a.shape[1] != b.shape[1]:
+        raise BadInput(
+            f"the two truths must have as many latents (got {a.shape[1]} and {b.shape[1]})."
+        )
+    corr = _standardised(a).T @ _standardised(b)
+    weight = np.sqrt(2.0 + 2.0 * np.clip(np.abs(corr), 0.0, 1.0))
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    return float(min(1.0, weight[rows, cols].sum() / (2 * a.shape[1])))
+
+
 def block_mcc(
     true: object,
     est: object,
