@@ -146,7 +146,9 @@ def test_bench_with_shared_latents_scores_every_method_on_all_five(tmp_path, cap
     args = ["bench", "crl", "--benchmark", "tabular", "--methods", "personax,betavae,mmcrl,mcl"]
     args += ["--seeds", "0", "--n", "150", "--epochs", "2", "--shared-dims", "1"]
     code = main([*args, "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "MCC (z only)" in captured.out
     results = pd.read_csv(out / "results.csv").set_index("method")
     assert (results["shared_dims"] == 1).all()
     # Methods with no shared latent have four estimates for five true latents, so one true
@@ -156,6 +158,10 @@ def test_bench_with_shared_latents_scores_every_method_on_all_five(tmp_path, cap
         row = results.loc[method]
         assert 0.8 * row["mcc_modalities"] - 1e-9 <= row["mcc"] <= 0.8 + 1e-9
     assert results[["mcc", "mcc_modalities", "r2"]].notna().all().all()
+    summary = pd.read_csv(out / "summary.csv").set_index("method")
+    assert summary.loc["mcl", "mcc_modalities_mean"] == pytest.approx(
+        results.loc["mcl", "mcc_modalities"]
+    )
 
 
 def test_bench_negative_shared_dims_exit_2(tmp_path, capsys):

@@ -391,12 +391,16 @@ def register(app: typer.Typer) -> None:
         if state_dir.exists():
             shutil.rmtree(state_dir)
         table = Table(title=f"bench crl {benchmark} (held-out test split, mean ± std over seeds)")
-        for column in ("method", "MCC", "R²", "seconds / run", "runs"):
+        with_shared = "mcc_modalities_mean" in summary
+        columns = ["method", "MCC", *(["MCC (z only)"] if with_shared else [])]
+        for column in (*columns, "R²", "seconds / run", "runs"):
             table.add_column(column)
         for _, row in summary.iterrows():
+            own = f"{row['mcc_modalities_mean']:.3f}" if with_shared else None
             table.add_row(
                 row["method"],
                 f"{row['mcc_mean']:.3f} ± {_std(row['mcc_std'])}",
+                *([own] if with_shared else []),
                 f"{row['r2_mean']:.3f} ± {_std(row['r2_std'])}",
                 f"{row['seconds_mean']:.0f} ± {_std(row['seconds_std'], 0)}",
                 str(row["runs"]),

@@ -228,7 +228,9 @@ def _save_finished(state_dir: Path, plan: dict, finished: dict[tuple[str, int], 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds of R², MCC and seconds, per (benchmark, method)."""
     grouped = results.groupby(["benchmark", "method"], sort=False)
-    summary = grouped[["r2", "mcc", "seconds"]].agg(["mean", "std"])
+    # With shared latents (bench crl --shared-dims) the modality latents' own MCC too.
+    scores = ["r2", "mcc", "seconds"] + [c for c in ("mcc_modalities",) if c in results]
+    summary = grouped[scores].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary["runs"] = grouped.size()
     return summary.reset_index()
