@@ -122,16 +122,17 @@ def mcc(true: object, est: object, method: str = "pearson") -> MCCResult:
 
 
 def mcc_ceiling(true_a: object, true_b: object) -> float:
-    """The most that ``min(MCC against a, MCC against b)`` can be for *any* estimate with as
-    many latents as the truths — an upper bound, from the data alone.
+    """The most that ``min(MCC against a, MCC against b)`` (Pearson) can be for *any* estimate
+    with at most as many latents as the truths — an upper bound, from the truths alone.
 
     Two ground truths that explain the same measurements equally well (e.g. a child latent
     and the child plus a function of its parent) cannot both be matched closely by one
     estimate. For standardised columns, ``|corr(u, a)| + |corr(u, b)| ≤ √(2 + 2|corr(a, b)|)``
-    (Cauchy–Schwarz on ``a ± b``); with as many estimated as true latents each estimate is
-    paired once under each truth's matching, so the two pairings join the latents of ``a``
-    and ``b`` one to one, and ``MCC_a + MCC_b`` is at most the best such join (Hungarian) of
-    those terms over the number of latents. The ceiling is half of that: 1 when ``a`` and
+    (Cauchy–Schwarz on ``a ± b``); with at most as many estimated as true latents each
+    estimate is paired at most once under each truth's matching (an unpaired true latent
+    counts 0), so the two pairings join latents of ``a`` and ``b`` one to one, and
+    ``MCC_a + MCC_b`` is at most the best such join (Hungarian) of those terms over the
+    number of latents. The ceiling is half of that: 1 when ``a`` and
     ``b`` are the same latents up to order, sign and scale. It says nothing about estimates
     with more latents than the truths, which can hold both.
     """
