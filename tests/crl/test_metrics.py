@@ -212,6 +212,7 @@ def test_mcc_ceiling_is_one_for_the_same_latents_and_bounds_every_estimate():
     rng = np.random.default_rng(3)
     candidates = [a, b, a + b, np.column_stack([a[:, :2], a[:, 2:] + b[:, 2:]])]
     candidates += [np.column_stack([a, b]) @ rng.standard_normal((8, 4)) for _ in range(50)]
+    candidates += [np.column_stack([a, b]) @ rng.standard_normal((8, 3)) for _ in range(20)]
     best = max(min(mcc(a, est).value, mcc(b, est).value) for est in candidates)
     assert best <= ceiling + 1e-9
     # The blend of the two truths comes close to the ceiling: it is tight here.
