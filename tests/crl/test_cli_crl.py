@@ -164,10 +164,11 @@ def test_bench_with_shared_latents_scores_every_method_on_all_five(tmp_path, cap
     )
 
 
-def test_bench_negative_shared_dims_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize(("benchmark", "value"), [("tabular", "-1"), ("variant-mnist", "2")])
+def test_bench_impossible_shared_dims_exit_2(tmp_path, capsys, benchmark, value):
     out = tmp_path / "b"
-    args = ["bench", "crl", "--n", "60", "--epochs", "1", "--shared-dims", "-1"]
-    assert main([*args, "--out", str(out)]) == 2
+    args = ["bench", "crl", "--benchmark", benchmark, "--n", "60", "--epochs", "1"]
+    assert main([*args, "--shared-dims", value, "--out", str(out)]) == 2
     assert "--shared-dims" in capsys.readouterr().err and not out.exists()
 
 
