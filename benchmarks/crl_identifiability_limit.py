@@ -20,6 +20,7 @@ default, checks the two ``latents.csv`` are identical, and writes
 Usage::
 
     python benchmarks/crl_identifiability_limit.py 0 benchmarks/results/crl_identifiability_limit
+    python benchmarks/crl_identifiability_limit.py --ceilings 1,2,3,4,5   # no training
 """
 
 from __future__ import annotations
@@ -76,17 +77,26 @@ def twin_datasets(seed: int):
     return a, b
 
 
-def main(argv: list[str]) -> None:
-    from personax.atomic import write_text
-    from personax.crl.dataset import save_crl_dataset
+def ceiling_on_test_rows(seed: int) -> tuple:
+    """(A, B, the MCC ceiling of A and B on the test rows ``crl train`` scores for ``seed``)."""
     from personax.crl.metrics import mcc_ceiling
     from personax.crl.train import split_indices
 
-    seed, out = int(argv[0]), Path(argv[1])
     a, b = twin_datasets(seed)
-    # On the test rows: those `crl train` scores MCC on (its split of this seed).
     test = np.asarray(split_indices(a.n, seed)["test"])
-    ceiling = mcc_ceiling(np.asarray(a.latents)[test], np.asarray(b.latents)[test])
+    return a, b, mcc_ceiling(np.asarray(a.latents)[test], np.asarray(b.latents)[test])
+
+
+def main(argv: list[str]) -> None:
+    from personax.atomic import write_text
+    from personax.crl.dataset import save_crl_dataset
+
+    if argv[0] == "--ceilings":
+        for seed in map(int, argv[1].split(",")):
+            print(f"seed {seed}: MCC ceiling on the test rows {ceiling_on_test_rows(seed)[2]:.4f}")
+        return
+    seed, out = int(argv[0]), Path(argv[1])
+    a, b, ceiling = ceiling_on_test_rows(seed)
     corr = np.corrcoef(np.asarray(a.latents).T, np.asarray(b.latents).T)[:4, 4:]
     print(f"MCC ceiling over both truths on the test rows, any 4-latent estimate: {ceiling:.4f}")
     print("corr(A latent, B latent):", np.round(corr, 3).tolist())
