@@ -209,3 +209,17 @@ def test_bench_state_of_other_settings_is_discarded(tmp_path, capsys):
     (state / "finished.json").write_text("{broken")
     assert main([*command, "--out", str(tmp_path / "bench"), "--fresh"]) == 0
     assert not state.exists()
+
+
+def test_bench_state_without_shared_latents_is_not_reused_with_them(tmp_path):
+    from personax.crl.bench import run_benchmark
+
+    state = tmp_path / "state"
+    settings = {"n": 150, "epochs": 1, "state_dir": state}
+    plain = run_benchmark("tabular", ["mcl"], [0], **settings)
+    assert (state / "finished.json").is_file() and "shared_dims" not in plain
+    shared = run_benchmark("tabular", ["mcl"], [0], shared_dims=1, **settings)
+    # Trained again on data with a shared latent, not the finished row of the plain run.
+    assert shared.loc[0, "shared_dims"] == 1 and shared.loc[0, "mcc"] <= 0.8 + 1e-9
+    saved = json.loads((state / "finished.json").read_text())
+    assert saved["plan"]["data_options"] == {"shared_dims": 1}
