@@ -223,3 +223,5 @@ def test_mcc_ceiling_is_one_for_the_same_latents_and_bounds_every_estimate():
 def test_mcc_ceiling_rejects_truths_of_different_sizes():
     with pytest.raises(BadInput, match="as many latents"):
         mcc_ceiling(_latents(dims=4), _latents(dims=3))
+    with pytest.raises(BadInput, match="same rows"):
+        mcc_ceiling(_latents(n=10), _latents(n=9))

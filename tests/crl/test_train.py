@@ -11,7 +11,7 @@ import torch
 from personax.crl.baselines import METHODS, train_method
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, split_indices
-from personax.crl.train import train_crl, write_crl_run
+from personax.crl.train import recovery_of, train_crl, write_crl_run
 from personax.data.crl_synthetic import make_tabular
 from personax.errors import BadInput
 
@@ -189,6 +189,11 @@ def test_baselines_run_in_the_same_harness(method, data):
     # The recovery diagnosis reads the method's own blocks: one for the β-VAE's single code.
     blocks = set(result.metrics["recovery"]["r2"])
     assert blocks == ({"latents", "all"} if method == "betavae" else {"m1", "m2", "all"})
+    # It reuses the run's own Pearson matching; computed afresh it is the same.
+    estimated = result.latents.drop(columns=["split"]).to_numpy(dtype=np.float64)
+    splits = {name: np.flatnonzero(result.latents["split"] == name) for name in ("train", "test")}
+    afresh = recovery_of(data, estimated, splits, list(result.latents.columns[1:]))
+    assert afresh == result.metrics["recovery"]
 
 
 def test_wrong_latent_dims_and_methods_are_bad_input(data):

@@ -95,8 +95,9 @@ def _unrecovered(readings: list[dict]) -> str:
     for item in readings:
         if item["reading"] == "recovered":
             continue
-        where = f"the {item['best_block']} block holds it at R² {item['block_r2']:.2f}"
-        if item["reading"] != "mixed":
+        if item["reading"] == "mixed":
+            where = f"the {item['best_block']} block holds it at R² {item['block_r2']:.2f}"
+        else:
             where = f"best block R² {item['block_r2']:.2f}"
         phrases.append(
             f"{item['latent']} {item['reading']} (matched {item['matched']:.2f}; {where})"

@@ -138,7 +138,12 @@ def mcc_ceiling(true_a: object, true_b: object) -> float:
     """
     from scipy.optimize import linear_sum_assignment
 
-    a, b = _paired(true_a, true_b)
+    a, b = _matrix(true_a, "first truth"), _matrix(true_b, "second truth")
+    if a.shape[0] != b.shape[0] or a.shape[0] < 2:
+        raise BadInput(
+            f"the two truths must hold the same rows, at least 2 (got {a.shape[0]} and "
+            f"{b.shape[0]})."
+        )
     if a.shape[1] != b.shape[1]:
         raise BadInput(
             f"the two truths must have as many latents (got {a.shape[1]} and {b.shape[1]})."

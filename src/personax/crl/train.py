@@ -529,12 +529,17 @@ def evaluate_latents(
 
 
 def recovery_of(
-    dataset: CRLDataset, estimated: np.ndarray, splits: dict[str, np.ndarray], names: list[str]
+    dataset: CRLDataset,
+    estimated: np.ndarray,
+    splits: dict[str, np.ndarray],
+    names: list[str],
+    pearson: dict | None = None,
 ) -> dict:
     """Which true latents each learned block holds (``metrics.recovery_by_block``), for
     estimated latents named as ``crl train`` names them: ``s_<i>`` (block "shared"),
     ``z_<modality>_<i>`` (that modality's block), or a β-VAE's ``z_<i>`` (one block,
-    "latents")."""
+    "latents"). ``pearson``: the held-out Pearson MCC details of :func:`evaluate_latents`
+    (``metrics["details"]["pearson"]``), whose matching is reused; None computes it."""
     from personax.crl.metrics import mcc, recovery_by_block
 
     blocks: dict[str, list[int]] = {}
@@ -548,8 +553,9 @@ def recovery_of(
     blocks["all"] = list(range(len(names)))
     true = np.asarray(dataset.latents, dtype=np.float64)
     test = splits["test"]
-    pearson = mcc(true[test], estimated[test], method="pearson")
-    pairs = zip(pearson.matching, pearson.matched, strict=True)
+    if pearson is None:
+        pearson = _as_plain(mcc(true[test], estimated[test], method="pearson"))
+    pairs = zip(pearson["matching"], pearson["matched"], strict=True)
     matched = {int(t): float(v) for (t, _), v in pairs}
     true_names = list(dataset.latent_names or [f"latent_{j}" for j in range(true.shape[1])])
     return recovery_by_block(true, estimated, splits["train"], test, blocks, matched, true_names)
@@ -646,7 +652,8 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         scores = graph_against_truth(dataset, graph, metrics)
         if scores is not None:
             metrics["graph"] = scores
-        metrics["recovery"] = recovery_of(dataset, fit.latents, fit.splits, names)
+        pearson = metrics["details"]["pearson"]
+        metrics["recovery"] = recovery_of(dataset, fit.latents, fit.splits, names, pearson)
     checkpoint = {
         "method": method,
         "state_dict": {k: v.detach().cpu() for k, v in fit.module.state_dict().items()},
