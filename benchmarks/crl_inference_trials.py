@@ -60,7 +60,9 @@ def _rebuild(run):
     return model
 
 
-def _map_refine(model, data, steps: int, lr: float, prior_weight: float) -> np.ndarray:
+def _map_refine(model, data, steps: int, lr: float, prior_weight: float):
+    """The refined latents of every row, and the objective's two terms per row (reconstruction,
+    −log p) averaged over the rows before and after, to show the optimisation did its job."""
     import torch
 
     net = model.module
@@ -73,7 +75,7 @@ def _map_refine(model, data, steps: int, lr: float, prior_weight: float) -> np.n
         v_mean, _, eta_mean, _, _ = net.posterior(tensors)
     slices = net.layout.slices()
 
-    def objective(v, eta, rows):
+    def terms(v, eta, rows):
         # The decoding of MultiMeasurementCRL.loss at a point (no sampling), per row.
         shared, recon, offset = v[:, slices["shared"]], 0.0, 0
         for m in net.modalities:
@@ -83,21 +85,29 @@ def _map_refine(model, data, steps: int, lr: float, prior_weight: float) -> np.n
                 offset += q
                 x_hat = net.decoders[f"{m}_{k}"](code)
                 recon = recon + 0.5 * ((x_hat - tensors[f"{m}.{k}"][rows]) ** 2).sum(-1)
-        return (recon - prior_weight * net.prior.log_prob(v, eta)).sum()
+        return recon, -net.prior.log_prob(v, eta)
 
     refined = v_mean.numpy().astype(np.float64).copy()
     n = len(refined)
+    before, after = np.zeros(2), np.zeros(2)
     for start in range(0, n, 2000):
         rows = torch.arange(start, min(start + 2000, n))
         v = v_mean[rows].clone().requires_grad_(True)
         eta = eta_mean[rows].clone().requires_grad_(True)
         optimiser = torch.optim.Adam([v, eta], lr=lr)
-        for _ in range(steps):
+        for step in range(steps + 1):
             optimiser.zero_grad()
-            objective(v, eta, rows).backward()
+            recon, neg_log_prior = terms(v, eta, rows)
+            sums = np.array([float(recon.detach().sum()), float(neg_log_prior.detach().sum())])
+            if step == 0:
+                before += sums
+            if step == steps:  # the terms at the final point; no further step
+                after += sums
+                break
+            (recon + prior_weight * neg_log_prior).sum().backward()
             optimiser.step()
         refined[rows.numpy()] = v.detach().numpy()
-    return refined
+    return refined, (before / n).round(2).tolist(), (after / n).round(2).tolist()
 
 
 def _aligned(reference: np.ndarray, other: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -178,7 +188,7 @@ def main(argv: list[str]) -> None:
     model = _rebuild(best)
     for weight in (1.0, spec.config.beta):
         start = time.perf_counter()
-        refined = _map_refine(model, data, steps, lr, weight)
+        refined, before, after = _map_refine(model, data, steps, lr, weight)
         report(
             "MAP refinement of the best restart",
             refined,
@@ -187,6 +197,8 @@ def main(argv: list[str]) -> None:
             prior_weight=weight,
             steps=steps,
             lr=lr,
+            recon_and_neg_log_prior_before=before,
+            recon_and_neg_log_prior_after=after,
             seconds=round(time.perf_counter() - start),
         )
 
