@@ -350,3 +350,15 @@ def test_negative_shared_dims_exits_2_for_every_method(npz, tmp_path, capsys, me
     args = ["--latent-dims", "m1=2,m2=2", "--method", method, "--shared-dims", "-3"]
     assert main(["crl", "train", str(npz), *args, "--out", str(out), *FAST]) == 2
     assert "--shared-dims must be >= 0, got -3" in capsys.readouterr().err and not out.exists()
+
+
+def test_train_refuses_a_constant_measurement_before_writing(tmp_path, capsys):
+    data = make_tabular(100, seed=0)
+    data.measurements["m2"][0] = np.ones_like(data.measurements["m2"][0])
+    path = tmp_path / "constant.npz"
+    save_crl_dataset(data, path)
+    out = tmp_path / "run"
+    code = main(["crl", "train", str(path), "--latent-dims", "m1=2,m2=2", "--out", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and "'m2.0' is constant on the 70 training rows" in err
+    assert not out.exists()

@@ -354,3 +354,33 @@ def test_an_array_stored_twice_in_the_archive_is_refused(tmp_path):
                 np.save(member, np.full((4, 2), value))
     with pytest.raises(BadInput, match="holds the array 'm1.0' twice"):
         load_crl_dataset(path)
+
+
+def test_repeated_latent_names_are_refused():
+    rng = np.random.default_rng(0)
+    with pytest.raises(BadInput, match=r"latent_names repeats 'a' \(entries 0 and 2\)"):
+        CRLDataset(
+            measurements={"m": [rng.standard_normal((6, 2))]},
+            latents=rng.standard_normal((6, 3)),
+            latent_names=["a", "b", "a"],
+        )
+
+
+def test_repeated_ids_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = np.array(["p0", "p1", "p2", "p1", "p4"])
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": rng.standard_normal((5, 2))}, ids=ids)
+    with pytest.raises(BadInput, match=r"ids repeats 'p1' \(rows 1 and 3\)"):
+        load_crl_dataset(path)
+
+
+def test_latent_modalities_must_name_a_modality_or_shared():
+    rng = np.random.default_rng(0)
+    common = {
+        "measurements": {"m1": [rng.standard_normal((6, 2))], "m2": [rng.standard_normal((6, 2))]},
+        "latents": rng.standard_normal((6, 3)),
+    }
+    ok = CRLDataset(**common, latent_modalities=["shared", "m1", "m2"])
+    assert ok.latent_blocks() == {"shared": [0], "m1": [1], "m2": [2]}
+    with pytest.raises(BadInput, match="entry 2 is 'm3'.*expected one of m1, m2, shared"):
+        CRLDataset(**common, latent_modalities=["m1", "m2", "m3"])

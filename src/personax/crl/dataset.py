@@ -68,10 +68,20 @@ class CRLDataset:
         object.__setattr__(self, "latent_names", names)
         object.__setattr__(self, "graph", graph)
         object.__setattr__(self, "latent_modalities", blocks)
+        # A block that names no modality would silently drop its latents from every per-block
+        # score (bench crl's mcc_modalities, the recovery diagnosis).
+        known = [*measurements, SHARED_BLOCK]
+        for i, block in enumerate(blocks or []):
+            if block not in known:
+                raise BadInput(
+                    f"latent_modalities entry {i} is '{block}', which is neither a modality of "
+                    f"the dataset nor '{SHARED_BLOCK}' (expected one of {', '.join(known)})."
+                )
         if self.ids is not None:
             ids = np.asarray(self.ids).astype(str)
             if ids.shape != (n,):
                 raise BadInput(f"ids has shape {ids.shape} but the dataset has {n} rows.")
+            _unique_or_raise(ids.tolist(), "ids", "rows")
             object.__setattr__(self, "ids", ids)
 
     @property
@@ -205,6 +215,8 @@ def _checked_ground_truth(
         _finite_or_raise(latents, "latents")
         size = latents.shape[1]
     name_list = _checked_names(names, "latent_names", size)
+    if name_list is not None:
+        _unique_or_raise(name_list, "latent_names", "entries")
     size = size if size is not None else (None if name_list is None else len(name_list))
     block_list = _checked_names(blocks, "latent_modalities", size)
     size = size if size is not None else (None if block_list is None else len(block_list))
@@ -220,6 +232,18 @@ def _checked_ground_truth(
         graph = np.ascontiguousarray(graph, dtype=np.float64)
         _finite_or_raise(graph, "graph")
     return latents, name_list, graph, block_list
+
+
+def _unique_or_raise(values: list[str], what: str, unit: str) -> None:
+    """BadInput naming the first repeated value of ``what`` and the two positions holding it."""
+    first_seen: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first_seen:
+            raise BadInput(
+                f"{what} repeats '{value}' ({unit} {first_seen[value]} and {i}); each must be "
+                "unique."
+            )
+        first_seen[value] = i
 
 
 def _checked_names(values: object, what: str, size: int | None) -> list[str] | None:

@@ -113,7 +113,13 @@ def standardise(
         x = np.asarray(dataset.measurements[modality][int(k)], dtype=np.float64)
         mean = x[train].mean(axis=0)
         scale = float(np.sqrt(x[train].var(axis=0).mean()))
-        std = np.full(x.shape[1], scale if scale > 1e-12 else 1.0)
+        if scale <= 1e-12:
+            # Training on it would only teach the decoder a constant; say so instead.
+            raise BadInput(
+                f"measurement '{key}' is constant on the {len(train)} training rows (every "
+                "column), so there is nothing to learn from it; drop it or give its real values."
+            )
+        std = np.full(x.shape[1], scale)
         arrays[key] = ((x - mean) / std).astype(np.float32)
         stats[key] = (mean, std)
     return arrays, stats
