@@ -43,7 +43,7 @@ def _train_restart(data, spec, seed: int, restart: int):
 
 
 def _rebuild(run):
-    """The run's network, weights frozen, and its standardised inputs for every row."""
+    """The run's trained model (``load_crl_model`` of its checkpoint), weights frozen."""
     import tempfile
     from pathlib import Path
 
@@ -65,12 +65,10 @@ def _map_refine(model, data, steps: int, lr: float, prior_weight: float):
     −log p) averaged over the rows before and after, to show the optimisation did its job."""
     import torch
 
+    from personax.crl.encode import model_inputs
+
     net = model.module
-    tensors = {}
-    for key, (mean, scale) in model.standardisation.items():
-        modality, k = key.rsplit(".", 1)
-        x = np.asarray(data.measurements[modality][int(k)], dtype=np.float64)
-        tensors[key] = torch.as_tensor(((x - mean) / scale).astype(np.float32))
+    tensors = model_inputs(model, data)
     with torch.no_grad():
         v_mean, _, eta_mean, _, _ = net.posterior(tensors)
     slices = net.layout.slices()
@@ -126,6 +124,7 @@ def main(argv: list[str]) -> None:
     import torch
 
     from personax.crl.bench import benchmark_spec, make_benchmark_data
+    from personax.crl.dataset import split_indices
     from personax.crl.train import evaluate_latents, recovery_of
 
     torch.set_num_threads(1)
@@ -136,8 +135,9 @@ def main(argv: list[str]) -> None:
     within = 2.0  # nats of validation loss: restarts this close to the best join the ensemble
     data = make_benchmark_data(benchmark, 10000, seed)
     spec = benchmark_spec(benchmark)
+    splits = split_indices(data.n, seed)  # the split every start trains on (fit_latent_model)
 
-    def report(label: str, latents: np.ndarray, splits, names, **extra) -> None:
+    def report(label: str, latents: np.ndarray, names: list[str], **extra) -> None:
         metrics = evaluate_latents(data, latents, splits, seed)
         pearson = metrics["details"]["pearson"]
         recovery = recovery_of(data, latents, splits, names, pearson)["r2"]["all"]
@@ -157,16 +157,11 @@ def main(argv: list[str]) -> None:
         start = time.perf_counter()
         run = _train_restart(data, spec, seed, restart)
         runs.append(run)
-        splits = {
-            name: np.flatnonzero(run.latents["split"].to_numpy() == name)
-            for name in ("train", "val", "test")
-        }
         names = list(run.latents.columns[1:])
         latents = run.latents[names].to_numpy(dtype=np.float64)
         report(
             f"restart {restart}",
             latents,
-            splits,
             names,
             val_loss=round(run.metrics["restart_val_losses"][0], 2),
             seconds=round(time.perf_counter() - start),
@@ -183,7 +178,7 @@ def main(argv: list[str]) -> None:
         ],
         axis=0,
     )
-    report("ensemble", averaged, splits, names, members=len(members))
+    report("ensemble", averaged, names, members=len(members))
 
     model = _rebuild(best)
     for weight in (1.0, spec.config.beta):
@@ -192,7 +187,6 @@ def main(argv: list[str]) -> None:
         report(
             "MAP refinement of the best restart",
             refined,
-            splits,
             names,
             prior_weight=weight,
             steps=steps,

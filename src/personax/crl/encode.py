@@ -205,6 +205,17 @@ def encode_dataset(
 
     if batch_size < 1:
         raise BadInput(f"--batch-size must be at least 1, got {batch_size}.")
+    tensors = model_inputs(model, dataset, device)
+    module = model.module.to(device)
+    latents = encode_rows(module, tensors, batch_size, dataset.n, torch.device(device))
+    return pd.DataFrame(latents, columns=model.latent_names)
+
+
+def model_inputs(model: TrainedCRLModel, dataset: CRLDataset, device: str = "cpu") -> dict:
+    """``dataset``'s measurements as the model reads them: ``{"<modality>.<k>": tensor}``,
+    standardised with the training split's statistics saved in ``model.pt``."""
+    import torch
+
     tensors = {}
     for key, (mean, scale) in model.standardisation.items():
         modality, k = key.rsplit(".", 1)
@@ -221,6 +232,4 @@ def encode_dataset(
                 f"{len(mean)}."
             )
         tensors[key] = torch.as_tensor(((x - mean) / scale).astype(np.float32), device=device)
-    module = model.module.to(device)
-    latents = encode_rows(module, tensors, batch_size, dataset.n, torch.device(device))
-    return pd.DataFrame(latents, columns=model.latent_names)
+    return tensors

@@ -117,7 +117,7 @@ def standardise(
             # Training on it would only teach the decoder a constant; say so instead.
             raise BadInput(
                 f"measurement '{key}' is constant on the {len(train)} training rows (every "
-                "column), so there is nothing to learn from it; drop it or give its real values."
+                "column), so there is nothing to learn from it; drop it from the dataset."
             )
         std = np.full(x.shape[1], scale)
         arrays[key] = ((x - mean) / std).astype(np.float32)
