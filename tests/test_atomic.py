@@ -120,3 +120,45 @@ def test_output_dir_refuses_a_folder_another_command_wrote(tmp_path):
     with output_dir(out, kind="discover") as tmp:  # the same command may rerun there
         (tmp / "graph.json").write_text("[]")
     assert (out / "graph.json").read_text() == "[]"
+
+
+def test_output_dir_refuses_a_run_folder_something_was_added_to(tmp_path):
+    # Re-running `crl train --out RUN` deleted RUN/graph written there by `discover`
+    from personax.atomic import OUTPUT_MARKER, output_dir
+    from personax.errors import BadInput
+
+    run = tmp_path / "run"
+    with output_dir(run, kind="t") as tmp:
+        (tmp / "latents.csv").write_text("1")
+        (tmp / "plots").mkdir()
+    with output_dir(run / "graph", kind="discover") as tmp:
+        (tmp / "graph.json").write_text("{}")
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(BadInput, match=r"holds graph, notes\.txt, which the earlier run"):
+        with output_dir(run, kind="t") as tmp:
+            (tmp / "latents.csv").write_text("2")
+    assert (run / "graph" / "graph.json").read_text() == "{}"
+    assert (run / "notes.txt").read_text() == "mine"
+    assert (run / "latents.csv").read_text() == "1"
+    # Once the additions are moved out, the run folder is replaced as usual.
+    (run / "notes.txt").unlink()
+    (run / "graph" / "graph.json").unlink()
+    (run / "graph" / OUTPUT_MARKER).unlink()
+    (run / "graph").rmdir()
+    with output_dir(run, kind="t") as tmp:
+        (tmp / "latents.csv").write_text("2")
+    assert sorted(p.name for p in run.iterdir()) == sorted(["latents.csv", OUTPUT_MARKER])
+
+
+def test_output_dir_marker_of_an_older_version_is_still_replaced(tmp_path):
+    # Markers written before the entry list existed hold the command only.
+    from personax.atomic import OUTPUT_MARKER, output_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / OUTPUT_MARKER).write_text("t\n")
+    (run / "old.csv").write_text("1")
+    with output_dir(run, kind="t") as tmp:
+        (tmp / "new.csv").write_text("2")
+    assert sorted(p.name for p in run.iterdir()) == sorted(["new.csv", OUTPUT_MARKER])
+    assert (run / OUTPUT_MARKER).read_text().splitlines()[2:] == ["new.csv"]

@@ -171,18 +171,47 @@ def check_output_dir(
             f"{target}: the output folder already holds files personax did not write; "
             "give a new or empty folder."
         )
-    if kind is not None and marker.exists():
-        try:
-            found = marker.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            found = "?"
-        if found != kind:
+    # An input inside the folder is the more telling reason, so it is checked first.
+    check_inputs_outside(target, inputs)
+    if marker.exists():
+        found, written = _read_marker(marker)
+        if kind is not None and found != kind:
             raise BadInput(
                 f"{target}: the folder holds the output of another personax command "
                 f"('{found}'), which this '{kind}' run would replace; give another folder."
             )
-    check_inputs_outside(target, inputs)
+        # Something added to a run folder afterwards (`discover --out RUN/graph`, a
+        # `crl encode` CSV, the user's notes) would be deleted with the folder. Markers of
+        # older versions list nothing; their folders are replaced as before.
+        if written is not None:
+            added = sorted(
+                p.name
+                for p in target.iterdir()
+                if p.name != OUTPUT_MARKER and p.name not in written
+            )
+            if added:
+                raise BadInput(
+                    f"{target}: the folder holds {', '.join(added)}, which the earlier run did "
+                    "not write and replacing the folder would delete; move it out or give "
+                    "another folder."
+                )
     return target
+
+
+def _read_marker(marker: Path) -> tuple[str, set[str] | None]:
+    """The command that wrote a folder and the entries it wrote (None: not recorded)."""
+    try:
+        lines = marker.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return "?", None
+    if not lines:
+        return "?", None
+    if len(lines) > 1 and lines[1] == _ENTRIES_HEADER:
+        return lines[0].strip(), set(lines[2:])
+    return lines[0].strip(), None
+
+
+_ENTRIES_HEADER = "entries written:"
 
 
 @contextlib.contextmanager
@@ -190,11 +219,17 @@ def output_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """Build a command's output folder in a temporary folder and swap it in on success.
 
     A re-run replaces the previous run's folder as a whole (no mix of two runs); a failure
-    leaves the previous folder untouched. A folder personax did not write (no marker file), or
-    that another command wrote (the marker holds ``kind``), is never replaced, so `--out .`
-    cannot wipe a user's files.
+    leaves the previous folder untouched. A folder personax did not write (no marker file),
+    that another command wrote (the marker holds ``kind``), or to which something was added
+    since (the marker lists what the run wrote), is never replaced, so `--out .` cannot wipe a
+    user's files.
     """
     target = check_output_dir(path, kind=kind)
     with atomic_dir(target) as tmp:
         yield tmp
-        (tmp / OUTPUT_MARKER).write_text(f"{kind}\n", encoding="utf-8")
+        # The marker names the command, then every entry it wrote, so that a re-run can tell
+        # them from what was added to the folder later.
+        written = sorted(p.name for p in tmp.iterdir())
+        (tmp / OUTPUT_MARKER).write_text(
+            "".join(f"{line}\n" for line in [kind, _ENTRIES_HEADER, *written]), encoding="utf-8"
+        )

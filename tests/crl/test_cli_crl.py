@@ -178,13 +178,18 @@ def test_bench_impossible_shared_dims_exit_2(tmp_path, capsys, benchmark, value)
         ("--benchmark", "imagenet", "imagenet"),
         ("--methods", "personax,pca", "pca"),
         ("--seeds", "0,x", "--seeds"),
+        ("--seeds", "0,,1", "--seeds '0,,1' has an empty item"),
+        ("--seeds", ",", "--seeds is empty"),
+        ("--methods", "personax,", "--methods 'personax,' has an empty item"),
+        ("--max-seconds", "nan", "--max-seconds nan: "),
+        ("--shared-dims", "9", "--shared-dims 9 is too many for the tabular benchmark"),
     ],
 )
 def test_bench_bad_options_exit_2(tmp_path, capsys, option, value, needle):
-    code = main(
-        ["bench", "crl", option, value, "--n", "60", "--epochs", "1", "--out", str(tmp_path / "b")]
-    )
-    assert code == 2 and needle in capsys.readouterr().err
+    out = tmp_path / "b"
+    code = main(["bench", "crl", option, value, "--n", "60", "--epochs", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "--obs-dim" not in err and not out.exists()
 
 
 @pytest.mark.parametrize("value", ["0", "one", "-2"])
@@ -235,6 +240,14 @@ def test_config_file_reproduces_a_run_and_flags_override_it(npz, tmp_path, capsy
         ('{"epochs": true}', "epochs must be int"),
         ('{"colour": 1}', "Unknown CRL config field(s): colour"),
         ("[1, 2]", "JSON object"),
+        # values that used to fail only inside training (exit 1) or at the final write
+        ('{"max_seconds": 0}', "max_seconds must be a positive finite number"),
+        ('{"weight_decay": -1e-3}', "weight_decay must be a finite number >= 0"),
+        ('{"weight_decay": NaN}', "weight_decay must be a finite number >= 0"),
+        ('{"ima_rows": 0}', "ima_rows must be at least 1"),
+        ('{"patience": 0}', "patience must be at least 1"),
+        ('{"min_epochs": -1}', "min_epochs must be >= 0"),
+        ('{"temperature": Infinity}', "temperature must be finite"),
     ],
 )
 def test_bad_config_file_exit_2(npz, tmp_path, capsys, content, needle):
@@ -329,6 +342,39 @@ def test_diverging_or_infinite_lr_exits_2(npz, tmp_path, capsys, lr, needle):
     assert main(["crl", "train", str(npz), *args, *FAST]) == 2
     err = capsys.readouterr().err
     assert needle in err and not out.exists()
+    # A refused run leaves no checkpoint behind: resuming it would fail the same way.
+    assert not (tmp_path / ".o.checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        # NaN and infinity used to crash (exit 1) only when config.json was written.
+        ("--max-seconds", "nan", "--max-seconds nan: CRL config max_seconds must be a positive"),
+        ("--max-seconds", "inf", "--max-seconds inf: "),
+        ("--max-seconds", "1e400", "--max-seconds inf: "),
+        ("--max-seconds", "0", "--max-seconds 0.0: "),
+        ("--max-seconds", "-1", "--max-seconds -1.0: "),
+        ("--epochs", "0", "--epochs 0: "),
+        ("--batch-size", "1", "--batch-size 1: "),
+        ("--noise-dims", "-1", "--noise-dims -1: "),
+    ],
+)
+def test_bad_training_flags_are_named_exit_2(npz, tmp_path, capsys, option, value, needle):
+    out = tmp_path / "o"
+    args = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--out", str(out)]
+    assert main([*args, option, value]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and not out.exists()
+
+
+def test_a_folder_where_the_checkpoint_goes_exits_2(npz, tmp_path, capsys):
+    (tmp_path / ".o.checkpoint.pt").mkdir()
+    out = tmp_path / "o"
+    args = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--out", str(out), *FAST]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert ".o.checkpoint.pt is a folder" in err and not out.exists()
 
 
 def test_synthetic_out_that_cannot_be_written_exits_2_before_generating(tmp_path, capsys):
@@ -362,3 +408,21 @@ def test_train_refuses_a_constant_measurement_before_writing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "'m2.0' is constant on the 70 training rows" in err
     assert not out.exists()
+
+
+def test_rerun_refuses_a_run_folder_holding_what_other_commands_added(npz, tmp_path, capsys):
+    # A re-run used to replace RUN whole, deleting a `crl encode` CSV (or a discover graph)
+    # written inside it afterwards.
+    run = tmp_path / "run"
+    dims = ["--latent-dims", "m1=2,m2=2", *FAST]
+    assert main(["crl", "train", str(npz), *dims, "--out", str(run)]) == 0
+    encoded = run / "encoded.csv"
+    assert main(["crl", "encode", str(run), str(npz), "--out", str(encoded)]) == 0
+    before = encoded.read_bytes()
+    capsys.readouterr()
+    assert main(["crl", "train", str(npz), *dims, "--out", str(run), "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run}: the folder holds encoded.csv" in err and "Traceback" not in err
+    assert encoded.read_bytes() == before
+    encoded.unlink()
+    assert main(["crl", "train", str(npz), *dims, "--out", str(run), "--seed", "1"]) == 0

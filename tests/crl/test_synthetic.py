@@ -343,6 +343,8 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
     [
         (["--benchmark", "images"], "--benchmark 'images'"),
         (["--benchmark", "tabular", "--n", "2"], "--n"),
+        # 3 to 11 rows used to be written, then refused by crl train
+        (["--benchmark", "tabular", "--n", "11"], "--n must be at least 12 rows"),
         (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "--obs-dim"),
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
     ],
@@ -358,7 +360,7 @@ def test_cli_bad_input_exits_2(cli, tmp_path, capsys, extra, message):
 def test_cli_missing_fashion_data_exits_2(cli, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code = cli(
-        "data", "crl-synthetic", "--benchmark", "variant-mnist", "--n", "10",
+        "data", "crl-synthetic", "--benchmark", "variant-mnist", "--n", "12",
         "--mnist-dir", _idx_folder(tmp_path / "mnist"), "--fashion-dir", tmp_path / "empty",
         "--digit-classes", "all", "--out", tmp_path / "x.npz",
     )  # fmt: skip

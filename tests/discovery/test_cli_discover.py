@@ -210,6 +210,31 @@ def test_explain_text_in_a_latent_column_is_bad_input(tmp_path, latents_csv, cap
     assert not out.exists()
 
 
+def test_explain_infinite_latent_and_featureless_table_name_the_file(tmp_path, latents_csv, capsys):
+    # inf latents were silently treated as missing; errors said "latents:" / "table:"
+    df = pd.read_csv(latents_csv)
+    df.loc[4, "z_face_0"] = -np.inf
+    df.to_csv(latents_csv, index=False)
+    table_path = tmp_path / "table.csv"
+    pd.DataFrame({"id": df["id"], "final_c": np.arange(len(df)) % 3 + 1.0}).to_csv(
+        table_path, index=False
+    )
+    out = tmp_path / "o"
+    args = ["crl", "explain", str(latents_csv), "--table", str(table_path), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{latents_csv}: latent column 'z_face_0' holds -inf (data row 5)" in err
+    df.loc[4, "z_face_0"] = 0.5
+    df.to_csv(latents_csv, index=False)
+    pd.DataFrame({"id": df["id"], "note": [f"n{i}" for i in range(len(df))]}).to_csv(
+        table_path, index=False
+    )
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{table_path}: no numeric or categorical trait/attribute column" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("test", ["kci", "rcit"])
 def test_discover_kernel_tests_refuse_out_of_range_columns(tmp_path, latents_csv, capsys, test):
     df = pd.read_csv(latents_csv)

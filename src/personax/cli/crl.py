@@ -12,16 +12,29 @@ from personax.cli.options import check_seed, crl_config_from_file, seed_option
 from personax.cli.progress import bars_disabled, progress_console
 
 
+def _comma_list(value: str, option: str, example: str) -> list[str]:
+    """The items of a comma-separated option; an empty item ('0,,1', 'personax,') is most
+    likely a typo that dropped a value, so it is refused rather than skipped."""
+    from personax.errors import BadInput
+
+    items = [v.strip() for v in value.split(",")]
+    if not any(items):
+        raise BadInput(f"{option} is empty; give e.g. '{example}'.")
+    if not all(items):
+        raise BadInput(
+            f"{option} '{value}' has an empty item; separate the values by single commas."
+        )
+    return items
+
+
 def _int_list(value: str, option: str) -> list[int]:
     from personax.errors import BadInput
 
-    items = [v.strip() for v in value.split(",") if v.strip()]
+    items = _comma_list(value, option, "0,1,2")
     try:
         numbers = [int(v) for v in items]
     except ValueError:
         raise BadInput(f"{option} must be comma-separated integers, got '{value}'.") from None
-    if not numbers:
-        raise BadInput(f"{option} is empty; give e.g. '0,1,2'.")
     return numbers
 
 
@@ -163,6 +176,7 @@ def register(app: typer.Typer) -> None:
         from personax.crl.config import CRLConfig
         from personax.crl.dataset import check_latent_dims, load_crl_dataset, parse_latent_dims
         from personax.crl.train import checkpoint_path, write_crl_run
+        from personax.errors import BadInput
 
         dataset = load_crl_dataset(data)
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
@@ -172,23 +186,26 @@ def register(app: typer.Typer) -> None:
         # from (`--config run/config.json --out run`, as the README suggests) is meant to work.
         check_output_dir(out, inputs=(data,), kind="crl-train")
         base = CRLConfig() if config_file is None else crl_config_from_file(config_file)
-        changes = {
-            k: v
-            for k, v in {
-                "epochs": epochs,
-                "batch_size": batch_size,
-                "lr": lr,
-                "max_seconds": max_seconds,
-                "noise_dims": noise_dims,
-                "restarts": restarts,
-                "beta": beta,
-            }.items()
-            if v is not None
-        }
+        config = base.with_options(
+            {
+                "epochs": ("--epochs", epochs),
+                "batch_size": ("--batch-size", batch_size),
+                "lr": ("--lr", lr),
+                "max_seconds": ("--max-seconds", max_seconds),
+                "noise_dims": ("--noise-dims", noise_dims),
+                "restarts": ("--restarts", restarts),
+                "beta": ("--beta", beta),
+            },
+        )
         if cross_modal_latents is not None:
-            changes["cross_modal_latents"] = _cross_modal_latents(cross_modal_latents)
-        config = base.replace(**changes)
+            cross = _cross_modal_latents(cross_modal_latents)
+            config = config.replace(cross_modal_latents=cross)
         resumable = checkpoint_path(out)
+        if resumable.exists() and not resumable.is_file():
+            raise BadInput(
+                f"{resumable} is a folder, where crl train keeps the checkpoint of an "
+                "interrupted run; move it away or give another --out."
+            )
         if fresh:
             resumable.unlink(missing_ok=True)
         console = progress_console()
@@ -205,6 +222,11 @@ def register(app: typer.Typer) -> None:
                 )
         except KeyboardInterrupt:
             _interrupted(resumable)
+        except BadInput:
+            # A run refused on its data or settings (a diverged one, say) would only fail the
+            # same way when resumed: its checkpoint is no use.
+            resumable.unlink(missing_ok=True)
+            raise
         with output_dir(out, kind="crl-train") as tmp:
             write_crl_run(run, tmp)
         resumable.unlink(missing_ok=True)
@@ -238,7 +260,12 @@ def register(app: typer.Typer) -> None:
             ..., help="CRL dataset (.npz) with the measurements the model was trained on."
         ),
         out: Path = typer.Option(..., "--out", help="CSV of latents to write."),
-        batch_size: int = typer.Option(1024, "--batch-size", help="Rows encoded at a time."),
+        batch_size: int = typer.Option(
+            1024,
+            "--batch-size",
+            help="Rows encoded at a time (memory only; float32 matrix kernels may round the "
+            "last printed digit differently at another size, so keep it to get the same bytes).",
+        ),
         device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda."),
         seed: int = seed_option("Accepted like every command's; encoding is deterministic."),
     ) -> None:
@@ -330,7 +357,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(
                 f"--benchmark must be one of {', '.join(BENCHMARKS)}, got '{benchmark}'."
             )
-        method_list = [m.strip() for m in methods.split(",") if m.strip()]
+        method_list = _comma_list(methods, "--methods", "personax,mmcrl")
         seed_list = _int_list(seeds, "--seeds")
         for value in seed_list:
             check_seed(value, "--seeds")
@@ -346,6 +373,11 @@ def register(app: typer.Typer) -> None:
                 "fashion_dir": None if fashion_dir is None else str(fashion_dir),
             }
         state_dir = beside_output(out, "bench-state")
+        if state_dir.exists() and not state_dir.is_dir():
+            raise BadInput(
+                f"{state_dir} is a file, where bench crl keeps the state of an interrupted "
+                "benchmark; move it away or give another --out."
+            )
         if fresh and state_dir.exists():
             shutil.rmtree(state_dir)
         console = progress_console()

@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
         shared_dims: int = typer.Option(
             0, "--shared-dims", help="Shared latents (tabular: any number; variant-mnist: 0 or 1)."
         ),
-        obs_dim: int = typer.Option(
-            10, "--obs-dim", help="tabular: dimension of each measurement."
+        obs_dim: int | None = typer.Option(
+            None, "--obs-dim", help="tabular: dimension of each measurement (default 10)."
         ),
         mnist_dir: Path | None = typer.Option(
             None,
@@ -73,10 +73,19 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
         check_output_file(out)  # before generating, which can take minutes
+        from personax.crl.train import MIN_ROWS
+
+        # Fewer rows make a file that crl train then refuses (it splits train/val/test).
+        if n < MIN_ROWS:
+            raise BadInput(
+                f"--n must be at least {MIN_ROWS} rows, the fewest crl train can split into "
+                f"training, validation and test rows; got {n}."
+            )
         if benchmark == "tabular":
             from personax.data.crl_synthetic import make_tabular
 
-            ds = make_tabular(n=n, seed=seed, shared_dims=shared_dims, obs_dim=obs_dim)
+            sizes = {} if obs_dim is None else {"obs_dim": obs_dim}
+            ds = make_tabular(n=n, seed=seed, shared_dims=shared_dims, **sizes)
         else:
             from personax.data.crl_synthetic import make_variant_mnist
 

@@ -121,7 +121,9 @@ def register(app: typer.Typer) -> None:
         latents_df, table_df = align_latents(
             read_raw_table(latents), read_table(table), split, str(latents), str(table)
         )
-        result = explain_latents(latents_df, table_df, seed=seed)
+        result = explain_latents(
+            latents_df, table_df, seed=seed, latents_source=str(latents), table_source=str(table)
+        )
         with output_dir(out, kind="explain") as tmp:
             write_explain(result, tmp)
         for label in result.labels:

@@ -103,16 +103,23 @@ def run_benchmark(
     n = spec.default_n if n is None else n
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
+    if benchmark == "tabular":
+        from personax.data.crl_synthetic import TABULAR_OBS_DIM
+
+        # Each measurement must stay an invertible map of its 2 latents, s and η.
+        if shared_dims > TABULAR_OBS_DIM - 2:
+            raise BadInput(
+                f"--shared-dims {shared_dims} is too many for the tabular benchmark, whose "
+                f"measurements have {TABULAR_OBS_DIM} dimensions: at most {TABULAR_OBS_DIM - 2}."
+            )
     data_options = dict(data_options or {})
     if shared_dims:
         data_options["shared_dims"] = shared_dims
     if n < MIN_ROWS:
         raise BadInput(f"--n must be at least {MIN_ROWS} rows for the splits, got {n}.")
-    config = spec.config
-    if epochs is not None:
-        config = config.replace(epochs=epochs)
-    if max_seconds is not None:
-        config = config.replace(max_seconds=max_seconds)
+    config = spec.config.with_options(
+        {"epochs": ("--epochs", epochs), "max_seconds": ("--max-seconds", max_seconds)}
+    )
     finished: dict[tuple[str, int], dict] = {}
     if state_dir is not None:
         plan = {

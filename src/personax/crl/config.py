@@ -193,8 +193,25 @@ class CRLConfig:
             raise BadInput(f"CRL config temperature must be positive, got {self.temperature}.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise BadInput(f"CRL config lr must be a positive finite number, got {self.lr}.")
-        # A negative weight turns a penalty into a reward, and NaN poisons every step.
-        for name in LOSS_WEIGHTS:
+        for name in ("patience", "ima_rows"):
+            if getattr(self, name) < 1:
+                raise BadInput(f"CRL config {name} must be at least 1, got {getattr(self, name)}.")
+        if self.min_epochs < 0:
+            raise BadInput(f"CRL config min_epochs must be >= 0, got {self.min_epochs}.")
+        # A budget of NaN or infinity would only fail when the run is saved (JSON has neither),
+        # and one of 0 or less would stop after the first epoch without saying why.
+        if self.max_seconds is not None and not (
+            self.max_seconds > 0 and math.isfinite(self.max_seconds)
+        ):
+            raise BadInput(
+                "CRL config max_seconds must be a positive finite number of seconds or None, "
+                f"got {self.max_seconds}."
+            )
+        if not math.isfinite(self.temperature):
+            raise BadInput(f"CRL config temperature must be finite, got {self.temperature}.")
+        # A negative weight turns a penalty into a reward, and NaN poisons every step (Adam's
+        # weight decay is one more penalty weight).
+        for name in (*LOSS_WEIGHTS, "weight_decay"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise BadInput(f"CRL config {name} must be a finite number >= 0, got {value}.")
@@ -202,6 +219,21 @@ class CRLConfig:
     def replace(self, **changes: Any) -> CRLConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def with_options(self, options: dict[str, tuple[str, Any]]) -> CRLConfig:
+        """A copy with command-line options applied: ``options`` maps a field to (option,
+        value), value None when the option was not given. A bad value is reported under its
+        option (``--epochs 0: ...``) rather than as a config field the user never wrote."""
+        changes = {}
+        for field, (option, value) in options.items():
+            if value is None:
+                continue
+            try:
+                self.replace(**{field: value})
+            except BadInput as exc:
+                raise BadInput(f"{option} {value}: {exc}") from None
+            changes[field] = value
+        return self.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

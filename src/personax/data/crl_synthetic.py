@@ -71,11 +71,15 @@ def apply_mlp(x: np.ndarray, weights: list[np.ndarray], slope: float = 0.2) -> n
     return x
 
 
+TABULAR_OBS_DIM = 10
+"""Default dimension of each tabular measurement (`data crl-synthetic --obs-dim`)."""
+
+
 def make_tabular(
     n: int = 10000,
     seed: int = 0,
     shared_dims: int = 0,
-    obs_dim: int = 10,
+    obs_dim: int = TABULAR_OBS_DIM,
     measurements: tuple[int, int] = (3, 1),
     single_noise_scale: float = 0.1,
 ) -> CRLDataset:

@@ -102,16 +102,32 @@ def check_latents_numeric(latents_df: pd.DataFrame, source: str = "latents") -> 
     for lat in latent_columns(latents_df):
         series = latents_df[lat]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            continue
-        parsed = pd.to_numeric(series, errors="coerce")
+            parsed = series.astype(float)
+        else:
+            parsed = pd.to_numeric(series, errors="coerce")
+        # An infinite latent is a broken encoder, not a missing value: say so rather than
+        # silently leave the row out of every comparison.
+        infinite = np.flatnonzero(np.isinf(parsed.to_numpy(dtype=float)))
+        if infinite.size:
+            raise BadInput(
+                f"{source}: latent column '{lat}' holds {parsed.iloc[int(infinite[0])]} "
+                f"({_row_name(latents_df, int(infinite[0]))}); latents must be finite numbers "
+                "(or empty where missing)."
+            )
         bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
         if bad.size:
-            first = latents_df.index[int(bad[0])]
-            row = f"data row {first + 1}" if isinstance(first, (int, np.integer)) else first
             raise BadInput(
                 f"{source}: latent column '{lat}' holds the text value "
-                f"{series.iloc[int(bad[0])]!r} ({row}); latents must be numbers."
+                f"{series.iloc[int(bad[0])]!r} ({_row_name(latents_df, int(bad[0]))}); "
+                "latents must be numbers."
             )
+
+
+def _row_name(df: pd.DataFrame, position: int) -> str:
+    """How an error names the row at ``position``: its data row in the file (1-based) while
+    the index is still the file's, else the index label."""
+    label = df.index[position]
+    return f"data row {label + 1}" if isinstance(label, (int, np.integer)) else str(label)
 
 
 def align_latents(
@@ -190,28 +206,37 @@ def _feature_columns(
 
 
 def explain_latents(
-    latents_df: pd.DataFrame, table_df: pd.DataFrame, seed: int = 0, n_neighbors: int = 3
+    latents_df: pd.DataFrame,
+    table_df: pd.DataFrame,
+    seed: int = 0,
+    n_neighbors: int = 3,
+    latents_source: str = "latents",
+    table_source: str = "table",
 ) -> ExplainResult:
     """Spearman ρ and mutual information between each latent and each trait/attribute.
 
-    ``latents_df`` and ``table_df`` must be aligned row by row (see :func:`align_latents`).
+    ``latents_df`` and ``table_df`` must be aligned row by row (see :func:`align_latents`);
+    the sources (file names) are what error messages call them.
     """
     from sklearn.feature_selection import mutual_info_regression
 
     if len(latents_df) != len(table_df):
         raise BadInput(
-            f"latents ({len(latents_df)} rows) and table ({len(table_df)} rows) are not aligned."
+            f"{latents_source} ({len(latents_df)} rows) and {table_source} "
+            f"({len(table_df)} rows) are not aligned."
         )
     latents = latent_columns(latents_df)
     if not latents:
         raise BadInput(
-            "latents: no latent columns (named z_<modality>_<i> or s_<i>) in "
+            f"{latents_source}: no latent columns (named z_<modality>_<i> or s_<i>) in "
             f"{', '.join(map(str, latents_df.columns))}."
         )
-    check_latents_numeric(latents_df)
+    check_latents_numeric(latents_df, latents_source)
     features = _feature_columns(table_df, exclude=set(latents))
     if not features:
-        raise BadInput("table: no numeric or categorical trait/attribute column to compare with.")
+        raise BadInput(
+            f"{table_source}: no numeric or categorical trait/attribute column to compare with."
+        )
     notes = []
     names = list(features)
     shape = (len(latents), len(names))
