@@ -426,3 +426,23 @@ def test_rerun_refuses_a_run_folder_holding_what_other_commands_added(npz, tmp_p
     assert encoded.read_bytes() == before
     encoded.unlink()
     assert main(["crl", "train", str(npz), *dims, "--out", str(run), "--seed", "1"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        # --noise-dims 100000 ran out of memory (killed) instead of being refused
+        (
+            ["--noise-dims", "100000"],
+            "--noise-dims 100000 is more than the width 10 of modality 'm1'",
+        ),
+        (["--shared-dims", "11"], "--shared-dims 11 is more than the width 10"),
+        (["--shared-dims", "11", "--method", "mcl"], "--shared-dims 11 is more than the width 10"),
+    ],
+)
+def test_codes_wider_than_the_measurements_exit_2(npz, tmp_path, capsys, extra, needle):
+    out = tmp_path / "o"
+    args = ["crl", "train", str(npz), "--latent-dims", "m1=2,m2=2", "--out", str(out), *FAST]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and not out.exists()

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from personax.crl.config import CRLConfig
-from personax.crl.dataset import CRLDataset, check_latent_dims
+from personax.crl.dataset import CRLDataset, check_code_sizes, check_latent_dims
 from personax.crl.model import _noise_like, _symmetric_cross_entropy, mlp
 from personax.crl.train import CRLRun, Progress, _finish_run, fit_latent_model, train_crl
 from personax.errors import BadInput
@@ -220,6 +220,8 @@ def train_method(
     # Checked for every method: the baselines would otherwise shrink or ignore a negative size.
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
+    sizes = config or CRLConfig()
+    check_code_sizes(dataset, shared_dims, sizes.noise_dims, sizes.single_noise_dims)
     if method == "personax":
         return train_crl(
             dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint

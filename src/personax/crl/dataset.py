@@ -432,6 +432,32 @@ def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
     return {name: dims[name] for name in ds.modalities}
 
 
+def check_code_sizes(
+    ds: CRLDataset, shared_dims: int, noise_dims: int, single_noise_dims: int
+) -> None:
+    """Refuse codes wider than the measurements they are read from: an η wider than its
+    measurement, or more shared latents than the widest measurement has columns, cannot be
+    told apart from the rest and only costs memory (``--noise-dims 100000`` ran out of it)."""
+    widest = max(int(x.shape[1]) for xs in ds.measurements.values() for x in xs)
+    if shared_dims > widest:
+        raise BadInput(
+            f"--shared-dims {shared_dims} is more than the width {widest} of the widest "
+            "measurement; shared latents cannot outnumber what is measured."
+        )
+    for name, xs in ds.measurements.items():
+        size, option = (
+            (noise_dims, "--noise-dims")
+            if len(xs) > 1
+            else (single_noise_dims, "single_noise_dims")
+        )
+        width = min(int(x.shape[1]) for x in xs)
+        if size > width:
+            raise BadInput(
+                f"{option} {size} is more than the width {width} of modality '{name}''s "
+                "narrowest measurement; η cannot carry more than a measurement holds."
+            )
+
+
 def crl_dataset_from_table(
     df: pd.DataFrame,
     modalities: dict[str, list[str]],
