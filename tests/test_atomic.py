@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,15 @@ def test_output_dir_marker_of_an_older_version_is_still_replaced(tmp_path):
         (tmp / "new.csv").write_text("2")
     assert sorted(p.name for p in run.iterdir()) == sorted(["new.csv", OUTPUT_MARKER])
     assert (run / OUTPUT_MARKER).read_text().splitlines()[2:] == ["new.csv"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+def test_an_output_in_a_folder_that_takes_no_files_is_refused_up_front():
+    # `data crl-synthetic --out /proc/x.npz` failed (exit 1) only at the final write
+    from personax.atomic import check_output_dir, check_output_file
+    from personax.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"--out /proc/x\.npz: cannot write in /proc"):
+        check_output_file("/proc/x.npz")
+    with pytest.raises(BadInput, match="/proc/run: cannot write in /proc"):
+        check_output_dir("/proc/run")

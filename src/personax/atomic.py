@@ -117,7 +117,25 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
             if not parent.is_dir():
                 raise BadInput(f"--out {target}: {parent} is a file, not a folder.")
             break
+    _check_writable(target, f"--out {target}")
     return target
+
+
+def _check_writable(target: Path, name: str) -> None:
+    """Raise BadInput unless a file can be created where ``target``'s temporary file or folder
+    will go (its nearest existing ancestor): a read-only or special folder (/proc, say) would
+    otherwise fail only at the final write, after the work."""
+    from personax.errors import BadInput
+
+    folder = next((p for p in target.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        return  # reported by the callers' own checks
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".personax-probe.", dir=folder)
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot write in {folder} ({exc.strerror}).") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_inputs_outside(
@@ -173,6 +191,7 @@ def check_output_dir(
         )
     # An input inside the folder is the more telling reason, so it is checked first.
     check_inputs_outside(target, inputs)
+    _check_writable(target, str(target))
     if marker.exists():
         found, written = _read_marker(marker)
         if kind is not None and found != kind:

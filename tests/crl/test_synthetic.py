@@ -386,3 +386,23 @@ def test_cli_out_must_be_npz(cli, tmp_path, capsys, name):
     assert code == 2
     assert f"--out {out}" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--benchmark", "tabular", "--n", "100000"], "--n 100000 would need at least 0.0"),
+        (["--benchmark", "tabular", "--n", "50", "--obs-dim", "5000"], "--obs-dim 5000"),
+    ],
+)
+def test_cli_request_larger_than_memory_exits_2_before_allocating(
+    cli, tmp_path, capsys, monkeypatch, args, needle
+):
+    # --n 100000000 was killed by the operating system (exit 137) instead of refused
+    from personax.data import crl_synthetic
+
+    monkeypatch.setattr(crl_synthetic, "_available_memory", lambda: 1_000_000)
+    out = tmp_path / "x.npz"
+    assert cli("data", "crl-synthetic", *args, "--out", out) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "GiB available" in err and not out.exists()

@@ -45,6 +45,30 @@ def _latent_scm(n: int, rng: np.random.Generator) -> np.ndarray:
     return _standardise(np.stack([z11, z12, z21, z22], axis=1))
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory this process could still get (Linux's MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(needed: int, sizes: str) -> None:
+    """Refuse, before allocating, a request whose certain minimum of memory exceeds what is
+    available: the operating system would otherwise kill the process without a word (exit
+    137). ``needed`` is a lower bound, so a feasible request is never refused."""
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise BadInput(
+            f"{sizes} would need at least {needed / 2**30:.1f} GiB of memory, more than the "
+            f"{available / 2**30:.1f} GiB available; ask for fewer rows or dimensions."
+        )
+
+
 def random_invertible_mlp(dim: int, rng: np.random.Generator, layers: int = 3) -> list[np.ndarray]:
     """Weights of a ``layers``-layer square MLP with leaky-ReLU between layers.
 
@@ -118,6 +142,12 @@ def make_tabular(
         raise BadInput(f"single_noise_scale must be in [0, 10], got {single_noise_scale}.")
     if len(measurements) != 2 or min(measurements) < 1:
         raise BadInput(f"measurements {measurements} must be two counts of at least 1.")
+    # Certainly needed at once: the float32 result, and one measurement's float64 inputs,
+    # output and a square weight matrix (with its QR factor) while it is mapped.
+    _check_memory(
+        sum(measurements) * n * obs_dim * 4 + 2 * n * obs_dim * 8 + 2 * obs_dim * obs_dim * 8,
+        f"--n {n}" + ("" if obs_dim == TABULAR_OBS_DIM else f" and --obs-dim {obs_dim}"),
+    )
     latent_rng, shared_rng, *measurement_rngs = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2 + sum(measurements))
     )
@@ -310,6 +340,8 @@ def make_variant_mnist(
         )
     if digit_measurements < 1:
         raise BadInput(f"digit_measurements must be at least 1, got {digit_measurements}.")
+    # Certainly needed at once: the float32 14 × 14 images (colour digits, grey Fashion items).
+    _check_memory(n * (digit_measurements * 3 + 1) * 14 * 14 * 4, f"--n {n}")
     if isinstance(mnist, (str, os.PathLike)):  # a folder of idx files, like mnist_dir
         mnist, mnist_dir = None, str(mnist)
     digit_images, digit_labels = mnist if mnist is not None else load_mnist(mnist_dir)
