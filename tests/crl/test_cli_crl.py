@@ -434,7 +434,7 @@ def test_rerun_refuses_a_run_folder_holding_what_other_commands_added(npz, tmp_p
         # --noise-dims 100000 ran out of memory (killed) instead of being refused
         (
             ["--noise-dims", "100000"],
-            "--noise-dims 100000 is more than the width 10 of modality 'm1'",
+            "--noise-dims 100000 is more than the width 10 of the narrowest measurement of modality",
         ),
         (["--shared-dims", "11"], "--shared-dims 11 is more than the width 10"),
         (["--shared-dims", "11", "--method", "mcl"], "--shared-dims 11 is more than the width 10"),
@@ -446,3 +446,19 @@ def test_codes_wider_than_the_measurements_exit_2(npz, tmp_path, capsys, extra, 
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err and not out.exists()
+
+
+def test_the_default_noise_size_trains_on_measurements_narrower_than_it(tmp_path, capsys):
+    # η of 4 on 3-column measurements is redundant, not an error
+    rng = np.random.default_rng(0)
+    narrow = tmp_path / "narrow.npz"
+    np.savez(
+        narrow,
+        **{f"a.{k}": rng.normal(size=(60, 3)) for k in range(2)},
+        **{"b.0": rng.normal(size=(60, 3))},
+    )
+    out = tmp_path / "o"
+    args = ["crl", "train", str(narrow), "--latent-dims", "a=1,b=1", "--out", str(out), *FAST]
+    assert main([*args, "--restarts", "1"]) == 0, capsys.readouterr().err
+    assert main([*args, "--noise-dims", "5", "--fresh"]) == 2
+    assert "--noise-dims 5 is more than the width 3" in capsys.readouterr().err

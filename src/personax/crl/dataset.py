@@ -437,7 +437,12 @@ def check_code_sizes(
 ) -> None:
     """Refuse codes wider than the measurements they are read from: an η wider than its
     measurement, or more shared latents than the widest measurement has columns, cannot be
-    told apart from the rest and only costs memory (``--noise-dims 100000`` ran out of it)."""
+    told apart from the rest and only costs memory (``--noise-dims 100000`` ran out of it).
+    Sizes up to the defaults always pass: an η a little wider than a narrow measurement is
+    redundant but harmless, and such data train with the defaults."""
+    from personax.crl.config import CRLConfig
+
+    defaults = CRLConfig()
     widest = max(int(x.shape[1]) for xs in ds.measurements.values() for x in xs)
     if shared_dims > widest:
         raise BadInput(
@@ -451,10 +456,11 @@ def check_code_sizes(
             else (single_noise_dims, "single_noise_dims")
         )
         width = min(int(x.shape[1]) for x in xs)
-        if size > width:
+        default = defaults.noise_dims if len(xs) > 1 else defaults.single_noise_dims
+        if size > max(width, default):
             raise BadInput(
-                f"{option} {size} is more than the width {width} of modality '{name}''s "
-                "narrowest measurement; η cannot carry more than a measurement holds."
+                f"{option} {size} is more than the width {width} of the narrowest measurement "
+                f"of modality '{name}'; η cannot carry more than a measurement holds."
             )
 
 
