@@ -175,3 +175,21 @@ def test_an_output_in_a_folder_that_takes_no_files_is_refused_up_front():
         check_output_file("/proc/x.npz")
     with pytest.raises(BadInput, match="/proc/run: cannot write in /proc"):
         check_output_dir("/proc/run")
+
+
+def test_an_entry_recorded_later_counts_as_the_runs_own(tmp_path):
+    # `personax report RUN` writing report.html into a demo folder whose report step failed
+    from personax.atomic import OUTPUT_MARKER, output_dir, record_in_output
+
+    run = tmp_path / "run"
+    with output_dir(run, kind="demo") as tmp:
+        (tmp / "run.json").write_text("{}")
+    (run / "report.html").write_text("<html>")
+    record_in_output(run, "report.html")
+    with output_dir(run, kind="demo") as tmp:
+        (tmp / "run.json").write_text("{}")
+    assert sorted(p.name for p in run.iterdir()) == sorted(["run.json", OUTPUT_MARKER])
+    plain = tmp_path / "mine"
+    plain.mkdir()
+    record_in_output(plain, "report.html")  # not a personax folder: nothing written
+    assert list(plain.iterdir()) == []

@@ -233,6 +233,24 @@ def _read_marker(marker: Path) -> tuple[str, set[str] | None]:
 _ENTRIES_HEADER = "entries written:"
 
 
+def _marker_text(kind: str, written: set[str]) -> str:
+    return "".join(f"{line}\n" for line in [kind, _ENTRIES_HEADER, *sorted(written)])
+
+
+def record_in_output(folder: str | os.PathLike[str], name: str) -> None:
+    """Count ``name`` among the entries of a personax output folder, so that re-running the
+    command that wrote the folder replaces it rather than refusing it as an addition (`report`
+    rebuilding a demo's report.html that the run could not write). A folder without a marker,
+    or with one that lists nothing, is left alone."""
+    marker = Path(folder) / OUTPUT_MARKER
+    if not marker.is_file():
+        return
+    kind, written = _read_marker(marker)
+    if written is None or name in written:
+        return
+    write_text(marker, _marker_text(kind, {*written, name}))
+
+
 @contextlib.contextmanager
 def output_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """Build a command's output folder in a temporary folder and swap it in on success.
@@ -248,7 +266,5 @@ def output_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
         yield tmp
         # The marker names the command, then every entry it wrote, so that a re-run can tell
         # them from what was added to the folder later.
-        written = sorted(p.name for p in tmp.iterdir())
-        (tmp / OUTPUT_MARKER).write_text(
-            "".join(f"{line}\n" for line in [kind, _ENTRIES_HEADER, *written]), encoding="utf-8"
-        )
+        written = {p.name for p in tmp.iterdir()}
+        (tmp / OUTPUT_MARKER).write_text(_marker_text(kind, written), encoding="utf-8")

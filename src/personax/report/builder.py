@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from personax import TRAIT_NAMES, TRAITS, __version__
-from personax.atomic import write_text
+from personax.atomic import record_in_output, write_text
 from personax.errors import BadInput
 from personax.report import figures
 from personax.report.html import (
@@ -855,6 +855,7 @@ def build_report(run_dir: str | Path) -> Path:
     html_text = render_report(run_dir)
     out = Path(run_dir) / "report.html"
     write_text(out, html_text)
+    record_in_output(run_dir, out.name)
     return out
 
 
