@@ -347,6 +347,7 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
         (["--benchmark", "tabular", "--n", "11"], "--n must be at least 12 rows"),
         (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "--obs-dim"),
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
+        (["--benchmark", "variant-mnist", "--digit-classes", "3,3"], "lists 3 more than once"),
     ],
 )
 def test_cli_bad_input_exits_2(cli, tmp_path, capsys, extra, message):

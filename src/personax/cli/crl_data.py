@@ -25,6 +25,10 @@ def _class_list(text: str, option: str) -> tuple[int, ...] | None:
         ) from exc
     if not classes or any(c < 0 or c > 9 for c in classes):
         raise BadInput(f"{option} '{text}' must be 'all' or class numbers 0-9 like '2' or '1,7'.")
+    # A repeated class draws nothing extra; it is most likely a typo for another class.
+    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    if repeated:
+        raise BadInput(f"{option} '{text}' lists {', '.join(map(str, repeated))} more than once.")
     return classes
 
 
