@@ -254,3 +254,11 @@ def test_independence_refuses_the_output_folder_of_discover(tmp_path, latents_cs
         capsys.readouterr().err
     )
     assert (out / "graph.json").read_bytes() == graph
+
+
+def test_discover_on_a_header_without_rows_says_so(tmp_path, capsys):
+    # it said "needs at least 2 columns, got 0" although the header had three
+    path = tmp_path / "header.csv"
+    path.write_text("id,z_a_0,z_b_0\n")
+    assert main(["discover", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert f"{path}: the table has a header but no data rows" in capsys.readouterr().err

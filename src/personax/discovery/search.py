@@ -59,6 +59,9 @@ def check_options(test: str | None, alpha: float, compat: str | None = None) -> 
 def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
     """The chosen columns as a float matrix; BadInput for unknown, non-numeric, missing or
     constant columns."""
+    # Checked first: with no rows no column reads as numeric, and "0 columns" would mislead.
+    if len(df) == 0:
+        raise BadInput(f"{source}: the table has a header but no data rows.")
     if len(columns) < 2:
         raise BadInput(f"{source}: causal discovery needs at least 2 columns, got {len(columns)}.")
     seen: set[str] = set()
