@@ -67,6 +67,10 @@ def test_parallel_equals_serial_and_seed_reproducible(table: pd.DataFrame) -> No
     pd.testing.assert_frame_equal(serial, parallel)
     other = run_battery(table, tests=("rcit",), seed=4).results
     assert not np.allclose(other.p_value, serial[serial.test == "rcit"].p_value.to_numpy())
+    # More workers than attributes: as many as there are tasks (10**5 used to hang starting
+    # processes).
+    many = run_battery(table, tests=("rcit", "kci"), seed=3, n_jobs=10**5).results
+    pd.testing.assert_frame_equal(serial, many)
 
 
 def test_progress_callback_reaches_total(table: pd.DataFrame) -> None:

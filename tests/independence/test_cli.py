@@ -84,3 +84,16 @@ def test_cli_options_bins_jobs_approx(tmp_path) -> None:
     wide = pd.read_csv(out / "pvalues_hsic.csv", index_col="trait")
     assert list(wide.columns) == ["weight", "gender"]
     assert main(args[:-2] + ["--approx", "nystrom", "--out", str(out)]) == 2
+
+
+def test_cli_list_options_refuse_empty_items(tmp_path, capsys) -> None:
+    # '--tests chisq,' ran chisq alone, silently dropping what the trailing comma lost
+    table = tmp_path / "t.csv"
+    personax_like(50, seed=2).to_csv(table, index=False)
+    out = tmp_path / "o"
+    for option, value in (("--tests", "chisq,"), ("--traits", "final_o,,final_c")):
+        assert main(["independence", str(table), option, value, "--out", str(out)]) == 2
+        assert f"{option} '{value}' has an empty item" in capsys.readouterr().err
+    assert main(["independence", str(table), "--attributes", " ", "--out", str(out)]) == 2
+    assert "--attributes is empty" in capsys.readouterr().err
+    assert not out.exists()

@@ -8,29 +8,14 @@ from typing import NoReturn
 import typer
 
 from personax.cli.groups import bench_app, crl_app
-from personax.cli.options import check_seed, crl_config_from_file, seed_option
+from personax.cli.options import check_seed, comma_list, crl_config_from_file, seed_option
 from personax.cli.progress import bars_disabled, progress_console
-
-
-def _comma_list(value: str, option: str, example: str) -> list[str]:
-    """The items of a comma-separated option; an empty item ('0,,1', 'personax,') is most
-    likely a typo that dropped a value, so it is refused rather than skipped."""
-    from personax.errors import BadInput
-
-    items = [v.strip() for v in value.split(",")]
-    if not any(items):
-        raise BadInput(f"{option} is empty; give e.g. '{example}'.")
-    if not all(items):
-        raise BadInput(
-            f"{option} '{value}' has an empty item; separate the values by single commas."
-        )
-    return items
 
 
 def _int_list(value: str, option: str) -> list[int]:
     from personax.errors import BadInput
 
-    items = _comma_list(value, option, "0,1,2")
+    items = comma_list(value, option, "0,1,2")
     try:
         numbers = [int(v) for v in items]
     except ValueError:
@@ -357,7 +342,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(
                 f"--benchmark must be one of {', '.join(BENCHMARKS)}, got '{benchmark}'."
             )
-        method_list = _comma_list(methods, "--methods", "personax,mmcrl")
+        method_list = comma_list(methods, "--methods", "personax,mmcrl")
         seed_list = _int_list(seeds, "--seeds")
         for value in seed_list:
             check_seed(value, "--seeds")

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import typer
 
-from personax.cli.options import seed_option
+from personax.cli.options import comma_list, seed_option
 from personax.cli.progress import bars_disabled, progress_console
 
 
-def _split(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
+def _split(value: str | None, option: str, example: str) -> list[str] | None:
+    """None (the default) when the option is not given, else its items."""
+    return None if value is None else comma_list(value, option, example)
 
 
 def register(app: typer.Typer) -> None:
@@ -65,6 +63,9 @@ def register(app: typer.Typer) -> None:
 
         if jobs < 1:
             raise BadInput(f"--jobs must be at least 1, got {jobs}.")
+        trait_list = _split(traits, "--traits", "final_o,final_c")
+        attribute_list = _split(attributes, "--attributes", "gender,occupation")
+        test_list = _split(tests, "--tests", "kci,chisq")
         # fail before the long computation, not after
         check_output_dir(out, inputs=(table,), kind="independence")
         df = read_table(table)
@@ -85,9 +86,9 @@ def register(app: typer.Typer) -> None:
 
             result = run_battery(
                 df,
-                traits=_split(traits),
-                attributes=_split(attributes),
-                tests=_split(tests) or [],
+                traits=trait_list,
+                attributes=attribute_list,
+                tests=test_list or [],
                 compat=compat,
                 seed=seed,
                 alpha=alpha,

@@ -64,3 +64,18 @@ def crl_config_from_file(path: Path):
         return CRLConfig.from_record(values) if record else CRLConfig.from_dict(values)
     except BadInput as exc:
         raise BadInput(f"{path}: {exc}") from None
+
+
+def comma_list(value: str, option: str, example: str) -> list[str]:
+    """The items of a comma-separated option; an empty item ('0,,1', 'personax,') is most
+    likely a typo that dropped a value, so it is refused rather than skipped."""
+    from personax.errors import BadInput
+
+    items = [v.strip() for v in value.split(",")]
+    if not any(items):
+        raise BadInput(f"{option} is empty; give e.g. '{example}'.")
+    if not all(items):
+        raise BadInput(
+            f"{option} '{value}' has an empty item; separate the values by single commas."
+        )
+    return items

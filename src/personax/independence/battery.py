@@ -435,6 +435,9 @@ def run_battery(
     if progress:
         progress(0, total)
     args = [(a, trait_cols, tests, compat, seed, bins, approx) for a in attr_cols]
+    # One task per attribute: more workers than tasks only cost start-up (`--jobs 100000` hung
+    # starting processes).
+    n_jobs = max(1, min(n_jobs, len(args)))
     if n_jobs == 1:
         outputs = (_attribute_task(*a) for a in args)
     else:
