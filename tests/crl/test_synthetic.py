@@ -400,9 +400,9 @@ def test_cli_request_larger_than_memory_exits_2_before_allocating(
     cli, tmp_path, capsys, monkeypatch, args, needle
 ):
     # --n 100000000 was killed by the operating system (exit 137) instead of refused
-    from personax.data import crl_synthetic
+    from personax import memory
 
-    monkeypatch.setattr(crl_synthetic, "_available_memory", lambda: 1_000_000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)
     out = tmp_path / "x.npz"
     assert cli("data", "crl-synthetic", *args, "--out", out) == 2
     err = capsys.readouterr().err

@@ -235,3 +235,16 @@ def test_text_embeddings_measure_the_trait_latents():
     fit = RidgeCV().fit(face[:1000], target[:1000])
     # Conscientiousness reaches the face only through expression: weaker than text.
     assert fit.score(face[1000:], target[1000:]) < 0.5
+
+
+def test_a_sample_larger_than_memory_exits_2_before_allocating(tmp_path, capsys, monkeypatch):
+    # `data sample --n 100000000` was killed by the operating system (exit 137)
+    from personax import memory
+    from personax.cli.main import main
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)
+    out = tmp_path / "a.csv"
+    assert main(["data", "sample", "--kind", "athlete", "--n", "10000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--n 10000 would need at least" in err and "GiB available" in err
+    assert not out.exists()

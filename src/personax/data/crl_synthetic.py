@@ -14,6 +14,7 @@ import numpy as np
 
 from personax.crl.dataset import SHARED_BLOCK, CRLDataset
 from personax.errors import BadInput
+from personax.memory import check_memory
 
 LATENT_PARENTS = {0: (), 1: (0,), 2: (0,), 3: (2,)}
 """Parents of the four modality latents z11, z12, z21, z22 (by index)."""
@@ -43,30 +44,6 @@ def _latent_scm(n: int, rng: np.random.Generator) -> np.ndarray:
     z21 = _standardise(z21)
     z22 = np.cos(1.5 * z21) + 0.2 * rng.laplace(0.0, 1.0, n)
     return _standardise(np.stack([z11, z12, z21, z22], axis=1))
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory this process could still get (Linux's MemAvailable), None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _check_memory(needed: int, sizes: str) -> None:
-    """Refuse, before allocating, a request whose certain minimum of memory exceeds what is
-    available: the operating system would otherwise kill the process without a word (exit
-    137). ``needed`` is a lower bound, so a feasible request is never refused."""
-    available = _available_memory()
-    if available is not None and needed > available:
-        raise BadInput(
-            f"{sizes} would need at least {needed / 2**30:.1f} GiB of memory, more than the "
-            f"{available / 2**30:.1f} GiB available; ask for fewer rows or dimensions."
-        )
 
 
 def random_invertible_mlp(dim: int, rng: np.random.Generator, layers: int = 3) -> list[np.ndarray]:
@@ -144,7 +121,7 @@ def make_tabular(
         raise BadInput(f"measurements {measurements} must be two counts of at least 1.")
     # Certainly needed at once: the float32 result, and one measurement's float64 inputs,
     # output and a square weight matrix (with its QR factor) while it is mapped.
-    _check_memory(
+    check_memory(
         sum(measurements) * n * obs_dim * 4 + 2 * n * obs_dim * 8 + 2 * obs_dim * obs_dim * 8,
         f"--n {n}" + ("" if obs_dim == TABULAR_OBS_DIM else f" and --obs-dim {obs_dim}"),
     )
@@ -341,7 +318,7 @@ def make_variant_mnist(
     if digit_measurements < 1:
         raise BadInput(f"digit_measurements must be at least 1, got {digit_measurements}.")
     # Certainly needed at once: the float32 14 × 14 images (colour digits, grey Fashion items).
-    _check_memory(n * (digit_measurements * 3 + 1) * 14 * 14 * 4, f"--n {n}")
+    check_memory(n * (digit_measurements * 3 + 1) * 14 * 14 * 4, f"--n {n}")
     if isinstance(mnist, (str, os.PathLike)):  # a folder of idx files, like mnist_dir
         mnist, mnist_dir = None, str(mnist)
     digit_images, digit_labels = mnist if mnist is not None else load_mnist(mnist_dir)

@@ -54,6 +54,7 @@ from personax import PAPER_LLMS, TRAIT_NAMES, TRAITS
 from personax.atomic import atomic_path
 from personax.data.schema import FACE_ATTRIBUTES, NUMERIC_ATTRIBUTES
 from personax.errors import BadInput
+from personax.memory import check_memory
 
 MODEL_NAME = "personax-sample"
 MODEL_VERSION = "1"
@@ -600,6 +601,8 @@ def make_sample(
         )
     if seed < 0:
         raise BadInput(f"--seed must be a non-negative integer (got {seed}).")
+    # Certainly needed at once: the float64 face and text embeddings of every row.
+    check_memory(n * (face_dim + text_dim) * 8, f"--n {n}")
     streams = np.random.SeedSequence([seed, KINDS.index(kind)]).spawn(6)
     rng_latent, rng_attr, rng_missing, rng_scores, rng_emb, rng_context = (
         np.random.default_rng(s) for s in streams
