@@ -220,8 +220,7 @@ def train_method(
     # Checked for every method: the baselines would otherwise shrink or ignore a negative size.
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
-    sizes = config or CRLConfig()
-    check_code_sizes(dataset, shared_dims, sizes.noise_dims, sizes.single_noise_dims)
+    check_code_sizes(dataset, shared_dims, config or CRLConfig())
     if method == "personax":
         return train_crl(
             dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint

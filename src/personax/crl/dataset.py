@@ -26,6 +26,8 @@ from personax.errors import BadInput
 if TYPE_CHECKING:  # pandas is only needed by crl_dataset_from_table
     import pandas as pd
 
+    from personax.crl.config import CRLConfig
+
 MODALITY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 MEASUREMENT_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\.(0|[1-9][0-9]*)$")
 OPTIONAL_KEYS = ("latents", "latent_names", "graph", "latent_modalities", "ids")
@@ -432,9 +434,7 @@ def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
     return {name: dims[name] for name in ds.modalities}
 
 
-def check_code_sizes(
-    ds: CRLDataset, shared_dims: int, noise_dims: int, single_noise_dims: int
-) -> None:
+def check_code_sizes(ds: CRLDataset, shared_dims: int, config: CRLConfig) -> None:
     """Refuse codes wider than the measurements they are read from: an η wider than its
     measurement, or more shared latents than the widest measurement has columns, cannot be
     told apart from the rest and only costs memory (``--noise-dims 100000`` ran out of it).
@@ -450,14 +450,12 @@ def check_code_sizes(
             "measurement; shared latents cannot outnumber what is measured."
         )
     for name, xs in ds.measurements.items():
-        size, option = (
-            (noise_dims, "--noise-dims")
-            if len(xs) > 1
-            else (single_noise_dims, "single_noise_dims")
+        # η of a multi-measurement modality is --noise-dims; of a single one, single_noise_dims.
+        field, option = (
+            ("noise_dims", "--noise-dims") if len(xs) > 1 else ("single_noise_dims",) * 2
         )
-        width = min(int(x.shape[1]) for x in xs)
-        default = defaults.noise_dims if len(xs) > 1 else defaults.single_noise_dims
-        if size > max(width, default):
+        size, width = getattr(config, field), min(int(x.shape[1]) for x in xs)
+        if size > max(width, getattr(defaults, field)):
             raise BadInput(
                 f"{option} {size} is more than the width {width} of the narrowest measurement "
                 f"of modality '{name}'; η cannot carry more than a measurement holds."
