@@ -182,7 +182,7 @@ def test_bench_impossible_shared_dims_exit_2(tmp_path, capsys, benchmark, value)
         ("--seeds", ",", "--seeds is empty"),
         ("--methods", "personax,", "--methods 'personax,' has an empty item"),
         ("--max-seconds", "nan", "--max-seconds nan: "),
-        ("--shared-dims", "9", "--shared-dims 9 is too many for the tabular benchmark"),
+        ("--shared-dims", "9", "--shared-dims 9 is too many for tabular measurements of 10"),
     ],
 )
 def test_bench_bad_options_exit_2(tmp_path, capsys, option, value, needle):

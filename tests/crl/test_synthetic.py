@@ -63,7 +63,7 @@ def test_tabular_round_trip(tmp_path):
 
 
 def test_tabular_bad_arguments():
-    with pytest.raises(BadInput, match="obs-dim"):
+    with pytest.raises(BadInput, match="measurements of 3 dimensions: .* at most 1 shared"):
         make_tabular(n=10, obs_dim=3, shared_dims=2)
     with pytest.raises(BadInput, match="--n"):
         make_tabular(n=2)
@@ -345,7 +345,7 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
         (["--benchmark", "tabular", "--n", "2"], "--n"),
         # 3 to 11 rows used to be written, then refused by crl train
         (["--benchmark", "tabular", "--n", "11"], "--n must be at least 12 rows"),
-        (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "--obs-dim"),
+        (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "of 2 dimensions"),
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
         (["--benchmark", "variant-mnist", "--digit-classes", "3,3"], "lists 3 more than once"),
     ],
@@ -407,3 +407,22 @@ def test_cli_request_larger_than_memory_exits_2_before_allocating(
     assert cli("data", "crl-synthetic", *args, "--out", out) == 2
     err = capsys.readouterr().err
     assert needle in err and "GiB available" in err and not out.exists()
+
+
+def test_tabular_data_command_does_not_import_torch(tmp_path):
+    # torch takes seconds to import; making tabular data needs none of it.
+    import subprocess
+    import sys
+
+    out = tmp_path / "t.npz"
+    script = (
+        "import sys\n"
+        "from personax.cli.main import main\n"
+        f"code = main(['data', 'crl-synthetic', '--benchmark', 'tabular', '--n', '40', "
+        f"'--out', {str(out)!r}])\n"
+        "assert code == 0, code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert out.exists()

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a synthetic CRL benchmark with its ground truth (latents, names, graph)."""
         from personax.atomic import check_output_file
-        from personax.crl.dataset import save_crl_dataset
+        from personax.crl.dataset import MIN_ROWS, save_crl_dataset
         from personax.errors import BadInput
 
         if benchmark not in BENCHMARKS:
@@ -77,8 +77,6 @@ def register(app: typer.Typer) -> None:
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
         check_output_file(out)  # before generating, which can take minutes
-        from personax.crl.train import MIN_ROWS
-
         # Fewer rows make a file that crl train then refuses (it splits train/val/test).
         if n < MIN_ROWS:
             raise BadInput(

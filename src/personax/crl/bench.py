@@ -91,7 +91,7 @@ def run_benchmark(
     resumes the running one; a state left by other settings is discarded.
     """
     from personax.crl.baselines import METHODS, train_method
-    from personax.crl.train import MIN_ROWS
+    from personax.crl.dataset import MIN_ROWS
 
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -104,14 +104,9 @@ def run_benchmark(
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
     if benchmark == "tabular":
-        from personax.data.crl_synthetic import TABULAR_OBS_DIM
+        from personax.data.crl_synthetic import check_tabular_sizes
 
-        # Each measurement must stay an invertible map of its 2 latents, s and η.
-        if shared_dims > TABULAR_OBS_DIM - 2:
-            raise BadInput(
-                f"--shared-dims {shared_dims} is too many for the tabular benchmark, whose "
-                f"measurements have {TABULAR_OBS_DIM} dimensions: at most {TABULAR_OBS_DIM - 2}."
-            )
+        check_tabular_sizes(shared_dims)  # up front: the data are made only seed by seed
     data_options = dict(data_options or {})
     if shared_dims:
         data_options["shared_dims"] = shared_dims

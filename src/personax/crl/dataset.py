@@ -34,6 +34,11 @@ OPTIONAL_KEYS = ("latents", "latent_names", "graph", "latent_modalities", "ids")
 SHARED_BLOCK = "shared"
 """The `latent_modalities` entry of a latent that every modality shares."""
 
+# The fewest rows whose train/val/test split leaves validation and test 2 rows each: a
+# validation batch of one row is skipped (no finite loss), and a correlation needs 2 rows.
+# Kept here, not in crl.train, so that making tabular data does not import torch.
+MIN_ROWS = 12
+
 # Fixed timestamp of every member of a written .npz, so that equal data give equal bytes.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -27,12 +27,8 @@ from torch import nn
 
 from personax.atomic import atomic_path, beside_output, write_bytes, write_json, write_text
 from personax.crl.config import CRLConfig
-from personax.crl.dataset import CRLDataset, check_latent_dims, split_indices
+from personax.crl.dataset import MIN_ROWS, CRLDataset, check_latent_dims, split_indices
 from personax.errors import BadInput
-
-# The fewest rows whose train/val/test split leaves validation and test 2 rows each: a
-# validation batch of one row is skipped (no finite loss), and a correlation needs 2 rows.
-MIN_ROWS = 12
 
 # A running restart is checkpointed at most this often (and at the end of every restart): a
 # checkpoint is a few MB, small next to a minute of training, but not worth every epoch.

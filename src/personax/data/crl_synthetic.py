@@ -76,6 +76,23 @@ TABULAR_OBS_DIM = 10
 """Default dimension of each tabular measurement (`data crl-synthetic --obs-dim`)."""
 
 
+def check_tabular_sizes(shared_dims: int, obs_dim: int = TABULAR_OBS_DIM) -> None:
+    """Refuse shared latents a tabular measurement of ``obs_dim`` columns cannot hold.
+
+    Each measurement is an invertible map of its modality's 2 latents, the shared ones and its
+    η, so it needs at least ``2 + shared_dims`` columns. The message names the measurement
+    width, not a flag: ``bench crl`` has no ``--obs-dim``, ``data crl-synthetic`` has.
+    """
+    if shared_dims < 0:
+        raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
+    if shared_dims > obs_dim - 2:
+        raise BadInput(
+            f"--shared-dims {shared_dims} is too many for tabular measurements of {obs_dim} "
+            f"dimensions: each holds its modality's 2 latents and the shared ones invertibly, "
+            f"so at most {max(obs_dim - 2, 0)} shared latents fit."
+        )
+
+
 def make_tabular(
     n: int = 10000,
     seed: int = 0,
@@ -108,13 +125,7 @@ def make_tabular(
     """
     if n < 3:
         raise BadInput(f"--n must be at least 3, got {n}.")
-    if shared_dims < 0:
-        raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
-    if obs_dim < 2 + shared_dims:
-        raise BadInput(
-            f"--obs-dim {obs_dim} is too small: each measurement needs at least 2 + shared "
-            f"({2 + shared_dims}) dimensions to stay invertible."
-        )
+    check_tabular_sizes(shared_dims, obs_dim)
     if not 0.0 <= single_noise_scale <= 10.0:
         raise BadInput(f"single_noise_scale must be in [0, 10], got {single_noise_scale}.")
     if len(measurements) != 2 or min(measurements) < 1:
