@@ -193,3 +193,18 @@ def test_an_entry_recorded_later_counts_as_the_runs_own(tmp_path):
     plain.mkdir()
     record_in_output(plain, "report.html")  # not a personax folder: nothing written
     assert list(plain.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_output_dir_under_a_file_is_bad_input_not_a_crash(tmp_path, depth):
+    from personax.atomic import check_output_dir, check_output_file
+    from personax.errors import BadInput
+
+    blocker = tmp_path / "results.parquet"
+    blocker.write_text("keep me")
+    target = blocker.joinpath(*["sub"] * depth)
+    with pytest.raises(BadInput, match="results.parquet is a file, not a folder"):
+        check_output_dir(target)
+    with pytest.raises(BadInput, match="results.parquet is a file, not a folder"):
+        check_output_file(target / "out.csv")
+    assert blocker.read_text() == "keep me"

@@ -112,13 +112,21 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.is_dir():
         raise BadInput(f"--out {target} is a folder; give the file to write.")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise BadInput(f"--out {target}: {parent} is a file, not a folder.")
-            break
+    check_parents_are_folders(target)
     _check_writable(target, f"--out {target}")
     return target
+
+
+def check_parents_are_folders(target: Path, option: str = "--out") -> None:
+    """Raise BadInput when the nearest existing ancestor of ``target`` is a file: creating the
+    missing folders would otherwise fail with a bare FileExistsError after the checks."""
+    from personax.errors import BadInput
+
+    for parent in Path(target).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInput(f"{option} {target}: {parent} is a file, not a folder.")
+            return
 
 
 def _check_writable(target: Path, name: str) -> None:
@@ -183,6 +191,7 @@ def check_output_dir(
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise BadInput(f"{target}: the output must be a folder, but a file exists at that path.")
+    check_parents_are_folders(target)
     marker = target / OUTPUT_MARKER
     if target.is_dir() and any(target.iterdir()) and not marker.exists():
         raise BadInput(

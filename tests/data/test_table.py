@@ -80,3 +80,27 @@ def test_csv_header_naming_a_column_twice_is_refused(tmp_path, header):
     name = header.split(",")[-1]
     with pytest.raises(BadInput, match=f"column '{name}' twice"):
         read_raw_table(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "row"),
+    [
+        # One field too many in the first data row: pandas would take ids as the row index.
+        ("id,final_o,final_c\np1,2,3,1\np2,1,2\np3,3,1\n", 1),
+        ("id,final_o,final_c\np1,2,3\np2,1,2\np3,3,1,9\n", 3),
+    ],
+)
+def test_a_row_longer_than_the_header_is_refused_with_its_number(tmp_path, text, row):
+    path = tmp_path / "ragged.csv"
+    path.write_text(text)
+    with pytest.raises(BadInput, match=f"row {row} has 4 fields but the header names 3 columns"):
+        read_raw_table(path)
+
+
+def test_short_rows_and_quoted_separators_still_read(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text('id,final_o,note\np1,2,"a, b"\np2,\n')
+    table = read_raw_table(path)
+    assert table["id"].tolist() == ["p1", "p2"]
+    assert table["note"].iloc[0] == "a, b"
+    assert pd.isna(table["final_o"].iloc[1])

@@ -240,6 +240,8 @@ def test_short_categories_are_kept(project, minilm, tmp_path):
         ("chatgpt_o", 9, "outside 0..3"),
         ("chatgpt_o", -1, "outside 0..3"),
         ("final_o", 7.0, "outside 1..3"),
+        # A text cell in a per-LLM score column once made it an attribute, dropped unchecked.
+        ("chatgpt_o", "high", "trait score 'high' is not a number"),
     ],
 )
 def test_invalid_trait_scores_are_refused(project, minilm, tmp_path, column, value, needle):

@@ -59,12 +59,16 @@ def test_run_status_aggregate_evaluate(tmp_path, llm_server, capsys, monkeypatch
         (lambda d: ["--roster", d / "bad_roster.csv"], "missing the column(s) context"),
         (lambda d: ["--models", d / "nokey.toml"], "names the environment variable PX_ABSENT_KEY"),
         (lambda d: ["--prompt", "number-l4-inc"], "unknown prompt format 'number-l4-inc'"),
-        (lambda d: ["--repeats", "0"], "--repeats must be at least 1"),
+        (lambda d: ["--repeats", "0"], "--repeats must be from 1 to 1000 (got 0)"),
+        # A huge count used to build a plan of every cell in memory before any check.
+        (lambda d: ["--repeats", "1000000000"], "--repeats must be from 1 to 1000"),
+        (lambda d: ["--store", d / "key" / "s.sqlite"], "key is a file, not a folder"),
     ],
 )
 def test_run_bad_input_exits_2(tmp_path, llm_server, capsys, make_input, message):
     server = llm_server()
     (tmp_path / "bad_roster.csv").write_text("id,name\na,Ann\n")
+    (tmp_path / "key").write_bytes(b"k" * 32)
     write_models(tmp_path / "nokey.toml", server, api_key_env="PX_ABSENT_KEY")
     roster = tmp_path / "roster.csv"
     make_roster(2).to_csv(roster, index=False)

@@ -44,7 +44,7 @@ from personax.build.images import (
 from personax.build.privacy import key_fingerprint, obfuscate, pseudonyms
 from personax.build.text import EmbeddingCache, TextEmbedder, embed_texts, trait_documents
 from personax.data import column_groups, read_table
-from personax.data.table import roster_ids
+from personax.data.table import LLM_TRAIT_RE, roster_ids
 from personax.errors import BadInput
 
 Progress = Callable[[str, int, int], None]
@@ -140,7 +140,10 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     if dup.any():
         raise BadInput(f"{path}: traits id '{ids[dup].iloc[0]}' appears more than once.")
     groups = column_groups(traits)
-    columns = list(groups.llm_traits) + list(groups.final_traits)
+    # A score column holding text counts as an attribute in column_groups; in a traits table it
+    # is a bad score, so it goes to the check below instead of being left out of the dataset.
+    text_scores = [c for c in groups.attributes if LLM_TRAIT_RE.match(c)]
+    columns = list(groups.llm_traits) + text_scores + list(groups.final_traits)
     if not columns:
         raise BadInput(f"{path}: traits table has no <llm>_<t> or final_<t> columns.")
     traits = traits[["id", *columns]].copy()
@@ -152,7 +155,7 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     if not report.ok:
         raise BadInput(report.summary())
     traits["id"] = ids.astype(str)
-    for col in groups.llm_traits:  # integer levels with holes stay integers (nullable)
+    for col in (*groups.llm_traits, *text_scores):  # integer levels with holes stay integers
         values = pd.to_numeric(traits[col], errors="coerce")
         whole = values.dropna()
         if (whole == np.round(whole)).all():

@@ -7,9 +7,11 @@ embedding columns holding fixed-length float lists.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +126,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             raise BadInput(f"{p}: the file is empty.")
         sep = "\t" if p.suffix.lower() == ".tsv" else ","
         id_columns = {c: str for c in _unique_header(p, sep) if canonical_name(c) == "id"}
-        return pd.read_csv(p, sep=sep, dtype=id_columns, keep_default_na=True, low_memory=False)
+        return _read_csv_strict(p, sep, id_columns)
     except BadInput:
         raise
     except pd.errors.EmptyDataError as exc:
@@ -134,6 +136,41 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInput(f"{p}: cannot be read as {kind} file ({type(exc).__name__}).") from exc
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise BadInput(f"{p}: cannot be read ({type(exc).__name__}: {exc}).") from exc
+
+
+def _read_csv_strict(path: Path, sep: str, dtype: dict) -> pd.DataFrame:
+    """Read a CSV, refusing a row with more fields than the header.
+
+    pandas silently takes the first column as the row index when the first data row has one
+    field too many, shifting every value one column (ids lost); ``index_col=False`` turns that
+    into a warning, made an error here with the offending line named.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                path, sep=sep, dtype=dtype, keep_default_na=True, low_memory=False, index_col=False
+            )
+        except (pd.errors.ParserWarning, pd.errors.ParserError):
+            line = _first_long_line(path, sep)
+            if line is None:
+                raise
+            raise BadInput(
+                f"{path}: row {line[0]} has {line[1]} fields but the header names {line[2]} "
+                "columns."
+            ) from None
+
+
+def _first_long_line(path: Path, sep: str) -> tuple[int, int, int] | None:
+    """(row number, counting data rows from 1; its field count; the header's) of the first row
+    longer than the header."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        rows = csv.reader(handle, delimiter=sep)
+        header = next(rows, [])
+        for number, row in enumerate(rows, start=1):
+            if len(row) > len(header):
+                return number, len(row), len(header)
+    return None
 
 
 def _unique_header(path: Path, sep: str) -> list[str]:

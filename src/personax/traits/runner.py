@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from personax.atomic import check_parents_are_folders
 from personax.data import read_table
 from personax.data.table import roster_ids
 from personax.errors import BadInput
@@ -34,6 +35,7 @@ from personax.traits.store import (
 )
 
 ROSTER_COLUMNS = ("id", "name", "context")
+MAX_REPEATS = 1000  # far more than a study asks each LLM; bounds the plan held in memory
 
 
 def load_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -256,11 +258,13 @@ def run_inference(
 
     ``on_plan(planned, to_ask)`` is called once the plan is known (for a progress bar).
     """
-    if repeats < 1:
-        raise BadInput(f"--repeats must be at least 1 (got {repeats}).")
+    if not 1 <= repeats <= MAX_REPEATS:
+        # The plan is a list of every cell: a huge count would fill memory before any request.
+        raise BadInput(f"--repeats must be from 1 to {MAX_REPEATS} (got {repeats}).")
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency must be at least 1 (got {concurrency}).")
     path = Path(store_path)
+    check_parents_are_folders(path, "--store")
     path.parent.mkdir(parents=True, exist_ok=True)
     check_store_file(path, create=True)  # a foreign file gets no lock file next to it either
     with _StoreLock(path), TraitStore(path, create=True) as store:
