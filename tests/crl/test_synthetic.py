@@ -346,6 +346,9 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
         # 3 to 11 rows used to be written, then refused by crl train
         (["--benchmark", "tabular", "--n", "11"], "--n must be at least 12 rows"),
         (["--benchmark", "tabular", "--obs-dim", "2", "--shared-dims", "1"], "of 2 dimensions"),
+        # below 2 columns the message used to blame --shared-dims, which was never given
+        (["--benchmark", "tabular", "--obs-dim", "0"], "--obs-dim must be at least 2, got 0"),
+        (["--benchmark", "tabular", "--obs-dim", "-2"], "--obs-dim must be at least 2"),
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
         (["--benchmark", "variant-mnist", "--digit-classes", "3,3"], "lists 3 more than once"),
     ],

@@ -83,6 +83,11 @@ def check_tabular_sizes(shared_dims: int, obs_dim: int = TABULAR_OBS_DIM) -> Non
     η, so it needs at least ``2 + shared_dims`` columns. The message names the measurement
     width, not a flag: ``bench crl`` has no ``--obs-dim``, ``data crl-synthetic`` has.
     """
+    if obs_dim < 2:  # only data crl-synthetic sets it; bench crl keeps the default
+        raise BadInput(
+            f"--obs-dim must be at least 2, got {obs_dim}: each measurement holds "
+            "its modality's 2 latents."
+        )
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be 0 or more, got {shared_dims}.")
     if shared_dims > obs_dim - 2:
