@@ -27,6 +27,16 @@ def test_sample_same_seed_same_bytes_csv(tmp_path):
     assert outs[0].read_bytes() == outs[1].read_bytes()
 
 
+def test_sample_tsv_is_tab_separated_and_reads_back(tmp_path):
+    # the table went through a temporary name without the .tsv suffix and came out with commas
+    out = tmp_path / "celebrity.tsv"
+    assert main(["data", "sample", "--kind", "celebrity", "--n", "40", "--out", str(out)]) == 0
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert "\t" in header and "," not in header
+    assert len(read_table(out)) == 40
+    assert main(["data", "validate", str(out)]) == 0
+
+
 def test_sample_bad_suffix_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "x.xlsx"
     assert main(["data", "sample", "--n", "10", "--out", str(out)]) == 2

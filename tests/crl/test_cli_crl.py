@@ -260,6 +260,18 @@ def test_bad_config_file_exit_2(npz, tmp_path, capsys, content, needle):
     assert needle in err and str(path) in err and not out.exists()
 
 
+def test_network_too_large_for_memory_exits_2(npz, tmp_path, capsys):
+    # hidden 10⁷ used to fail with an allocation error (exit 1) when the layers were built
+    path = tmp_path / "c.json"
+    path.write_text('{"hidden": 10000000}')
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--config", str(path), "--out", str(out)]
+    assert main(["crl", "train", str(npz), *args]) == 2
+    err = capsys.readouterr().err
+    assert "hidden 10000000 with 2 layers" in err and "GiB of memory" in err
+    assert not out.exists()
+
+
 def test_train_refuses_an_out_folder_holding_its_input(npz, tmp_path, capsys):
     run = tmp_path / "run"
     dims = ["--latent-dims", "m1=2,m2=2", *FAST]

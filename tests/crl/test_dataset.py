@@ -156,6 +156,19 @@ def test_inf_latents(tmp_path):
         load_crl_dataset(path)
 
 
+def test_constant_true_latent_is_refused(tmp_path):
+    # it used to be accepted, and scored MCC 0 whatever the model learned
+    latents = np.column_stack([np.arange(5.0), np.full(5, 3.0)])
+    path = _write_npz(
+        tmp_path / "x.npz",
+        **{"a.0": np.arange(10.0).reshape(5, 2)},
+        latents=latents,
+        latent_names=np.array(["z1", "z2"]),
+    )
+    with pytest.raises(BadInput, match=r"latents column 1 \('z2'\) is constant \(3\)"):
+        load_crl_dataset(path)
+
+
 def test_latent_rows_mismatch(tmp_path):
     path = _write_npz(tmp_path / "x.npz", **{"a.0": np.zeros((5, 2))}, latents=np.zeros((4, 2)))
     with pytest.raises(BadInput, match="latents has 4 rows"):
@@ -265,7 +278,7 @@ def _table():
 
 def test_from_table():
     df = _table()
-    latents = pd.DataFrame({"a": np.arange(6.0), "b": np.ones(6)})
+    latents = pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0) ** 2})
     ds = crl_dataset_from_table(
         df, {"face": ["face_emb"], "text": ["chatgpt_text_emb", "gemini_text_emb"]}, latents
     )

@@ -21,7 +21,7 @@ def _frame():
     )
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
 def test_round_trip(tmp_path, suffix):
     path = write_table(_frame(), tmp_path / f"t{suffix}")
     back = read_table(path)

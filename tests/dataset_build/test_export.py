@@ -242,6 +242,8 @@ def test_short_categories_are_kept(project, minilm, tmp_path):
         ("final_o", 7.0, "outside 1..3"),
         # A text cell in a per-LLM score column once made it an attribute, dropped unchecked.
         ("chatgpt_o", "high", "trait score 'high' is not a number"),
+        # validate only warns on it; a published 0 was a fourth level below the 1..3 scale
+        ("final_o", 0.0, "': aggregated score 0 is not a level of the 1..3 scale"),
     ],
 )
 def test_invalid_trait_scores_are_refused(project, minilm, tmp_path, column, value, needle):
@@ -363,8 +365,12 @@ def test_cli_build_and_reveal(built, minilm, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("personax.build.export.TextEmbedder", lambda model=None: minilm)
     out = tmp_path / "cli-ds"
     assert main([str(a) for a in _cli_args(project, out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "2 missing, 1 unreadable" in printed
+    # the builder learns which file to fix (it used to get only the count)
+    (bad,) = project.unreadable_image_ids
+    assert f"warning: unreadable image {project.images}/{bad}." in captured.err
     assert "llama: 1 person without descriptions" in printed
     revealed = tmp_path / "revealed.parquet"
     code = main(

@@ -59,6 +59,8 @@ def test_missing_and_unreadable_images_are_counted(tmp_path):
     )
     assert result.present.tolist() == [True, True, False, False, False, False]
     assert result.unreadable == ("c",)
+    (named,) = result.unreadable_files  # the file and why, for the builder to fix
+    assert named.startswith(f"{tmp_path / 'c.webp'}: ") and len(named) > len(str(tmp_path)) + 9
     assert result.missing == ("d", "../a", "")
     assert np.isnan(result.matrix[2:]).all() and np.isfinite(result.matrix[:2]).all()
     assert seen[-1] == ("image embeddings", 6, 6)

@@ -81,6 +81,13 @@ def test_discover_split_keeps_held_out_rows(tmp_path, latents_csv, capsys):
         (["--alpha", "1.5"], "alpha"),
         (["--split", "holdout"], "no row has split 'holdout'"),
         (["--require", "z_face_0>s_0", "--roots", "s_0"], "root 's_0'"),
+        # empty items used to be skipped silently (a dropped name is most likely a typo)
+        (["--columns", "s_0,,z_face_0"], "--columns 's_0,,z_face_0' has an empty item"),
+        (["--columns", ","], "--columns is empty"),
+        (["--roots", ","], "--roots is empty"),
+        (["--tiers", ";;"], "--tiers ';;' has an empty tier"),
+        (["--tiers", "s_0;;z_face_0"], "has an empty tier"),
+        (["--tiers", "s_0,;z_face_0"], "--tiers 's_0,' has an empty item"),
     ],
 )
 def test_discover_bad_input_exit_2(tmp_path, latents_csv, capsys, extra, fragment):
@@ -90,6 +97,45 @@ def test_discover_bad_input_exit_2(tmp_path, latents_csv, capsys, extra, fragmen
     assert fragment in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "graph.json").exists()
+
+
+def test_discover_tiers_still_parse(tmp_path, latents_csv):
+    out = tmp_path / "o"
+    tiers = "s_0;z_text_0;z_face_0,z_face_1"
+    assert main(["discover", str(latents_csv), "--tiers", tiers, "--out", str(out)]) == 0
+    graph = json.loads((out / "graph.json").read_text())
+    assert set(graph["nodes"]) == {"s_0", "z_text_0", "z_face_0", "z_face_1"}
+
+
+def test_discover_refuses_a_numeric_column_with_one_text_cell(tmp_path, latents_csv, capsys):
+    # without --columns it used to leave the column out of the graph without a word
+    df = pd.read_csv(latents_csv)
+    df["z_face_1"] = df["z_face_1"].astype(object)
+    df.loc[7, "z_face_1"] = "oops"
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "column 'z_face_1' holds numbers except the text 'oops' (first at data row 8" in err
+    # a real text column is still left out quietly
+    df.loc[7, "z_face_1"] = 0.5
+    df["name"] = [f"person {i}" for i in range(len(df))]
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 0
+    graph = json.loads((tmp_path / "o" / "graph.json").read_text())
+    assert "name" not in graph["nodes"] and "z_face_1" in graph["nodes"]
+
+
+def test_discover_refuses_duplicated_ids_and_impossible_scores(tmp_path, latents_csv, capsys):
+    df = pd.read_csv(latents_csv)
+    df.loc[9, "id"] = "p3"
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 2
+    assert "row 10, column 'id': duplicated id 'p3' (first in row 4)" in capsys.readouterr().err
+    df.loc[9, "id"] = "p9"
+    df["final_o"] = np.where(np.arange(len(df)) == 2, 5.0, 1.0 + (np.arange(len(df)) % 3))
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 2
+    assert "row 3, column 'final_o': aggregated score 5 is outside 1..3" in capsys.readouterr().err
 
 
 def test_discover_nan_is_bad_input(tmp_path, latents_csv, capsys):

@@ -132,6 +132,30 @@ def test_zero_trait_scores_are_missing() -> None:
     assert frame.n.iloc[0] == int((scores > 0).sum())
 
 
+def test_zero_scores_of_a_per_llm_attribute_are_missing_too() -> None:
+    # used as an attribute, a per-LLM score kept 0 ("insufficient information") as a level
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=200)
+    final = rng.integers(1, 4, size=200).astype(float)
+    df = pd.DataFrame({"final_o": final, "chatgpt_c": scores})
+    frame = run_battery(df, attributes=["chatgpt_c"], tests=("chisq",)).results
+    assert frame.n.iloc[0] == int((scores > 0).sum())
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda df: df.assign(id=["p0", *df["id"].iloc[:-1]]), "duplicated id 'p0'"),
+        (lambda df: df.assign(final_o=df["final_o"].where(df.index != 4, 7.0)), "outside 1..3"),
+        (lambda df: df.assign(chatgpt_o=[9, *[1] * (len(df) - 1)]), "outside 0..3"),
+    ],
+)
+def test_tables_that_data_validate_refuses_are_refused(table, change, fragment) -> None:
+    # independence used to test them: a person counted twice, a score no LLM can give
+    with pytest.raises(BadInput, match=fragment):
+        run_battery(change(table.assign(id=[f"p{i}" for i in range(len(table))])))
+
+
 def test_write_battery_outputs(table: pd.DataFrame, tmp_path) -> None:
     df = table.copy()
     result = run_battery(df, traits=["final_o", "chatgpt_o", "gemini_o"], tests=("kci", "chisq"))

@@ -97,3 +97,14 @@ def test_cli_list_options_refuse_empty_items(tmp_path, capsys) -> None:
     assert main(["independence", str(table), "--attributes", " ", "--out", str(out)]) == 2
     assert "--attributes is empty" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_duplicated_id_names_both_rows(tmp_path, capsys) -> None:
+    df = personax_like(60, seed=2)
+    df.loc[5, "id"] = df.loc[1, "id"]
+    table = tmp_path / "t.csv"
+    df.to_csv(table, index=False)
+    assert main(["independence", str(table), "--tests", "chisq", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"t.csv: row 6, column 'id': duplicated id '{df.loc[1, 'id']}' (first in row 2)." in err
+    assert not (tmp_path / "o").exists()

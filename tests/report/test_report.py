@@ -139,6 +139,19 @@ def test_cli_report_exit_codes(cli, tmp_path, tiny_run):
         assert target.read_bytes() == before
 
 
+def test_cli_report_onto_a_folder_exits_2(cli, tmp_path, tiny_run, capsys):
+    # it used to render the whole report, then fail with exit 1 at the final rename
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.out_dir, copy)
+    target = copy / "report.html"
+    target.unlink()
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    assert cli("report", str(copy)) == 2
+    assert "report.html is a folder" in capsys.readouterr().err
+    assert (target / "keep.txt").read_text() == "mine"
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=40), st.floats(allow_nan=True, allow_infinity=True) | st.integers())
 def test_every_cell_is_escaped(text, number):

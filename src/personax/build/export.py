@@ -82,6 +82,8 @@ class BuildReport:
     attributes: tuple[str, ...]
     unique_attribute_rows: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # "<path>: <reason>" per unreadable image; for the builder's console only (raw ids).
+    unreadable_images: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -162,6 +164,14 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
             traits[col] = values.astype("Int64")
     for col in groups.final_traits:
         traits[col] = pd.to_numeric(traits[col], errors="coerce").astype("float64")
+        # validate only warns (a table is still readable), but a published 0 would enter
+        # every analysis as a fourth level below 1; the aggregate of all-zero answers is missing.
+        zero = np.flatnonzero((traits[col] == 0).to_numpy())
+        if zero.size:
+            raise BadInput(
+                f"{path}: row {zero[0] + 1}, column '{col}': aggregated score 0 is not a level of "
+                "the 1..3 scale; leave the cell empty when every LLM answered 0."
+            )
     return traits, columns
 
 
@@ -437,10 +447,12 @@ def build_dataset(
     # Image embeddings.
     encoder_name = None
     images_missing = images_unreadable = 0
+    unreadable_images: tuple[str, ...] = ()
     if images is not None and encoder is not None:
         result = embed_images(ids, images, encoder, progress=progress)
         encoder_name = result.encoder
         images_missing, images_unreadable = len(result.missing), len(result.unreadable)
+        unreadable_images = result.unreadable_files
         embeddings["face_emb"] = (np.nan_to_num(result.matrix), result.present)
 
     # Privacy: pseudonyms and rotations; rows sorted by pseudonym.
@@ -515,4 +527,5 @@ def build_dataset(
         attributes=tuple(attributes),
         unique_attribute_rows=unique_rows,
         warnings=tuple(warnings),
+        unreadable_images=unreadable_images,
     )

@@ -197,6 +197,8 @@ class ImageEmbeddings:
     missing: tuple[str, ...]
     unreadable: tuple[str, ...]
     encoder: str
+    # "<path>: <reason>" for each unreadable file, so the builder can find and fix it
+    unreadable_files: tuple[str, ...] = ()
 
 
 def embed_images(
@@ -217,6 +219,7 @@ def embed_images(
     present = np.zeros(n, dtype=bool)
     missing: list[str] = []
     unreadable: list[str] = []
+    unreadable_files: list[str] = []
     if progress:
         progress("image embeddings", 0, n)
     for start in range(0, n, batch_size):
@@ -231,8 +234,15 @@ def embed_images(
                     im.load()
                     images.append(im.convert("RGB"))
                 rows.append(i)
-            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+            except (
+                OSError,
+                UnidentifiedImageError,
+                ValueError,
+                Image.DecompressionBombError,
+            ) as exc:
                 unreadable.append(str(person_ids[i]))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                unreadable_files.append(f"{path}: {reason}")
         if images:
             feats = np.asarray(encoder.encode(images), dtype=np.float32)
             if feats.shape != (len(images), encoder.dim):
@@ -250,4 +260,5 @@ def embed_images(
         missing=tuple(missing),
         unreadable=tuple(unreadable),
         encoder=encoder.name,
+        unreadable_files=tuple(unreadable_files),
     )

@@ -10,6 +10,9 @@ from personax.cli.groups import data_app
 from personax.cli.options import seed_option, unused_seed_option
 from personax.cli.progress import rich_progress
 
+# The console names this many unreadable images; a broken folder could hold thousands.
+UNREADABLE_SHOWN = 5
+
 
 def register(app: typer.Typer) -> None:
     @app.command("build")
@@ -93,6 +96,12 @@ def register(app: typer.Typer) -> None:
                 f"  images ({report.image_encoder}): {report.images_missing} missing, "
                 f"{report.images_unreadable} unreadable (empty face_emb)"
             )
+            shown = report.unreadable_images[:UNREADABLE_SHOWN]
+            for line in shown:
+                typer.echo(f"  warning: unreadable image {line}", err=True)
+            if len(report.unreadable_images) > len(shown):
+                rest = len(report.unreadable_images) - len(shown)
+                typer.echo(f"  warning: ... and {rest} more unreadable images", err=True)
         if report.unique_attribute_rows:
             typer.echo(
                 f"  note: {report.unique_attribute_rows} of {report.rows} rows are unique on "

@@ -7,16 +7,28 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import crl_app
-from personax.cli.options import crl_config_from_file, seed_option
+from personax.cli.options import comma_list, crl_config_from_file, seed_option
 from personax.cli.progress import rich_progress
 
 
-def _parse_tiers(text: str | None) -> list[list[str]] | None:
-    from personax.discovery.knowledge import parse_name_list
+def _names(text: str | None, option: str, example: str) -> list[str]:
+    """The items of a name-list option (none when it is not given); an empty item is refused,
+    as everywhere else, because it most likely is a typo that dropped a name."""
+    return [] if text is None else comma_list(text, option, example)
 
-    if text is None or not text.strip():
+
+def _parse_tiers(text: str | None) -> list[list[str]] | None:
+    from personax.errors import BadInput
+
+    if text is None:
         return None
-    return [list(parse_name_list(tier)) for tier in text.split(";") if tier.strip()]
+    tiers = [tier.strip() for tier in text.split(";")]
+    if not all(tiers):
+        raise BadInput(
+            f"--tiers '{text}' has an empty tier; separate the tiers by single semicolons, "
+            "e.g. 'z11,z21;z12,z22'."
+        )
+    return [comma_list(tier, "--tiers", "z11,z21;z12,z22") for tier in tiers]
 
 
 def register(app: typer.Typer) -> None:
@@ -62,22 +74,25 @@ def register(app: typer.Typer) -> None:
         """PC causal discovery with background knowledge that always holds in the output."""
         from personax.atomic import check_output_dir, output_dir
         from personax.data.table import read_raw_table
+        from personax.data.validate import refuse_bad_ids_and_scores
         from personax.discovery import discover, write_graph
 
         check_output_dir(out, inputs=(table,), kind="discover")
-        from personax.discovery.knowledge import parse_edge_list, parse_name_list
+        from personax.discovery.knowledge import parse_edge_list
         from personax.discovery.search import select_split
         from personax.errors import BadInput
 
         if max_rows_kci < 10:
             raise BadInput(f"--max-rows-kci must be at least 10, got {max_rows_kci}.")
-        df = select_split(read_raw_table(table), split, source=str(table))
+        raw = read_raw_table(table)
+        refuse_bad_ids_and_scores(raw, str(table))  # before the split: rows as in the file
+        df = select_split(raw, split, source=str(table))
         bar, callback = rich_progress()
         with bar:
             graph = discover(
                 df,
-                columns=list(parse_name_list(columns)) if columns else None,
-                roots=parse_name_list(roots),
+                columns=_names(columns, "--columns", "z11,z12,z21") or None,
+                roots=_names(roots, "--roots", "s1"),
                 forbid=parse_edge_list(forbid, "--forbid"),
                 require=parse_edge_list(require, "--require"),
                 tiers=_parse_tiers(tiers),

@@ -238,6 +238,17 @@ def _checked_ground_truth(
             )
         graph = np.ascontiguousarray(graph, dtype=np.float64)
         _finite_or_raise(graph, "graph")
+    if latents is not None and n > 1:
+        # Checked after the shapes. A constant true latent scores MCC and R² 0 whatever the
+        # model does, dragging every score down; most likely a latent was dropped or mis-written.
+        constant = np.flatnonzero(np.all(latents == latents[:1], axis=0))
+        if constant.size:
+            k = int(constant[0])
+            name = f" ('{name_list[k]}')" if name_list is not None else ""
+            raise BadInput(
+                f"latents column {k}{name} is constant ({latents[0, k]:g}); a constant true "
+                "latent can be neither recovered nor scored, so leave it out of latents."
+            )
     return latents, name_list, graph, block_list
 
 
@@ -465,6 +476,26 @@ def check_code_sizes(ds: CRLDataset, shared_dims: int, config: CRLConfig) -> Non
                 f"{option} {size} is more than the width {width} of the narrowest measurement "
                 f"of modality '{name}'; η cannot carry more than a measurement holds."
             )
+    check_network_memory(ds, config)
+
+
+# float32 weights, their gradients and Adam's two moment estimates
+BYTES_PER_TRAINED_WEIGHT = 4 * 4
+
+
+def check_network_memory(ds: CRLDataset, config: CRLConfig) -> None:
+    """Refuse network sizes whose weights alone cannot fit in memory (``hidden: 10000000``
+    failed with an allocation error, exit 1). The bound holds for every method of the
+    harness: each reads all measurements through at least one layer of width ``hidden`` and
+    then ``layers - 1`` square ones (MCL, with no decoder, is the smallest)."""
+    from personax.memory import check_memory
+
+    total_width = sum(int(x.shape[1]) for xs in ds.measurements.values() for x in xs)
+    weights = total_width * config.hidden + (config.layers - 1) * config.hidden**2
+    check_memory(
+        weights * BYTES_PER_TRAINED_WEIGHT,
+        f"hidden {config.hidden} with {config.layers} layers over {total_width} input columns",
+    )
 
 
 def crl_dataset_from_table(

@@ -739,7 +739,7 @@ def sidecar_paths(table_path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 def write_sample(sample: Sample, out_path: str | os.PathLike[str]) -> Path:
     """Write the table (CSV or Parquet by suffix) and its two sidecars, all or nothing."""
-    from personax.data.table import table_format, write_table
+    from personax.data.table import field_separator, table_format, write_table
 
     out = Path(out_path)
     truth_path, latents_path = sidecar_paths(out)
@@ -760,6 +760,7 @@ def write_sample(sample: Sample, out_path: str | os.PathLike[str]) -> Path:
                 tmp_table,
                 metadata=PARQUET_METADATA,
                 fmt=table_format(out, allow_folder=False),
+                sep=field_separator(out),  # the temporary name has no .tsv suffix
             )
     except OSError as exc:
         raise BadInput(f"{out}: cannot write the sample ({exc.strerror or exc}).") from exc

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +124,7 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             return _read_parquet(p)
         if p.stat().st_size == 0:
             raise BadInput(f"{p}: the file is empty.")
-        sep = "\t" if p.suffix.lower() == ".tsv" else ","
+        sep = field_separator(p)
         id_columns = {c: str for c in _unique_header(p, sep) if canonical_name(c) == "id"}
         return _read_csv_strict(p, sep, id_columns)
     except BadInput:
@@ -263,18 +263,41 @@ def roster_ids(ids: pd.Series, source: object) -> pd.Series:
     return stripped.astype(str)
 
 
+def first_stray_text(series: pd.Series) -> Hashable | None:
+    """The index label of the first cell that is not a number in a column that is mostly
+    numbers (at least half of its present cells), else None.
+
+    One typed cell ("oops", "1,5") turns a numeric column into text; callers refuse such a
+    column by name instead of treating it as categories or leaving it out silently.
+    """
+    present = series.dropna().astype(str)
+    if present.empty:
+        return None
+    failed = pd.to_numeric(present, errors="coerce").isna()
+    if failed.any() and failed.mean() <= 0.5:
+        return present.index[int(np.argmax(failed.to_numpy()))]
+    return None
+
+
+def field_separator(path: str | os.PathLike[str]) -> str:
+    """The text-table separator ``path`` asks for: a tab for ``.tsv``, else a comma."""
+    return "\t" if Path(path).suffix.lower() == ".tsv" else ","
+
+
 def write_table(
     df: pd.DataFrame,
     path: str | os.PathLike[str],
     *,
     metadata: Mapping[str, str] | None = None,
     fmt: str | None = None,
+    sep: str | None = None,
 ) -> Path:
     """Write ``df`` atomically as CSV or Parquet. Deterministic bytes for equal data.
 
     ``fmt`` ("csv" or "parquet") defaults to the suffix of ``path`` (Parquet without a
     suffix). ``metadata`` becomes Parquet key-value metadata (ignored for CSV). Embedding
-    columns (float lists) are written to CSV as JSON lists.
+    columns (float lists) are written to CSV as JSON lists. ``sep`` defaults to the one
+    ``path`` asks for (tab for ``.tsv``); pass it when ``path`` is a temporary name.
     """
     p = Path(path)
     if fmt is None:
@@ -294,7 +317,9 @@ def write_table(
                     table = table.replace_schema_metadata(merged)
                 pq.write_table(table, tmp, compression="zstd")
             else:
-                _with_json_embeddings(df).to_csv(tmp, index=False, lineterminator="\n")
+                _with_json_embeddings(df).to_csv(
+                    tmp, index=False, lineterminator="\n", sep=sep or field_separator(p)
+                )
     except OSError as exc:
         raise BadInput(f"{p}: cannot write the table ({exc.strerror or exc}).") from exc
     return p

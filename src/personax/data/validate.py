@@ -220,6 +220,28 @@ def validate_table(
     return _report(name, len(df), df.shape[1], found)
 
 
+def refuse_bad_ids_and_scores(df: pd.DataFrame, source: str = "table") -> None:
+    """BadInput naming the first empty or duplicated id, or trait score outside its range —
+    the errors of :func:`validate_table` that would silently change a test's result (a person
+    counted twice, a score no LLM can give). A table without an ``id`` column passes here:
+    the analyses do not need one."""
+    found = _Collector(DEFAULT_LIMIT)
+    if "id" in df.columns:
+        _check_id(df, found)
+    llm_columns = _llm_trait_columns(df)
+    for col in llm_columns:
+        _check_scores(df, col, found)
+    for col in (f"final_{t}" for t in TRAITS):
+        if col in df.columns:
+            _check_final(df, col, llm_columns, found)
+    errors = [i for i in found.issues if i.severity == "error"]
+    if errors:
+        more = f" ({plural(found.n_errors, 'such problem')}; 'personax data validate' lists all)"
+        raise BadInput(
+            f"{source}: {errors[0].sentence().rstrip('.')}{more if found.n_errors > 1 else ''}."
+        )
+
+
 def _report(source: str, n_rows: int, n_columns: int, found: _Collector) -> ValidationReport:
     return ValidationReport(
         source=source,

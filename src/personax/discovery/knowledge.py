@@ -175,10 +175,3 @@ def parse_edge_list(text: str | None, option: str) -> tuple[tuple[str, str], ...
             raise BadInput(f"{option}: '{token}' is not of the form a>b.")
         pairs.append((parts[0].strip(), parts[1].strip()))
     return tuple(pairs)
-
-
-def parse_name_list(text: str | None) -> tuple[str, ...]:
-    """Parse ``a,b,c`` (blank entries are ignored)."""
-    if text is None:
-        return ()
-    return tuple(t.strip() for t in text.split(",") if t.strip())

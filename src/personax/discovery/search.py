@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from personax.data.table import first_stray_text
 from personax.discovery.citests import KCI_MAX_ROWS, FisherZTester, KCITester, RCITTester
 from personax.discovery.graph import CausalGraph
 from personax.discovery.knowledge import Knowledge
@@ -17,15 +18,35 @@ TESTS = ("fisherz", "kci", "rcit")
 NON_DATA_COLUMNS = ("id", "split")
 
 
-def default_columns(df: pd.DataFrame) -> list[str]:
-    """Every numeric (non-boolean-free) column except ``id`` and ``split``."""
-    return [
-        str(c)
-        for c in df.columns
-        if str(c) not in NON_DATA_COLUMNS
-        and pd.api.types.is_numeric_dtype(df[c])
-        and not pd.api.types.is_complex_dtype(df[c])
-    ]
+def default_columns(df: pd.DataFrame, source: str = "table") -> list[str]:
+    """Every numeric (non-complex) column except ``id`` and ``split``.
+
+    A text column whose values are mostly numbers is refused rather than skipped: one typed
+    cell ("oops", "1,5") turns a numeric column into text, and leaving it out of the graph
+    without a word would change the result silently.
+    """
+    chosen = []
+    for c in df.columns:
+        name = str(c)
+        if name in NON_DATA_COLUMNS:
+            continue
+        series = df[c]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_complex_dtype(series):
+            chosen.append(name)
+        elif series.dtype == object or pd.api.types.is_string_dtype(series):
+            _refuse_mostly_numeric_text(series, name, source)
+    return chosen
+
+
+def _refuse_mostly_numeric_text(series: pd.Series, name: str, source: str) -> None:
+    label = first_stray_text(series)
+    if label is None:
+        return
+    row = f"row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label}"
+    raise BadInput(
+        f"{source}: column '{name}' holds numbers except the text {str(series[label])!r} "
+        f"(first at data {row}); fix it, or choose the columns with --columns."
+    )
 
 
 def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> pd.DataFrame:
@@ -128,7 +149,7 @@ def discover(
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
     check_options(test, alpha, compat)
-    cols = list(columns) if columns is not None else default_columns(df)
+    cols = list(columns) if columns is not None else default_columns(df, source)
     data = data_matrix(df, cols, source)
     knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)
     n_rows = data.shape[0]

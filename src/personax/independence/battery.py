@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups
+from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups, first_stray_text
+from personax.data.validate import refuse_bad_ids_and_scores
 from personax.errors import BadInput
 from personax.independence.contingency import chisq, gsq
 from personax.independence.hsic import PAPER_SIGMA as PAPER_HSIC_SIGMA
@@ -121,18 +122,6 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _looks_numeric_text(series: pd.Series) -> tuple[bool, str]:
-    """Whether a text column is mostly numbers (a numeric column with stray strings)."""
-    present = series.dropna().astype(str)
-    if present.empty:
-        return False, ""
-    parsed = pd.to_numeric(present, errors="coerce")
-    bad = present[parsed.isna()]
-    if parsed.notna().mean() >= 0.5 and not bad.empty:
-        return True, str(bad.iloc[0])
-    return False, ""
-
-
 def is_trait_score(name: str) -> bool:
     """An ``<llm>_<t>`` or ``final_<t>`` column, where 0 means "insufficient information"."""
     return bool(FINAL_TRAIT_RE.match(name) or LLM_TRAIT_RE.match(name))
@@ -151,11 +140,12 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
     if pd.api.types.is_numeric_dtype(series):
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
         values[~np.isfinite(values)] = np.nan
-        if trait and is_trait_score(name):
+        if is_trait_score(name):  # as a trait or as an attribute
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)
-    numeric_text, bad = _looks_numeric_text(series)
+    stray = first_stray_text(series)
+    numeric_text, bad = stray is not None, "" if stray is None else str(series[stray])
     if trait or numeric_text:
         example = bad or str(series.dropna().iloc[0]) if series.notna().any() else ""
         raise BadInput(
@@ -388,6 +378,7 @@ def run_battery(
     """
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise BadInput(f"{source}: the table is empty.")
+    refuse_bad_ids_and_scores(df, source)
     unknown = [t for t in tests if t not in TESTS]
     if unknown or not tests:
         raise BadInput(
