@@ -193,6 +193,8 @@ def test_user_table_without_embeddings(tmp_path):
     assert result.ok, result.steps
     manifest = json.loads((tmp_path / "run" / "run.json").read_text())
     assert manifest["synthetic_sample"] is False and manifest["table"] == "data/table.parquet"
+    # the sample size did not apply, so the manifest must not claim it (it said n: 300)
+    assert manifest["parameters"]["settings"]["n"] is None
     assert result.step("naming").status == "skipped"
     if result.step("crl").status == "ok":
         assert "tabular synthetic benchmark" in result.step("crl").note

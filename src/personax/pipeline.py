@@ -568,6 +568,8 @@ def run_demo(
     """
     final = Path(out_dir)
     settings = settings or DemoSettings.for_mode(quick)
+    if data is not None:  # the sample size does not apply: a user's table is used whole
+        settings = dataclasses.replace(settings, n=None)
     started = time.perf_counter()
     state = _RunState()
     outcomes: list[StepOutcome] = []
