@@ -208,3 +208,34 @@ def test_output_dir_under_a_file_is_bad_input_not_a_crash(tmp_path, depth):
     with pytest.raises(BadInput, match="results.parquet is a file, not a folder"):
         check_output_file(target / "out.csv")
     assert blocker.read_text() == "keep me"
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    # kill -9 leaves .NAME.<pid>-*.tmp behind (nothing can clean up then); they used to pile up
+    dead = _dead_pid()
+    stale_dir = tmp_path / f".run.{dead}-abc123.tmp"
+    stale_dir.mkdir()
+    (stale_dir / "graph.json").write_text("{}")
+    stale_file = tmp_path / f".table.csv.{dead}-xyz.tmp"
+    stale_file.write_text("half")
+    live = tmp_path / f".run.{os.getpid()}-inuse.tmp"  # this process: still being written
+    live.mkdir()
+    older = tmp_path / ".run.k3j9x_2q.tmp"  # an older version's name: no writer to ask
+    older.mkdir()
+    other = tmp_path / f".runs.{dead}-abc.tmp"  # another output's temporary
+    other.mkdir()
+    with atomic_dir(tmp_path / "run") as tmp:
+        (tmp / "a.txt").write_text("x")
+    write_text(tmp_path / "table.csv", "a\n1\n")
+    assert not stale_dir.exists() and not stale_file.exists()
+    assert live.is_dir() and older.is_dir() and other.is_dir()
+    assert (tmp_path / "run" / "a.txt").read_text() == "x"

@@ -23,7 +23,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -35,6 +38,48 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _temporary_prefix(target: Path) -> str:
+    """``.<name>.<pid>-``: the writer's process id in the name tells a later run whether the
+    temporary is still being written or was left by a process killed outright (kill -9)."""
+    return f".{target.name}.{os.getpid()}-"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or no way to tell: leave its files alone
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> None:
+    """Delete ``.<name>.<pid>-*.tmp`` files and folders next to ``target`` whose writer no
+    longer runs. A SIGKILL leaves them behind (nothing can clean up then); without this they
+    would pile up with every killed run. Temporaries of a live process are never touched."""
+    target = Path(target)
+    prefix = f".{target.name}."
+    try:
+        entries = [e for e in target.parent.iterdir() if e.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in entries:
+        middle = entry.name[len(prefix) :]
+        pid, dash, _ = middle.partition("-")
+        if not (entry.name.endswith(".tmp") and dash and pid.isdigit()):
+            continue
+        if _process_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 def _read_umask() -> int:
@@ -66,7 +111,8 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder next to ``path``; on success it replaces ``path`` as a whole."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         # mkdtemp creates 0700 folders; published outputs get the usual umask-based mode.

@@ -299,7 +299,9 @@ def register(app: typer.Typer) -> None:
         methods: str = typer.Option(
             "personax,mmcrl,betavae,mcl", "--methods", help="Comma-separated methods."
         ),
-        seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds."),
+        seeds: str = typer.Option(
+            "0,1,2", "--seeds", "--seed", help="Comma-separated seeds (--seed S: just one)."
+        ),
         n: int | None = typer.Option(None, "--n", help="Rows of benchmark data (default 10000)."),
         epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per run."),
         max_seconds: float | None = typer.Option(

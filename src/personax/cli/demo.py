@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from personax.cli.options import seed_option
+from personax.cli.options import seed_option, unused_seed_option
 
 try:  # recent typer vendors click as typer._click
     from typer._click.exceptions import ClickException
@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         run_dir: Path = typer.Argument(..., help="A run folder written by `personax demo`."),
+        seed: int = unused_seed_option(),
     ) -> None:
         """Rebuild RUN_DIR/report.html from the files in the run folder."""
         from personax.errors import BadInput

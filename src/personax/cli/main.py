@@ -1,7 +1,8 @@
 """Entry point of the ``personax`` command.
 
 Exit codes: 0 success; 2 bad input (one sentence on stderr naming the file, column, row or
-value); 1 unexpected failure (traceback with ``--debug``); 130 interrupted.
+value); 1 unexpected failure (traceback with ``--debug``); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ mount(app)
 
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (128 + 2)
+TERMINATED = 143  # ... and by SIGTERM (128 + 15)
+
+
+_signal_received: list[int] = []  # set by the SIGTERM handler; typer reports both as Exit(130)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a job scheduler's stop, `kill`) unwinds like Ctrl-C, so every temporary output
+    is removed on the way out; the default action killed the process and left them behind."""
+    _signal_received.append(signum)
+    raise KeyboardInterrupt
 
 
 def _one_line(message: str) -> str:
@@ -105,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if result == INTERRUPTED and _signal_received:
+        print("personax: terminated.", file=sys.stderr)
+        return TERMINATED
     if result == INTERRUPTED:
         # typer turns Ctrl-C into Exit(130), which click returns as a plain code: say why.
         print("personax: interrupted.", file=sys.stderr)
@@ -113,4 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
+    import signal
+
+    # Only here, not in main(): main() also runs inside other programs (the tests), whose
+    # signal handling is theirs.
+    signal.signal(signal.SIGTERM, _raise_terminated)
     sys.exit(main())
