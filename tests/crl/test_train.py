@@ -126,6 +126,26 @@ def test_same_seed_same_bytes_and_other_seed_differs(run, data, tmp_path):
     ).read_bytes()
 
 
+def test_training_uses_the_configured_threads_and_restores_the_count(data, monkeypatch):
+    from dataclasses import replace
+
+    import personax.crl.train as train_module
+
+    seen = []
+    original = train_module.standardise  # called once per fit, inside it
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "standardise", spy)
+    before = torch.get_num_threads()
+    train_crl(data, DIMS, config=replace(TINY, epochs=1, restarts=1, threads=2), seed=0)
+    assert seen == [2] and torch.get_num_threads() == before
+    with pytest.raises(BadInput, match="threads must be at least 1"):
+        CRLConfig(threads=0)
+
+
 def test_test_rows_never_influence_training(data, run):
     """Scrambling the inputs of the test rows changes nothing learned from train/val rows."""
     test = split_indices(data.n, 0)["test"]

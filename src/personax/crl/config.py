@@ -134,6 +134,11 @@ class CRLConfig:
     # Reading the learned graph: an edge j → i is reported when |A[i, j]| is at least this
     # fraction of the strongest edge's strength.
     graph_threshold: float = 0.05
+    # torch threads while training. One is as fast for these network sizes on an idle machine
+    # (variant MNIST: 7% slower; the demo's CRL: as fast) and immune to oversubscription: on 2
+    # cores with two other busy processes, two threads made the demo's CRL step 6.6x slower
+    # (73 s against 11 s; BENCHMARKS.md, "Demo"). One thread also gave the same bytes as two.
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.causal_order not in ("index", "learned"):
@@ -193,7 +198,7 @@ class CRLConfig:
             raise BadInput(f"CRL config temperature must be positive, got {self.temperature}.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise BadInput(f"CRL config lr must be a positive finite number, got {self.lr}.")
-        for name in ("patience", "ima_rows"):
+        for name in ("patience", "ima_rows", "threads"):
             if getattr(self, name) < 1:
                 raise BadInput(f"CRL config {name} must be at least 1, got {getattr(self, name)}.")
         if self.min_epochs < 0:

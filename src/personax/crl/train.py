@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import io
 import json
@@ -134,6 +135,29 @@ def restart_seed(seed: int, restart: int) -> int:
     return seed + 7919 * restart
 
 
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _in_config_threads(fit: Callable[..., FitResult]) -> Callable[..., FitResult]:
+    """Run ``fit`` with ``config.threads`` torch threads (its fourth argument)."""
+
+    @functools.wraps(fit)
+    def wrapper(build, dataset, keys, config, *args, **kwargs):
+        with torch_threads(config.threads):
+            return fit(build, dataset, keys, config, *args, **kwargs)
+
+    return wrapper
+
+
+@_in_config_threads
 def fit_latent_model(
     build: Callable[[], nn.Module],
     dataset: CRLDataset,
