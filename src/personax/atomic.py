@@ -22,6 +22,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
+    if target.is_dir():  # os.replace onto it would fail only after the work, with exit 1
+        from personax.errors import BadInput
+
+        raise BadInput(f"{target} is a folder; move it away so that the file can be written there.")
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     fd, tmp_name = tempfile.mkstemp(

@@ -156,6 +156,14 @@ def test_tables_that_data_validate_refuses_are_refused(table, change, fragment) 
         run_battery(change(table.assign(id=[f"p{i}" for i in range(len(table))])))
 
 
+def test_an_impossible_score_after_many_warnings_is_still_refused() -> None:
+    # 0 in final_o is only a warning; 150 of them used to fill the issue list, hiding the error
+    final = np.r_[np.zeros(150), 7.0, np.ones(49)]
+    df = pd.DataFrame({"final_o": final, "height": np.arange(200.0)})
+    with pytest.raises(BadInput, match="row 151, column 'final_o': aggregated score 7"):
+        run_battery(df, tests=("chisq",))
+
+
 def test_write_battery_outputs(table: pd.DataFrame, tmp_path) -> None:
     df = table.copy()
     result = run_battery(df, traits=["final_o", "chatgpt_o", "gemini_o"], tests=("kci", "chisq"))

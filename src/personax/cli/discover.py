@@ -7,14 +7,13 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import crl_app
-from personax.cli.options import comma_list, crl_config_from_file, seed_option
+from personax.cli.options import (
+    comma_list,
+    crl_config_from_file,
+    optional_comma_list,
+    seed_option,
+)
 from personax.cli.progress import rich_progress
-
-
-def _names(text: str | None, option: str, example: str) -> list[str]:
-    """The items of a name-list option (none when it is not given); an empty item is refused,
-    as everywhere else, because it most likely is a typo that dropped a name."""
-    return [] if text is None else comma_list(text, option, example)
 
 
 def _parse_tiers(text: str | None) -> list[list[str]] | None:
@@ -91,8 +90,8 @@ def register(app: typer.Typer) -> None:
         with bar:
             graph = discover(
                 df,
-                columns=_names(columns, "--columns", "z11,z12,z21") or None,
-                roots=_names(roots, "--roots", "s1"),
+                columns=optional_comma_list(columns, "--columns", "z11,z12,z21"),
+                roots=optional_comma_list(roots, "--roots", "s1") or (),
                 forbid=parse_edge_list(forbid, "--forbid"),
                 require=parse_edge_list(require, "--require"),
                 tiers=_parse_tiers(tiers),

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import typer
 
-from personax.cli.options import comma_list, seed_option
+from personax.cli.options import optional_comma_list, seed_option
 from personax.cli.progress import bars_disabled, progress_console
-
-
-def _split(value: str | None, option: str, example: str) -> list[str] | None:
-    """None (the default) when the option is not given, else its items."""
-    return None if value is None else comma_list(value, option, example)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,9 +58,9 @@ def register(app: typer.Typer) -> None:
 
         if jobs < 1:
             raise BadInput(f"--jobs must be at least 1, got {jobs}.")
-        trait_list = _split(traits, "--traits", "final_o,final_c")
-        attribute_list = _split(attributes, "--attributes", "gender,occupation")
-        test_list = _split(tests, "--tests", "kci,chisq")
+        trait_list = optional_comma_list(traits, "--traits", "final_o,final_c")
+        attribute_list = optional_comma_list(attributes, "--attributes", "gender,occupation")
+        test_list = optional_comma_list(tests, "--tests", "kci,chisq")
         # fail before the long computation, not after
         check_output_dir(out, inputs=(table,), kind="independence")
         df = read_table(table)

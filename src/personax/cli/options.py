@@ -66,6 +66,11 @@ def crl_config_from_file(path: Path):
         raise BadInput(f"{path}: {exc}") from None
 
 
+def optional_comma_list(value: str | None, option: str, example: str) -> list[str] | None:
+    """None when the option is not given, else its items (see :func:`comma_list`)."""
+    return None if value is None else comma_list(value, option, example)
+
+
 def comma_list(value: str, option: str, example: str) -> list[str]:
     """The items of a comma-separated option; an empty item ('0,,1', 'personax,') is most
     likely a typo that dropped a value, so it is refused rather than skipped."""

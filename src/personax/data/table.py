@@ -263,20 +263,28 @@ def roster_ids(ids: pd.Series, source: object) -> pd.Series:
     return stripped.astype(str)
 
 
-def first_stray_text(series: pd.Series) -> Hashable | None:
-    """The index label of the first cell that is not a number in a column that is mostly
-    numbers (at least half of its present cells), else None.
+def data_row(label: Hashable) -> str:
+    """``row N`` for a frame's index label (data rows counted from 1 for a default index)."""
+    return f"row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label}"
 
-    One typed cell ("oops", "1,5") turns a numeric column into text; callers refuse such a
-    column by name instead of treating it as categories or leaving it out silently.
+
+def refuse_stray_text(series: pd.Series, name: str, source: str, hint: str) -> None:
+    """BadInput naming the first cell that is not a number in a column that is mostly numbers
+    (at least half of its present cells); nothing for any other column.
+
+    One typed cell ("oops", "1,5") turns a numeric column into text; such a column is refused
+    by name rather than treated as categories or left out silently. ``hint`` says what to do.
     """
     present = series.dropna().astype(str)
     if present.empty:
-        return None
+        return
     failed = pd.to_numeric(present, errors="coerce").isna()
     if failed.any() and failed.mean() <= 0.5:
-        return present.index[int(np.argmax(failed.to_numpy()))]
-    return None
+        label = present.index[int(np.argmax(failed.to_numpy()))]
+        raise BadInput(
+            f"{source}: column '{name}' holds numbers except the text {present[label]!r} "
+            f"(first at data {data_row(label)}); {hint}"
+        )
 
 
 def field_separator(path: str | os.PathLike[str]) -> str:

@@ -112,12 +112,15 @@ class _Collector:
     issues: list[Issue] = field(default_factory=list)
     n_errors: int = 0
     n_warnings: int = 0
+    errors_only: bool = False  # keep no warnings (they would take the places of errors)
 
     def add(self, severity: Severity, row: int | None, column: str | None, message: str) -> None:
         if severity == "error":
             self.n_errors += 1
         else:
             self.n_warnings += 1
+            if self.errors_only:
+                return
         if len(self.issues) < self.limit:
             self.issues.append(Issue(severity, row, column, message))
 
@@ -225,7 +228,7 @@ def refuse_bad_ids_and_scores(df: pd.DataFrame, source: str = "table") -> None:
     the errors of :func:`validate_table` that would silently change a test's result (a person
     counted twice, a score no LLM can give). A table without an ``id`` column passes here:
     the analyses do not need one."""
-    found = _Collector(DEFAULT_LIMIT)
+    found = _Collector(1, errors_only=True)
     if "id" in df.columns:
         _check_id(df, found)
     llm_columns = _llm_trait_columns(df)
@@ -234,11 +237,11 @@ def refuse_bad_ids_and_scores(df: pd.DataFrame, source: str = "table") -> None:
     for col in (f"final_{t}" for t in TRAITS):
         if col in df.columns:
             _check_final(df, col, llm_columns, found)
-    errors = [i for i in found.issues if i.severity == "error"]
-    if errors:
+    if found.issues:
         more = f" ({plural(found.n_errors, 'such problem')}; 'personax data validate' lists all)"
         raise BadInput(
-            f"{source}: {errors[0].sentence().rstrip('.')}{more if found.n_errors > 1 else ''}."
+            f"{source}: {found.issues[0].sentence().rstrip('.')}"
+            f"{more if found.n_errors > 1 else ''}."
         )
 
 

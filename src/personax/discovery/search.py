@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from personax.data.table import first_stray_text
+from personax.data.table import data_row, refuse_stray_text
 from personax.discovery.citests import KCI_MAX_ROWS, FisherZTester, KCITester, RCITTester
 from personax.discovery.graph import CausalGraph
 from personax.discovery.knowledge import Knowledge
@@ -34,19 +34,8 @@ def default_columns(df: pd.DataFrame, source: str = "table") -> list[str]:
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_complex_dtype(series):
             chosen.append(name)
         elif series.dtype == object or pd.api.types.is_string_dtype(series):
-            _refuse_mostly_numeric_text(series, name, source)
+            refuse_stray_text(series, name, source, "fix it, or choose the columns with --columns.")
     return chosen
-
-
-def _refuse_mostly_numeric_text(series: pd.Series, name: str, source: str) -> None:
-    label = first_stray_text(series)
-    if label is None:
-        return
-    row = f"row {label + 1}" if isinstance(label, (int, np.integer)) else f"row {label}"
-    raise BadInput(
-        f"{source}: column '{name}' holds numbers except the text {str(series[label])!r} "
-        f"(first at data {row}); fix it, or choose the columns with --columns."
-    )
 
 
 def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> pd.DataFrame:
@@ -105,10 +94,9 @@ def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table")
         bad = ~np.isfinite(values)
         if bad.any():
             first = df.index[int(np.flatnonzero(bad)[0])]
-            row = f"row {first + 1}" if isinstance(first, (int, np.integer)) else f"row {first}"
             raise BadInput(
                 f"{source}: column '{c}' has {int(bad.sum())} missing or infinite value(s) "
-                f"(first at data {row}); drop or impute them first."
+                f"(first at data {data_row(first)}); drop or impute them first."
             )
         if len(values) and np.all(values == values[0]):
             raise BadInput(f"{source}: column '{c}' is constant, so it cannot be tested.")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups, first_stray_text
+from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups, refuse_stray_text
 from personax.data.validate import refuse_bad_ids_and_scores
 from personax.errors import BadInput
 from personax.independence.contingency import chisq, gsq
@@ -144,10 +144,9 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)
-    stray = first_stray_text(series)
-    numeric_text, bad = stray is not None, "" if stray is None else str(series[stray])
-    if trait or numeric_text:
-        example = bad or str(series.dropna().iloc[0]) if series.notna().any() else ""
+    refuse_stray_text(series, name, source, "fix it, or leave the column out of the test.")
+    if trait:
+        example = str(series.dropna().iloc[0]) if series.notna().any() else ""
         raise BadInput(
             f"{source}: column '{name}' must be numeric but holds the text value {example!r}."
         )

@@ -852,10 +852,8 @@ def render_report(run_dir: str | Path) -> str:
 
 def build_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` atomically and return its path."""
-    out = Path(run_dir) / "report.html"
-    if out.is_dir():  # os.replace onto a folder failed with exit 1 after the whole render
-        raise BadInput(f"{out} is a folder; move it away so that the report can be written there.")
     html_text = render_report(run_dir)
+    out = Path(run_dir) / "report.html"
     write_text(out, html_text)
     record_in_output(run_dir, out.name)
     return out
