@@ -146,6 +146,34 @@ def test_training_uses_the_configured_threads_and_restores_the_count(data, monke
         CRLConfig(threads=0)
 
 
+def test_the_thread_count_is_read_from_config_given_by_keyword(data, monkeypatch):
+    from dataclasses import replace
+
+    import personax.crl.train as train_module
+    from personax.crl.model import MultiMeasurementCRL
+
+    seen = []
+    original = train_module.standardise
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "standardise", spy)
+    config = replace(TINY, epochs=1, restarts=1, threads=2)
+    widths = {m: [np.asarray(a).shape[1] for a in data.measurements[m]] for m in DIMS}
+    keys = [f"{m}.{k}" for m in DIMS for k in range(len(data.measurements[m]))]
+    before = torch.get_num_threads()
+    train_module.fit_latent_model(
+        build=lambda: MultiMeasurementCRL(widths, DIMS, 0, config),
+        dataset=data,
+        keys=keys,
+        config=config,
+        seed=0,
+    )
+    assert seen == [2] and torch.get_num_threads() == before
+
+
 def test_test_rows_never_influence_training(data, run):
     """Scrambling the inputs of the test rows changes nothing learned from train/val rows."""
     test = split_indices(data.n, 0)["test"]

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -147,12 +148,14 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 def _in_config_threads(fit: Callable[..., FitResult]) -> Callable[..., FitResult]:
-    """Run ``fit`` with ``config.threads`` torch threads (its fourth argument)."""
+    """Run ``fit`` with ``config.threads`` torch threads (``config`` by name or position)."""
+    signature = inspect.signature(fit)
 
     @functools.wraps(fit)
-    def wrapper(build, dataset, keys, config, *args, **kwargs):
+    def wrapper(*args, **kwargs):
+        config = signature.bind(*args, **kwargs).arguments["config"]
         with torch_threads(config.threads):
-            return fit(build, dataset, keys, config, *args, **kwargs)
+            return fit(*args, **kwargs)
 
     return wrapper
 
