@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from personax.atomic import atomic_dir, atomic_path, write_json, write_text
+from personax.errors import BadInput
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -57,6 +58,38 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
         (tmp / "c.txt").write_text("3")
         raise RuntimeError("boom")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_a_swap_killed_between_its_renames_gives_the_previous_output_back(tmp_path):
+    """kill -9 after the old folder moved aside and before the new one moved in: the next
+    write puts the old one back first, so its own failure cannot lose it."""
+    from personax.atomic import output_dir
+
+    target = tmp_path / "run"
+    with output_dir(target, "discover") as tmp:
+        (tmp / "graph.json").write_text("{}")
+    os.replace(target, tmp_path / ".run.old")  # the state such a kill leaves
+    with pytest.raises(RuntimeError), output_dir(target, "discover") as tmp:
+        raise RuntimeError("this run fails too")
+    assert (target / "graph.json").read_text() == "{}"
+    assert not (tmp_path / ".run.old").exists()
+    # The put-back folder is judged like any other: another command may not replace it.
+    os.replace(target, tmp_path / ".run.old")
+    with pytest.raises(BadInput, match="another personax command"), output_dir(target, "demo"):
+        pass
+    assert (target / "graph.json").exists()
+
+
+def test_a_swap_killed_after_its_renames_leaves_only_the_new_output(tmp_path):
+    target = tmp_path / "ds"
+    with atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("2")
+    (tmp_path / ".ds.old").mkdir()  # the replaced output, not yet deleted
+    (tmp_path / ".ds.old" / "old.txt").write_text("1")
+    with atomic_dir(target) as tmp:
+        (tmp / "newer.txt").write_text("3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert [p.name for p in target.iterdir()] == ["newer.txt"]
 
 
 def test_output_dir_refuses_a_file_and_foreign_folders(tmp_path):

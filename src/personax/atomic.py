@@ -116,13 +116,14 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
+    _finish_interrupted_swap(target)
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         # mkdtemp creates 0700 folders; published outputs get the usual umask-based mode.
         os.chmod(tmp, 0o777 & ~_UMASK)
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
+            old = _previous_name(target)
             if old.exists():
                 shutil.rmtree(old)
             os.replace(target, old)
@@ -133,6 +134,25 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _previous_name(target: Path) -> Path:
+    """Where :func:`atomic_dir` parks the previous output between its two renames."""
+    return target.with_name(f".{target.name}.old")
+
+
+def _finish_interrupted_swap(target: Path) -> None:
+    """Settle a swap that a kill -9 cut short. Killed between the two renames, the previous
+    output sits under ``.NAME.old`` and NAME is gone: it is put back, so that this run's
+    failure cannot lose it. Killed after them, ``.NAME.old`` is the replaced output: deleted."""
+    old = _previous_name(target)
+    if not old.is_dir() or old.is_symlink():
+        return
+    with contextlib.suppress(OSError):
+        if target.exists() or target.is_symlink():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, target)
 
 
 OUTPUT_MARKER = ".personax-output"
@@ -239,6 +259,9 @@ def check_output_dir(
     from personax.errors import BadInput
 
     target = Path(path)
+    # A previous output that a killed swap left under .NAME.old is back in place before the
+    # checks, so that they judge it (another command's folder is still refused).
+    _finish_interrupted_swap(target)
     if target.exists() and not target.is_dir():
         raise BadInput(f"{target}: the output must be a folder, but a file exists at that path.")
     check_parents_are_folders(target)
