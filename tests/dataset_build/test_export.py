@@ -227,7 +227,10 @@ def test_roster_columns_with_names_or_free_text_are_refused(
 
 def test_short_categories_are_kept(project, minilm, tmp_path):
     roster = pd.read_csv(project.roster)
+    # "Zorvath" is the first name of rows 0 and 8: elsewhere it is a one-word value equal to
+    # a part of *another* person's name, which is kept (on rows 0 and 8 it is refused).
     roster["occupation"] = ["Premier League footballer", "actor", "Zorvath"] * 4
+    roster.loc[8, "occupation"] = "actor"
     roster.to_csv(project.roster, index=False)
     report = _build(project, tmp_path / "x", minilm)
     assert "occupation" in report.attributes
@@ -600,6 +603,68 @@ def test_names_in_other_order_or_normalisation_are_refused(name, value):
 
     with pytest.raises(BadInput, match="'note' holds a person's name \\(row 2\\)"):
         _check_no_names(_names_roster(name, value), ["note"], "r.csv")
+
+
+@pytest.mark.parametrize("value", ["Roe", "J. Roe", "JaneRoe", "roe jane", "Jane"])
+def test_a_part_of_the_rows_own_name_is_refused(value):
+    from personax.build.export import _check_no_names
+
+    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 2\\)"):
+        _check_no_names(_names_roster("Jane Roe", value), ["note"], "r.csv")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("twitter.com/janeroe7", "a web address"),
+        ("en.wikipedia.org/wiki/Q42", "a web address"),
+        ("ftp://files.example.org/x", "a web address"),
+        ("jane at example.com", "a web address"),
+        ("@jr_official", "a social-media handle"),
+        ("Q42", "a Wikidata id"),
+        ("555-0101", "a phone number"),
+    ],
+)
+def test_contact_details_without_a_scheme_are_refused(value, reason):
+    from personax.build.export import _check_no_names
+
+    with pytest.raises(BadInput, match=f"row 2: it looks like {reason}\\)"):
+        _check_no_names(_names_roster("Jane Roe", value), ["note"], "r.csv")
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("phone", [5550101, 5550102]),  # an integer column: no value check would see it
+        ("lastName", ["x", "y"]),
+        ("Twitter handle", ["x", "y"]),
+        ("e_mail", ["x", "y"]),
+        ("birth_name", ["x", "y"]),
+    ],
+)
+def test_columns_named_as_contact_details_or_name_parts_are_refused(column, values):
+    from personax.build.export import _check_no_names
+
+    roster = pd.DataFrame({"id": ["a1", "a2"], "name": ["Jane Roe", "John Doe"], column: values})
+    with pytest.raises(BadInput, match=f"'{column}' is refused \\(its name says"):
+        _check_no_names(roster, [column], "r.csv")
+
+
+def test_categories_near_the_new_patterns_are_kept():
+    from personax.build.export import _check_no_names
+
+    roster = pd.DataFrame(
+        {
+            "id": ["a1", "a2", "a3"],
+            "name": ["Maria da Silva", "John Doe", "Li"],
+            "language": ["da", "en", "zh"],  # a name particle alone is not a name part
+            "season": ["2010-11", "2011-12", "2012-13"],
+            "team_name": ["St. Louis Blues", "Q4 Ltd", "v1.2 club"],
+            "quarter": ["Q1", "Q2", "Q3"],
+            "jersey": [23, 7, 11],
+        }
+    )
+    _check_no_names(roster, ["language", "season", "team_name", "quarter", "jersey"], "r.csv")
 
 
 def test_one_word_name_inside_a_longer_value_is_kept():

@@ -13,6 +13,7 @@ models' descriptions only enter as rotated embeddings, images only as rotated em
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import re
 import unicodedata
@@ -212,9 +213,28 @@ FREE_TEXT_WORDS = 6
 FREE_TEXT_CHARS = 60
 CONTACT_PATTERNS = {
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    "a web address": re.compile(r"https?://|www\."),
-    "a phone number": re.compile(r"\+?\d[\d ()./-]{7,}\d"),
+    # A scheme (https://, ftp://), www., a host with a path ("twitter.com/jane",
+    # "en.wikipedia.org/wiki/Q42") or a bare host under a common top-level domain.
+    "a web address": re.compile(
+        r"\b[a-z][a-z0-9+.-]*://|www\.|\b(?:[\w-]+\.)+[a-z]{2,}/\S"
+        r"|\b[\w-]+\.(?:com|org|net|edu|gov|io|me|tv|info|ly|app)\b",
+        re.IGNORECASE,
+    ),
+    "a social-media handle": re.compile(r"(?<![\w.@])@[a-z0-9_][a-z0-9_.]+", re.IGNORECASE),
+    "a Wikidata id": re.compile(r"^Q[1-9]\d+$"),
+    # International or long numbers with separators, and local "555-0101" / "555 0101".
+    "a phone number": re.compile(r"\+?\d[\d ()./-]{7,}\d|\b\d{3}[- ]\d{4}\b"),
 }
+
+# Column names that announce contact details or a name part whatever their values hold (a
+# phone number stored as an integer passes every value check). Checked on the name's words:
+# `mobile_phone`, `lastName`, `Twitter handle`.
+IDENTIFYING_NAME_WORDS = frozenset(
+    "phone telephone tel mobile cellphone fax email mail url website homepage twitter "
+    "instagram facebook tiktok linkedin youtube handle username ssn passport address "
+    "surname lastname firstname forename nickname middlename".split()
+)
+NAME_PART_WORDS = frozenset("first last middle given family full nick birth maiden".split())
 
 
 def _is_iso_date(text: str) -> bool:
@@ -239,10 +259,55 @@ def _free_text_reason(text: str) -> str | None:
     return None
 
 
+def _column_name_reason(column: str) -> str | None:
+    """Why a column's *name* says it identifies people (``phone``, ``last_name``), or None."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)  # lastName → last Name
+    words = _normal_words(spaced)
+    joined = "".join(words)
+    if IDENTIFYING_NAME_WORDS.intersection(words) or joined in IDENTIFYING_NAME_WORDS:
+        return "its name says it holds contact details or a name"
+    if "name" in words and NAME_PART_WORDS.intersection(words):
+        return "its name says it holds a part of a person's name"
+    return None
+
+
+# Short particles of names ("da Silva", "van Dijk") are also ordinary codes (a language "da");
+# alone they do not count as a part of the person's name.
+NAME_PARTICLES = frozenset("da de del der di do dos das du el al la le van von bin ben".split())
+
+
+def _holds_own_name_part(value_words: list[str], squashed: str, name_words: list[str]) -> bool:
+    """Does a value spell a part of this row's own name: the last name alone ("Roe"), with an
+    initial ("J. Roe"), or run together ("JaneRoe", "@janeroe")?"""
+    own = [w for w in dict.fromkeys(name_words) if len(w) > 1 and w not in NAME_PARTICLES]
+    if not own:
+        return False
+    initials = {w[0] for w in name_words}
+    rest = [w for w in value_words if not (len(w) == 1 and w in initials)]
+    if rest and set(rest) <= set(own):
+        return True
+    if len(squashed) < 4:
+        return False
+    for size in range(2, min(len(own), 4) + 1):
+        if any("".join(p) == squashed for p in itertools.permutations(own, size)):
+            return True
+    return False
+
+
 def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -> None:
     """Refuse attribute columns that hold a person's name or free text (they would leak
     identity). A name counts in any case, accents and word order, and inside a longer value
-    ("person number7", "fan of Jane Roe", "Roe, Jane")."""
+    ("person number7", "fan of Jane Roe", "Roe, Jane"); a part of the row's own name counts
+    too ("Roe", "J. Roe", "JaneRoe"). A column whose name announces contact details or a
+    name part (``phone``, ``last_name``) is refused whatever its type."""
+    for col in attributes:
+        reason = _column_name_reason(col)
+        if reason:
+            raise BadInput(
+                f"{path}: roster column '{col}' is refused ({reason}); remove it — names and "
+                "contact details never leave in a published dataset."
+            )
+    own_names = roster["name"].astype("string").fillna("").map(_normal_words)
     # Each name's word set, filed under one of its words: a value holds a name only if it
     # holds that word, so a value is compared with a few names, not the whole roster.
     by_word: dict[str, set[frozenset[str]]] = {}
@@ -260,14 +325,15 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
         for position, value in values.dropna().items():  # the roster's index is 0..n-1
             text = str(value).strip()
             row = position + 2  # the file's line: the header is line 1
-            words = frozenset(_normal_words(text))
+            value_words = _normal_words(text)
+            words = frozenset(value_words)
             # Inside a longer value only a several-word name counts: a one-word name such as
             # "Li" must not flag "Li Ning store", only the value "Li".
             if any(
                 name == words or (len(name) > 1 and name <= words)
                 for word in words
                 for name in by_word.get(word, ())
-            ):
+            ) or _holds_own_name_part(value_words, "".join(value_words), own_names[position]):
                 raise BadInput(
                     f"{path}: roster column '{col}' holds a person's name (row {row}); "
                     "remove it — names never leave in a published dataset."
