@@ -258,6 +258,34 @@ def test_invalid_trait_scores_are_refused(project, minilm, tmp_path, column, val
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(("row", "value"), [(2, 1.0), (2, 2.25), (3, np.nan)])
+def test_an_aggregate_that_contradicts_its_per_llm_scores_is_refused(
+    project, minilm, tmp_path, row, value
+):
+    traits = pd.read_csv(project.traits)
+    llm = [c for c in traits.columns if c.endswith("_o") and not c.startswith("final")]
+    traits.loc[row, llm] = 3
+    traits.loc[row, "final_o"] = value
+    traits.to_csv(project.traits, index=False)
+    with pytest.raises(BadInput, match=f"row {row + 1}, column 'final_o': .* is not the median"):
+        _build(project, tmp_path / "x", minilm)
+    assert not (tmp_path / "x").exists()
+
+
+def test_model_names_in_the_alias_table_keep_their_own_prefix(tmp_path):
+    # `gpt` used to be published as chatgpt_* next to gpt_text_emb, and `llama` with `llama4`
+    # was refused as two columns mapping to llama_o.
+    from personax.build.export import _read_traits
+
+    path = tmp_path / "traits.csv"
+    pd.DataFrame(
+        {"id": ["a", "b"], "gpt_o": [1, 3], "llama_o": [2, 3], "llama4_o": [2, 0]}
+        | {"final_o": [2.0, 3.0]}
+    ).to_csv(path, index=False)
+    traits, columns = _read_traits(path)
+    assert columns == ["gpt_o", "llama_o", "llama4_o", "final_o"]
+
+
 def test_out_never_replaces_a_users_folder_or_file(project, minilm, tmp_path):
     inputs = sorted(p.name for p in Path(project.roster).parent.iterdir())
     with pytest.raises(BadInput, match="did not write"):

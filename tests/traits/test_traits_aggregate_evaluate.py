@@ -71,6 +71,18 @@ def test_combine_repeats_mode_with_median_tiebreak():
         combine_repeats([])
 
 
+@pytest.mark.parametrize("bad", [2.5, -1.0, np.inf, 7.2])
+def test_aggregate_median_and_combine_repeats_refuse_non_levels(bad):
+    # [2.5, 3] gave 2.75, [-1, 3] dropped the -1 as if it were 0, [2.7] truncated to 2.
+    with pytest.raises(ValueError, match="is not a score level"):
+        aggregate_median(np.array([[bad, 3.0]]))
+    with pytest.raises(ValueError, match="is not a score level"):
+        combine_repeats([bad, 3])
+    with pytest.raises(ValueError, match="no level"):
+        combine_repeats([NAN, 3])
+    assert aggregate_median(np.array([[7.0, 1.0]])).tolist() == [4.0]  # a level of a 7-point scale
+
+
 def _store_with(tmp_path, rows, version=None, scale=3):
     """A store with hand-written answers: rows of (id, model, repeat, levels dict or status)."""
     fmt = get_format("number-l3-inc" if scale == 3 else "number-l5-inc")

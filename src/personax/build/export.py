@@ -135,7 +135,9 @@ def _read_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
-    traits = read_table(path)
+    # No alias table: the <llm> prefixes are the store's model names, as the card and the
+    # <llm>_text_emb columns spell them.
+    traits = read_table(path, aliases=False)
     if "id" not in traits.columns:
         raise BadInput(f"{path}: traits table lacks the column id.")
     ids = traits["id"].astype("string").str.strip()  # as the roster's ids
@@ -152,9 +154,9 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     traits = traits[["id", *columns]].copy()
     # Scores are published as they are: a non-number or a level outside the scale is refused
     # here (file, row, column, value) rather than written into the dataset.
-    from personax.data.validate import validate_table
+    from personax.data.validate import final_score_mismatches, validate_table
 
-    report = validate_table(traits, source=str(path))
+    report = validate_table(traits, source=str(path), aliases=False)
     if not report.ok:
         raise BadInput(report.summary())
     traits["id"] = ids.astype(str)
@@ -172,6 +174,22 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
             raise BadInput(
                 f"{path}: row {zero[0] + 1}, column '{col}': aggregated score 0 is not a level of "
                 "the 1..3 scale; leave the cell empty when every LLM answered 0."
+            )
+    # validate only warns about an aggregate that is not the median of its per-LLM scores (a
+    # table is still readable), but a dataset must not publish scores that contradict each
+    # other: `infer aggregate` never writes one, so the table was edited.
+    for col in groups.final_traits:
+        differ, expected, per_llm = final_score_mismatches(traits, col, list(groups.llm_traits))
+        if differ.any():
+            row = int(np.flatnonzero(differ)[0])
+            want, got = (
+                "missing" if np.isnan(v) else f"{v:g}"
+                for v in (expected[row], float(traits[col].iloc[row]))
+            )
+            raise BadInput(
+                f"{path}: row {row + 1}, column '{col}': {got} is not the "
+                f"median of the non-zero scores of {', '.join(per_llm)} ({want}); re-run "
+                "`personax infer aggregate` rather than editing the scores."
             )
     return traits, columns
 

@@ -218,14 +218,22 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], aliases: bool = True) -> pd.DataFrame:
     """Read a PersonaX table and return it with canonical column names.
 
     Column names are mapped through the alias table of :mod:`personax.data.aliases` (packed
     per-LLM score columns are expanded); embedding columns stored as JSON text (CSV) become
-    float arrays; ``id`` is returned as strings.
+    float arrays; ``id`` is returned as strings. ``aliases=False`` keeps the names as they are:
+    for personax's own files (`infer aggregate`'s traits table), whose ``<llm>`` prefixes are
+    the store's model names — a model named ``gpt`` or ``llama4`` must not become ``chatgpt`` /
+    ``llama``.
     """
-    return read_table_with_aliases(path)[0]
+    if aliases:
+        return read_table_with_aliases(path)[0]
+    df = parse_csv_embeddings(read_raw_table(path), source=str(path))
+    if "id" in df.columns:
+        df["id"] = df["id"].astype("string")
+    return df
 
 
 def read_table_with_aliases(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, AliasResult]:

@@ -146,11 +146,13 @@ def validate_table(
     *,
     limit: int = DEFAULT_LIMIT,
     source: str | None = None,
+    aliases: bool = True,
 ) -> ValidationReport:
     """Check a PersonaX table (file, dataset folder or DataFrame) and report every problem.
 
     Never raises for a bad table: unreadable files, ambiguous columns etc. are reported as
-    errors.  ``limit`` caps the number of issues kept (all are counted).
+    errors.  ``limit`` caps the number of issues kept (all are counted). ``aliases=False``
+    checks the column names as they are (see :func:`personax.data.table.read_table`).
     """
     from personax.data.aliases import canonicalize_columns, normalize_name
     from personax.data.table import read_raw_table
@@ -175,15 +177,21 @@ def validate_table(
                 message[len(prefix) :] if message.startswith(prefix) else message,
             )
             return _report(name, 0, 0, found)
-    try:
-        aliased = canonicalize_columns(raw, source=name)
-    except BadInput as exc:
-        message = str(exc)
-        found.add(
-            "error", None, None, message[len(name) + 2 :] if message.startswith(name) else message
-        )
-        return _report(name, len(raw), raw.shape[1], found)
-    df = aliased.frame
+    if aliases:
+        try:
+            aliased = canonicalize_columns(raw, source=name)
+        except BadInput as exc:
+            message = str(exc)
+            found.add(
+                "error",
+                None,
+                None,
+                message[len(name) + 2 :] if message.startswith(name) else message,
+            )
+            return _report(name, len(raw), raw.shape[1], found)
+        df, unrecognised = aliased.frame, aliased.unrecognised
+    else:
+        df, unrecognised = raw, []
     if df.shape[1] == 0:
         found.add("error", None, None, "the table has no columns.")
         return _report(name, len(df), 0, found)
@@ -210,7 +218,7 @@ def validate_table(
     for col in df.columns:
         if col not in checked and col not in embeddings:
             _check_finite(df, col, found)
-    for col in aliased.unrecognised:
+    for col in unrecognised:
         found.add(
             "warning",
             None,
@@ -355,8 +363,6 @@ def _num(value: float) -> str:
 
 
 def _check_final(df: pd.DataFrame, col: str, llm_columns: list[str], found: _Collector) -> None:
-    from personax.data.sample import median_of_nonzero
-
     values = _numbers(df, col, found, what="aggregated score ")
     bad = _as_numbers(df[col])[1]
     finite = np.isfinite(values)
@@ -374,17 +380,8 @@ def _check_final(df: pd.DataFrame, col: str, llm_columns: list[str], found: _Col
         col,
         lambda p: f"aggregated score {_num(values[p])} is outside 1..3.",
     )
-    letter = col[-1]
-    per_llm = [c for c in llm_columns if c.endswith(f"_{letter}")]
-    if not per_llm:
-        return
-    scores = np.column_stack([_as_numbers(df[c])[0] for c in per_llm])
-    usable = np.all(
-        np.isfinite(scores) & (scores >= 0) & (scores <= 3) & (scores == np.round(scores)), axis=1
-    )
-    expected = median_of_nonzero(np.where(usable[:, None], scores, 0).astype(int))
-    both_nan = np.isnan(expected) & np.isnan(values)
-    differ = usable & ~bad & ~both_nan & ~np.isclose(values, expected, equal_nan=False)
+    differ, expected, per_llm = final_score_mismatches(df, col, llm_columns)
+    differ &= ~bad
     found.add_rows(
         "warning",
         np.flatnonzero(differ),
@@ -395,6 +392,28 @@ def _check_final(df: pd.DataFrame, col: str, llm_columns: list[str], found: _Col
             f"({_num(expected[p]) if np.isfinite(expected[p]) else 'missing'})."
         ),
     )
+
+
+def final_score_mismatches(
+    df: pd.DataFrame, col: str, llm_columns: list[str]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows where ``final_<t>`` is not the median of the non-zero per-LLM scores of its trait
+    (rows with an unusable per-LLM score are not judged), the expected values, and the
+    per-LLM columns compared. No per-LLM column of that trait: no row differs."""
+    from personax.data.sample import median_of_nonzero
+
+    values = _as_numbers(df[col])[0]
+    per_llm = [c for c in llm_columns if c.endswith(f"_{col[-1]}")]
+    if not per_llm:
+        return np.zeros(len(df), dtype=bool), np.full(len(df), np.nan), per_llm
+    scores = np.column_stack([_as_numbers(df[c])[0] for c in per_llm])
+    usable = np.all(
+        np.isfinite(scores) & (scores >= 0) & (scores <= 3) & (scores == np.round(scores)), axis=1
+    )
+    expected = median_of_nonzero(np.where(usable[:, None], scores, 0).astype(int))
+    both_nan = np.isnan(expected) & np.isnan(values)
+    differ = usable & ~both_nan & ~np.isclose(values, expected, equal_nan=False)
+    return differ, expected, per_llm
 
 
 def _numbers(df: pd.DataFrame, col: str, found: _Collector, what: str = "") -> np.ndarray:

@@ -44,7 +44,20 @@ def aggregate_median(scores: np.ndarray | pd.DataFrame) -> np.ndarray:
         raise ValueError(
             f"aggregate_median expects a 2-D array (people × LLMs), got {values.ndim}-D."
         )
+    _refuse_non_levels(values, "aggregate_median")
     return median_of_nonzero(values)
+
+
+def _refuse_non_levels(values: np.ndarray, caller: str) -> None:
+    """ValueError unless every present value is a level: a whole number ≥ 0 (2.5, −1 or inf
+    would otherwise enter the median, or be dropped as if it were 0)."""
+    present = values[~np.isnan(values)]
+    bad = present[~np.isfinite(present) | (present < 0) | (present != np.round(present))]
+    if bad.size:
+        raise ValueError(
+            f"{caller}: {bad[0]:g} is not a score level (a whole number, 0 = insufficient "
+            "information)."
+        )
 
 
 def most_common_levels(long: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
@@ -66,7 +79,11 @@ def combine_repeats(levels: Sequence[int]) -> int:
     """The level :func:`most_common_levels` keeps for one group of repeats."""
     if len(levels) == 0:
         raise ValueError("combine_repeats needs at least one level.")
-    frame = pd.DataFrame({"group": 0, "score": np.asarray(levels, dtype=int)})
+    values = np.asarray(levels, dtype=float)
+    if np.isnan(values).any():
+        raise ValueError("combine_repeats: a repeat has no level (NaN).")
+    _refuse_non_levels(values, "combine_repeats")
+    frame = pd.DataFrame({"group": 0, "score": values.astype(int)})
     return int(most_common_levels(frame, ["group"]).iloc[0])
 
 
