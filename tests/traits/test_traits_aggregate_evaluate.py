@@ -241,6 +241,29 @@ def test_evaluation_tables_and_figure(tmp_path, llm_server):
     assert (tmp_path / "ev.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_two_insufficient_information_answers_are_no_agreement(tmp_path):
+    # Three people every answer rated 0. The other two: chatgpt's repeats 1, 2 and 2, 3
+    # (kept: 1 and 2), gemini's 3, 3. Exact agreement is 0 of 2 people, not 3 of 5, both
+    # between chatgpt's repeats and between the models.
+    rows = []
+    for pid, first, second, other in [
+        ("p0", 0, 0, 0),
+        ("p1", 0, 0, 0),
+        ("p2", 0, 0, 0),
+        ("p3", 1, 2, 3),
+        ("p4", 2, 3, 3),
+    ]:
+        rows += [(pid, "chatgpt", 0, lv(first)), (pid, "chatgpt", 1, lv(second))]
+        rows += [(pid, "gemini", 0, lv(other)), (pid, "gemini", 1, lv(other))]
+    with _store_with(tmp_path, rows) as store:
+        ev = evaluate_store(store)
+    inter = ev.inter_model.set_index("trait")
+    assert inter.loc["o", "exact_agreement"] == 0.0 and inter.loc["o", "people"] == 2
+    retest = ev.retest.set_index(["model", "trait"])
+    assert retest.loc[("chatgpt", "o"), "exact_agreement"] == 0.0
+    assert retest.loc[("chatgpt", "o"), "people"] == 2
+
+
 def test_evaluation_of_single_repeat_single_model(tmp_path):
     with _store_with(
         tmp_path, [("x", "chatgpt", 0, lv(1)), ("y", "chatgpt", 0, "refusal")]

@@ -119,15 +119,17 @@ def _retest_table(answers: pd.DataFrame) -> pd.DataFrame:
     for (model, version, trait), group in answers.groupby(["model", "prompt_version", "trait"]):
         wide = group.pivot(index="id", columns="repeat", values="score")
         scale = int(group["scale"].iloc[0])
-        levels = wide.to_numpy(dtype=float)
+        # Level 0 is missing in every statistic: two "insufficient information" answers are
+        # not an agreement on a level (they counted as one in exact agreement).
+        ratings = _nonzero(wide.to_numpy(dtype=float))
         rows.append(
             {
                 "model": model,
                 "prompt_version": version,
                 "trait": trait,
-                "people": int((np.sum(~np.isnan(levels), axis=1) >= 2).sum()),
-                "alpha_ordinal": krippendorff_alpha_ordinal(_nonzero(levels), range(1, scale + 1)),
-                "exact_agreement": exact_agreement(levels),
+                "people": int((np.sum(~np.isnan(ratings), axis=1) >= 2).sum()),
+                "alpha_ordinal": krippendorff_alpha_ordinal(ratings, range(1, scale + 1)),
+                "exact_agreement": exact_agreement(ratings),
             }
         )
     return _trait_order(pd.DataFrame(rows), ["model", "prompt_version"])
@@ -152,7 +154,7 @@ def _inter_model_table(store: TraitStore) -> pd.DataFrame:
                     "people": int((np.sum(~np.isnan(ratings), axis=1) >= 2).sum()),
                     "alpha_ordinal": krippendorff_alpha_ordinal(ratings, range(1, scale + 1)),
                     "icc_2_1": icc_agreement(ratings),
-                    "exact_agreement": exact_agreement(levels),
+                    "exact_agreement": exact_agreement(ratings),
                 }
             )
     return pd.DataFrame(
