@@ -142,3 +142,37 @@ def test_any_valid_answer_round_trips_inside_prose(levels, noise):
 def test_arbitrary_text_never_raises(text):
     for fmt in FORMATS.values():
         assert parse_answer(text, fmt).status in STATUSES
+
+
+def test_two_answers_with_different_scores_are_a_format_failure():
+    # "Draft: {all 1} ... my final answer: {all 3}" was stored as ok with every score 1.
+    fmt = get_format("number-l3-inc")
+    draft, final = answer([1] * 5), answer([3] * 5)
+    parsed = parse_answer(f"Draft: {draft}\nOn reflection, my final answer: {final}", fmt)
+    assert parsed.status == FORMAT_FAILURE and "2 answers with different scores" in parsed.reason
+    fenced = parse_answer(f"Draft: {draft}\n```json\n{final}\n```", fmt)
+    assert fenced.status == FORMAT_FAILURE
+
+
+def test_the_same_answer_twice_or_beside_a_template_parses():
+    fmt = get_format("number-l3-inc")
+    body = answer([1, 2, 3, 0, 2])
+    template = answer(["<1-3>"] * 5)
+    for text in (f"{body}\nAgain: {body}", f"Format: {template}\nAnswer: {body}"):
+        parsed = parse_answer(text, fmt)
+        assert parsed.status == OK and parsed.levels == {"o": 1, "c": 2, "e": 3, "a": 0, "n": 2}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        answer([1, 2, 3, 0, 2])[:-1] + ', "openness": {"score": 3, "description": "x"}}',
+        answer([1, 2, 3, 0, 2])[:-1] + ', "Openness": {"score": 3, "description": "x"}}',
+        '{"openness": {"score": 1, "score": 3}, '
+        + answer([1, 2, 3, 0, 2])[1:].split(",", 2)[2].lstrip(),
+    ],
+)
+def test_a_key_given_twice_is_a_format_failure(text):
+    # json keeps the last value of a repeated key without a word: that is a guess.
+    parsed = parse_answer(text, get_format("number-l3-inc"))
+    assert parsed.status == FORMAT_FAILURE and "twice" in parsed.reason, (text, parsed)

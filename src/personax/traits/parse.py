@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from personax.traits.prompts import TRAIT_KEYS, PromptFormat
@@ -46,25 +45,55 @@ class ParsedAnswer:
     descriptions: dict[str, str] = field(default_factory=dict)
 
 
-def _candidate_objects(text: str) -> Iterator[dict]:
-    """JSON objects found in ``text``, lazily: the whole text, fenced blocks, then every ``{``."""
+class _JSONObject(dict):
+    """A decoded JSON object that remembers a key given twice (after case and spaces are
+    folded): ``json`` keeps the last value silently, which would be a guess."""
+
+    repeated: str | None = None
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> _JSONObject:
+    obj = _JSONObject()
+    seen: set[str] = set()
+    for key, value in pairs:
+        folded = str(key).strip().lower()
+        if folded in seen and obj.repeated is None:
+            obj.repeated = folded
+        seen.add(folded)
+        obj[key] = value
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
+
+
+def _contract_objects(text: str) -> list[dict]:
+    """Every distinct JSON object in ``text`` that has a trait key. A reply that is one JSON
+    object is that object alone; otherwise fenced blocks and every ``{`` are tried, so that a
+    draft followed by a final answer is seen as two answers rather than the first one."""
     stripped = text.strip()
     try:
-        yield json.loads(stripped)
+        whole = _DECODER.decode(stripped)
     except ValueError:
-        pass
+        whole = None
+    if isinstance(whole, dict) and _looks_like_contract(whole):
+        return [whole]  # the common case: nothing else can be in the reply
+    candidates: list[object] = []
     for block in _FENCE_RE.findall(text):
         try:
-            yield json.loads(block.strip())
+            candidates.append(_DECODER.decode(block.strip()))
         except ValueError:
             pass
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         try:
-            obj, _ = decoder.raw_decode(text, match.start())
+            candidates.append(_DECODER.raw_decode(text, match.start())[0])
         except ValueError:
             continue
-        yield obj
+    found: dict[str, dict] = {}
+    for obj in candidates:
+        if isinstance(obj, dict) and _looks_like_contract(obj):
+            found.setdefault(json.dumps(obj, sort_keys=True, default=str), obj)
+    return list(found.values())
 
 
 def _looks_like_contract(obj: dict) -> bool:
@@ -100,17 +129,36 @@ def _level(value: object, fmt: PromptFormat) -> tuple[int | None, str]:
 
 
 def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
-    """Parse one reply under prompt format ``fmt``."""
+    """Parse one reply under prompt format ``fmt``.
+
+    A reply holding several answers (a draft, then a final one) is ok only when they give the
+    same levels, or when exactly one of them is a valid answer (an echoed template beside
+    it); answers with different levels are a format failure — which one counts is not ours
+    to guess.
+    """
     if content is None or not content.strip():
         return ParsedAnswer(FORMAT_FAILURE, "empty reply")
-    found = next(
-        (o for o in _candidate_objects(content) if isinstance(o, dict) and _looks_like_contract(o)),
-        None,
-    )
-    if found is None:
+    objects = _contract_objects(content)
+    if not objects:
         if _REFUSAL_RE.search(content):
             return ParsedAnswer(REFUSAL, "the model declined to answer")
         return ParsedAnswer(FORMAT_FAILURE, "no JSON object with the trait keys")
+    parsed = [_parse_contract(obj, fmt) for obj in objects]
+    valid = [answer for answer in parsed if answer.status == OK]
+    if not valid:
+        return parsed[0]
+    distinct = {tuple(sorted(answer.levels.items())) for answer in valid}
+    if len(distinct) > 1:
+        return ParsedAnswer(
+            FORMAT_FAILURE, f"the reply holds {len(distinct)} answers with different scores"
+        )
+    return valid[0]
+
+
+def _parse_contract(found: dict, fmt: PromptFormat) -> ParsedAnswer:
+    """One contract object checked and read: five traits, each with a score on the scale."""
+    if getattr(found, "repeated", None):
+        return ParsedAnswer(FORMAT_FAILURE, f"'{found.repeated}' is given twice")
     obj = {str(k).strip().lower(): v for k, v in found.items()}
     levels: dict[str, int] = {}
     raw: dict[str, str] = {}
@@ -119,6 +167,8 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
         entry = obj.get(key)
         if not isinstance(entry, dict):
             return ParsedAnswer(FORMAT_FAILURE, f"'{key}' is missing or not an object")
+        if getattr(entry, "repeated", None):
+            return ParsedAnswer(FORMAT_FAILURE, f"'{key}' gives '{entry.repeated}' twice")
         entry = {str(k).strip().lower(): v for k, v in entry.items()}
         if "score" not in entry:
             return ParsedAnswer(FORMAT_FAILURE, f"'{key}' has no score")
