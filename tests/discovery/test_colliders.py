@@ -45,6 +45,20 @@ def test_majority_rule_gives_one_graph_for_every_column_order(seed):
     assert len({_edges(data, order, "majority") for order in orders}) == 1
 
 
+def test_majority_rule_without_a_separating_subset_is_order_independent():
+    # Found by a sweep: on these data some pairs have no separating subset among their final
+    # neighbours, and falling back on the skeleton's first-found set made the orientation
+    # depend on the column order (v5 → v3 ← v7 in one order, v3 → v5 in another).
+    from personax.discovery.simulate import random_dag, simulate
+
+    rng = np.random.default_rng(20000 + 65)
+    n = int(rng.integers(4, 9))
+    dag = random_dag(n, float(rng.uniform(0.2, 0.5)), rng)
+    data = np.asarray(simulate(dag, 150, rng, "linear"))
+    orders = [np.arange(n), *(np.random.default_rng(k).permutation(n) for k in range(8))]
+    assert len({_edges(data, order, "majority") for order in orders}) == 1
+
+
 def test_unknown_collider_rule_is_bad_input():
     data = _linear_dag_data(0, n=50, p=3)
     with pytest.raises(BadInput, match="colliders"):

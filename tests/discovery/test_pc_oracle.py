@@ -111,6 +111,40 @@ def test_required_edge_kept_and_forbidden_adjacency_removed():
     assert not any({x, y} == {"a", "b"} for x, y, _ in m)
 
 
+@pytest.mark.parametrize("rule", ["sepset", "majority"])
+@pytest.mark.parametrize(
+    "knowledge",
+    [{"forbid": [("a", "c"), ("c", "a")]}, {"roots": ["a"], "tiers": [["c"], ["a"]]}],
+)
+def test_a_pair_knowledge_removes_is_no_collider_evidence(rule, knowledge):
+    # a → b → c with a — c forbidden both ways: the pair is never tested by the skeleton,
+    # and reading its missing separating set as empty made b a collider (a → b ← c).
+    nodes = ["a", "b", "c"]
+    dag = nx.DiGraph([("a", "b"), ("b", "c")])
+    graph = pc(
+        nodes,
+        OracleTester(dag, nodes),
+        knowledge=Knowledge.build(nodes, **knowledge),
+        colliders=rule,
+    ).graph
+    m = marks(graph)
+    assert ("c", "b", "->") not in m and ("a", "c", "--") not in m
+    if "roots" not in knowledge:
+        assert m == {("a", "b", "--"), ("b", "c", "--")}
+
+
+def test_an_unresolvable_triple_is_left_undecided_and_meek_does_not_build_on_it():
+    # False knowledge: a → b → c and a → c, but a — c forbidden. No tested set separates a
+    # and c, so a — b — c is neither a known collider nor a known non-collider, and R1 must
+    # not orient b → c from a → b.
+    nodes = ["a", "b", "c"]
+    dag = nx.DiGraph([("a", "b"), ("b", "c"), ("a", "c")])
+    knowledge = Knowledge.build(nodes, forbid=[("a", "c"), ("c", "a")], roots=["a"])
+    graph = pc(nodes, OracleTester(dag, nodes), knowledge=knowledge).graph
+    assert marks(graph) == {("a", "b", "->"), ("b", "c", "--")}
+    assert any("undecided" in note for note in graph.notes)
+
+
 def test_tiers_forbid_backwards():
     g = run_oracle([("a", "b"), ("b", "c")], knowledge={"tiers": [["c"], ["b"], ["a"]]})
     assert marks(g) == {("b", "a", "->"), ("c", "b", "->")}

@@ -16,7 +16,9 @@ knowledge it equals causal-learn's stable skeleton on the same data and test.
 Colliders: every unshielded triple ``x — z — y`` with ``z`` outside the separating set of
 (x, y) asks for arrowheads at ``z``. All requests are collected first and applied at once, so
 the result does not depend on the order of the triples; an edge that receives requests at both
-ends becomes ``bidirected`` (the data disagree about its direction).
+ends becomes ``bidirected`` (the data disagree about its direction). A pair that knowledge made
+non-adjacent has no separating set from the skeleton; one is searched for, and its triples are
+left undecided when none is found (never read as separated by the empty set).
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ def pc(
             removable[i, j] = removable[j, i] = False
         elif knowledge.adjacency_forbidden(names[i], names[j]):
             start[i, j] = start[j, i] = False
+    # Pairs knowledge removed were never tested: the skeleton holds no separating set for
+    # them, and an empty one read in its place would call every triple around them a collider.
+    untested = {frozenset((i, j)) for i, j in combinations(range(n), 2) if not start[i, j]}
     # Every test is asked once: the skeleton meets a pair from both of its ends and the
     # majority rule asks again for sets the skeleton already tried (KCI is costly).
     ci = _MemoisedCI(ci)
@@ -161,22 +166,40 @@ def pc(
     wants_arrow = np.zeros((n, n), dtype=bool)  # wants_arrow[i, j]: an arrowhead at j on i—j
     max_size = max((len(c) for c in sepsets.values()), default=0)
     separating: dict[frozenset[int], list[tuple[int, ...]]] = {}
+    undecided: set[tuple[frozenset[int], int]] = set()  # (x, y), z: x — z — y left open
     for z in range(n):
         around = np.flatnonzero(adj[z])
         for x, y in combinations(around, 2):
             if adj[x, y]:
                 continue
             pair = frozenset((int(x), int(y)))
-            if colliders == "majority":
+            if colliders == "majority" or pair in untested:
                 if pair not in separating:
-                    separating[pair] = _separating_subsets(adj, int(x), int(y), ci, alpha, max_size)
-                found = separating[pair] or [sepsets.get(pair, ())]
+                    # An untested pair is searched a size further than the skeleton went
+                    # (at least sets of 3): it has had no search at all.
+                    size = max_size if pair not in untested else max(max_size + 1, 3)
+                    separating[pair] = _separating_subsets(adj, int(x), int(y), ci, alpha, size)
+                found = separating[pair]
+                if not found:
+                    # No tested set separates x and y: whether z does is unknown. The
+                    # skeleton's first-found set would make the answer depend on the column
+                    # order; an untested pair has none.
+                    undecided.add((pair, int(z)))
+                    continue
                 containing = sum(z in cond for cond in found)
                 if 2 * containing >= len(found):  # in half or more: not a collider (or undecided)
+                    if 2 * containing == len(found):
+                        undecided.add((pair, int(z)))
                     continue
             elif z in sepsets.get(pair, ()):
                 continue
             wants_arrow[x, z] = wants_arrow[y, z] = True
+    if undecided:
+        notes.append(
+            f"{len(undecided)} unshielded triple(s) left undecided (neither collider nor "
+            "non-collider): no tested set, or exactly half of them, separates the ends; "
+            "Meek's rules do not build on them."
+        )
     for i, j in zip(*np.nonzero(wants_arrow), strict=True):
         if fixed[i, j]:
             if marks[i, j] != ARROW:
@@ -197,7 +220,7 @@ def pc(
         )
 
     # Stage 4: Meek's rules on the edges that remain undirected.
-    meek(marks)
+    meek(marks, undecided)
 
     edges = []
     for i, j in combinations(range(n), 2):
@@ -260,10 +283,15 @@ def _orient(marks: np.ndarray, i: int, j: int) -> None:
     marks[j, i] = TAIL
 
 
-def meek(marks: np.ndarray) -> None:
+def meek(marks: np.ndarray, undecided: set[tuple[frozenset[int], int]] = frozenset()) -> None:
     """Apply Meek's rules R1–R4 in place until nothing changes. Only undirected edges
-    (tail marks at both ends) are oriented; bidirected edges count as adjacencies only."""
+    (tail marks at both ends) are oriented; bidirected edges count as adjacencies only.
+    ``undecided``: unshielded triples ((x, y), z) not known to be non-colliders, which R1, R3
+    and R4 would otherwise take as such (conservative PC, Ramsey et al. 2006)."""
     n = marks.shape[0]
+
+    def non_collider(x: int, z: int, y: int) -> bool:
+        return (frozenset((x, y)), z) not in undecided
 
     def directed(a: int, b: int) -> bool:
         return marks[a, b] == ARROW and marks[b, a] == TAIL
@@ -285,7 +313,7 @@ def meek(marks: np.ndarray) -> None:
             for b in range(n)
             if a != b
             and undirected(a, b)
-            and _meek_orients(a, b, n, directed, undirected, adjacent)
+            and _meek_orients(a, b, n, directed, undirected, adjacent, non_collider)
         }
         chosen = [(a, b) for a, b in implied if (b, a) not in implied]
         if not chosen:
@@ -294,23 +322,24 @@ def meek(marks: np.ndarray) -> None:
             _orient(marks, a, b)
 
 
-def _meek_orients(a, b, n, directed, undirected, adjacent) -> bool:
+def _meek_orients(a, b, n, directed, undirected, adjacent, non_collider) -> bool:
     """Does one of R1–R4 force the undirected edge a — b into a → b?"""
     others = [c for c in range(n) if c not in (a, b)]
-    # R1: c → a — b, c and b not adjacent.
-    if any(directed(c, a) and not adjacent(c, b) for c in others):
+    # R1: c → a — b, c and b not adjacent (c — a — b a known non-collider).
+    if any(directed(c, a) and not adjacent(c, b) and non_collider(c, a, b) for c in others):
         return True
     # R2: a → c → b.
     if any(directed(a, c) and directed(c, b) for c in others):
         return True
-    # R3: a — c → b, a — d → b, c and d not adjacent.
+    # R3: a — c → b, a — d → b, c and d not adjacent (c — a — d a known non-collider).
     parents = [c for c in others if undirected(a, c) and directed(c, b)]
     for c, d in combinations(parents, 2):
-        if not adjacent(c, d):
+        if not adjacent(c, d) and non_collider(c, a, d):
             return True
-    # R4: a — c → d → b, a adjacent to d, c and b not adjacent.
+    # R4: a — c → d → b, a adjacent to d, c and b not adjacent (c — a — b a known
+    # non-collider).
     for c in others:
-        if not undirected(a, c) or adjacent(c, b):
+        if not undirected(a, c) or adjacent(c, b) or not non_collider(c, a, b):
             continue
         for d in others:
             if d != c and directed(c, d) and directed(d, b) and adjacent(a, d):
