@@ -308,3 +308,81 @@ def test_discover_on_a_header_without_rows_says_so(tmp_path, capsys):
     path.write_text("id,z_a_0,z_b_0\n")
     assert main(["discover", str(path), "--out", str(tmp_path / "o")]) == 2
     assert f"{path}: the table has a header but no data rows" in capsys.readouterr().err
+
+
+def test_discover_refuses_a_constant_flag(tmp_path, latents_csv, capsys):
+    # A constant boolean column slipped past the checks; its tests were NaN, read as
+    # dependent, and the graph attached edges to it.
+    df = pd.read_csv(latents_csv)
+    df["flag"] = True
+    df.to_csv(latents_csv, index=False)
+    out = tmp_path / "o"
+    assert main(["discover", str(latents_csv), "--test", "rcit", "--out", str(out)]) == 2
+    assert "column 'flag' is constant" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_discover_refuses_insufficient_information_scores(tmp_path, latents_csv, capsys):
+    df = pd.read_csv(latents_csv)
+    rng = np.random.default_rng(1)
+    df["final_o"] = rng.integers(1, 4, len(df)).astype(float)
+    df.loc[[7, 9], "final_o"] = 0
+    df["chatgpt_e"] = rng.integers(1, 4, len(df))  # a per-LLM score without 0 is fine
+    df["trait_o"] = rng.normal(size=len(df))  # ends in _o but is not a score
+    df.loc[3, "trait_o"] = 0.0
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "column 'final_o' holds the score 0" in err and "2 row(s)" in err
+    assert "data row 8" in err
+    df = df.drop(index=[7, 9])
+    df.to_csv(latents_csv, index=False)
+    assert main(["discover", str(latents_csv), "--out", str(tmp_path / "o")]) == 0
+
+
+def test_rcit_graph_does_not_depend_on_the_column_order(tmp_path, latents_csv):
+    cols = ["s_0", "z_text_0", "z_face_0", "z_face_1"]
+    graphs = []
+    for k, order in enumerate([cols, cols[::-1]]):
+        out = tmp_path / f"o{k}"
+        assert (
+            main(
+                ["discover", str(latents_csv), "--test", "rcit", "--columns", ",".join(order)]
+                + ["--out", str(out)]
+            )
+            == 0
+        )
+        edges = json.loads((out / "graph.json").read_text())["edges"]
+        graphs.append(
+            sorted(
+                (e["source"], e["target"], e["type"])
+                if e["type"] == "directed"
+                else (*sorted((e["source"], e["target"])), e["type"])
+                for e in edges
+            )
+        )
+    assert graphs[0] == graphs[1]
+
+
+def test_rcit_p_value_of_one_question_is_the_same_in_any_column_order():
+    from personax.discovery.citests import RCITTester
+
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((300, 4))
+    data[:, 1] += 0.3 * data[:, 0]
+    names = ["a", "b", "c", "d"]
+    perm = [2, 0, 3, 1]  # column k of the permuted data is names[perm[k]]
+    first = RCITTester(data, seed=3, names=names)
+    second = RCITTester(data[:, perm], seed=3, names=[names[k] for k in perm])
+    where = {names[k]: i for i, k in enumerate(perm)}
+    a, b, c, d = (where[x] for x in "abcd")
+    assert first.p_value(0, 1, (2, 3)) == second.p_value(min(a, b), max(a, b), (d, c))
+
+
+@pytest.mark.parametrize("name", ["cost $^$", "$x$", r"$\frac{a}$"])
+def test_column_names_with_dollar_signs_are_drawn_literally(tmp_path, latents_csv, name):
+    df = pd.read_csv(latents_csv).rename(columns={"z_face_1": name})
+    df.to_csv(latents_csv, index=False)
+    out = tmp_path / "o"
+    assert main(["discover", str(latents_csv), "--out", str(out)]) == 0
+    assert name.replace("$", "") in (out / "graph.svg").read_text().replace("$", "")

@@ -7,6 +7,7 @@ same question from both ends of an edge). The statistics themselves live in
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -118,20 +119,29 @@ class KCITester(_Cached):
 
 
 class RCITTester(_Cached):
-    """Conditional RCIT/RCoT (random Fourier features; linear in n). Seeded per question so
-    the answer does not depend on the order in which PC asks."""
+    """Conditional RCIT/RCoT (random Fourier features; linear in n). Seeded per question, and
+    the question put in one canonical form (x and y, then the conditioning columns, each in
+    the order of their names), so the answer depends neither on the order in which PC asks
+    nor on the order of the columns (their positions gave another seed and another feature
+    draw for the same question)."""
 
-    def __init__(self, data: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, data: np.ndarray, seed: int = 0, names: Sequence[str] | None = None) -> None:
         super().__init__()
         self.data = np.asarray(data, dtype=float)
         self.seed = seed
+        names = [str(k) for k in range(self.data.shape[1])] if names is None else list(names)
+        # A name's seed word: stable across runs and platforms (hash() is salted per process).
+        self._words = [zlib.crc32(name.encode("utf-8")) for name in names]
+        self._names = names
 
     def _compute(self, i, j, cond):
         from personax.independence.conditional import rcit_ci
 
-        z = self.data[:, list(cond)] if cond else None
-        question_seed = [self.seed, i, j, *cond]
-        return rcit_ci(self.data[:, i], self.data[:, j], z, seed=question_seed).p_value
+        x, y = sorted((i, j), key=lambda k: self._names[k])
+        cond = sorted(cond, key=lambda k: self._names[k])
+        z = self.data[:, cond] if cond else None
+        question_seed = [self.seed, *(self._words[k] for k in (x, y, *cond))]
+        return rcit_ci(self.data[:, x], self.data[:, y], z, seed=question_seed).p_value
 
 
 class OracleTester(_Cached):

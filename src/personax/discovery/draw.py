@@ -14,6 +14,7 @@ from pathlib import Path
 
 from personax.atomic import atomic_path, write_text
 from personax.discovery.graph import CausalGraph
+from personax.plotting import literal_text
 
 GROUP_ORDER = ("shared", "image", "trait", "attribute")
 GROUP_COLOURS = {
@@ -74,6 +75,7 @@ def _layout(nodes, groups) -> dict[str, tuple[float, float]]:
     }
 
 
+@literal_text
 def draw_graph(graph: CausalGraph, groups: dict[str, str] | None = None, title: str = ""):
     """A matplotlib Figure of ``graph`` (no pyplot state is touched)."""
     from matplotlib.figure import Figure
@@ -188,6 +190,7 @@ def write_graph(
     return paths
 
 
+@literal_text
 def save_figure(fig, png: Path, svg: Path, dpi: int = 150) -> None:
     """Save a matplotlib Figure as PNG and SVG, atomically and byte-reproducibly (fixed
     metadata and SVG id salt)."""

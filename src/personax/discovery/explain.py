@@ -24,8 +24,11 @@ from scipy import stats
 
 from personax.atomic import write_text
 from personax.errors import BadInput
+from personax.plotting import literal_text
 
-LATENT_COLUMN = re.compile(r"^(z_[A-Za-z0-9]+_\d+|s_\d+)$")
+# z_<modality>_<i>, the modality spelled as CRL datasets allow (crl.dataset.MODALITY_RE:
+# `face_emb`, `my-text`), or s_<i>.
+LATENT_COLUMN = re.compile(r"^(z_[A-Za-z][A-Za-z0-9_-]*_\d+|s_\d+)$")
 MAX_CATEGORIES = 40
 """A text column with at most this many distinct values enters as a categorical attribute
 (mutual information only; Spearman needs an order)."""
@@ -305,6 +308,7 @@ def explain_latents(
     )
 
 
+@literal_text
 def draw_heatmap(result: ExplainResult):
     """Two panels: Spearman ρ (signed) and mutual information, latents × features."""
     from matplotlib.figure import Figure

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from personax.data.table import data_row, refuse_stray_text
+from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, data_row, refuse_stray_text
 from personax.discovery.citests import KCI_MAX_ROWS, FisherZTester, KCITester, RCITTester
 from personax.discovery.graph import CausalGraph
 from personax.discovery.knowledge import Knowledge
@@ -66,6 +66,15 @@ def check_options(test: str | None, alpha: float, compat: str | None = None) -> 
         raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
 
 
+def _is_trait_score(name: str, values: np.ndarray) -> bool:
+    """A ``final_<t>`` column, or an ``<llm>_<t>`` one holding levels 0..3 only (a latent or
+    attribute that merely ends in ``_o`` is not a score)."""
+    if FINAL_TRAIT_RE.match(name):
+        return True
+    present = values[np.isfinite(values)]
+    return bool(LLM_TRAIT_RE.match(name)) and bool(np.isin(present, (0, 1, 2, 3)).all())
+
+
 def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
     """The chosen columns as a float matrix; BadInput for unknown, non-numeric, missing or
     constant columns."""
@@ -84,13 +93,21 @@ def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table")
             raise BadInput(f"{source}: no column '{c}' (columns: {available}).")
         series = df[c]
         if pd.api.types.is_bool_dtype(series):
-            continue
-        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_complex_dtype(series):
+            # Checked like numbers: a constant flag made every test NaN, read as dependent.
+            series = series.astype("Float64")
+        elif not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_complex_dtype(series):
             raise BadInput(
                 f"{source}: column '{c}' is not numeric (dtype {series.dtype}); "
                 "encode it as numbers first."
             )
-        values = series.to_numpy(dtype=float)
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        if _is_trait_score(str(c), values) and (values == 0).any():
+            first = df.index[int(np.flatnonzero(values == 0)[0])]
+            raise BadInput(
+                f"{source}: column '{c}' holds the score 0 ('insufficient information', missing "
+                f"in every analysis) in {int((values == 0).sum())} row(s) (first at data "
+                f"{data_row(first)}); drop those rows first."
+            )
         bad = ~np.isfinite(values)
         if bad.any():
             first = df.index[int(np.flatnonzero(bad)[0])]
@@ -100,7 +117,7 @@ def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table")
             )
         if len(values) and np.all(values == values[0]):
             raise BadInput(f"{source}: column '{c}' is constant, so it cannot be tested.")
-    matrix = df[list(columns)].to_numpy(dtype=float)
+    matrix = np.column_stack([df[c].astype("float64").to_numpy(dtype=float) for c in columns])
     if matrix.shape[0] < len(columns) + 4:
         raise BadInput(
             f"{source}: {matrix.shape[0]} rows are too few for {len(columns)} columns "
@@ -160,7 +177,7 @@ def discover(
     elif test == "kci":
         tester = KCITester(data, compat=compat)
     else:
-        tester = RCITTester(data, seed=seed)
+        tester = RCITTester(data, seed=seed, names=cols)
     result = pc(
         cols, tester, alpha=alpha, knowledge=knowledge, progress=progress, colliders=colliders
     )

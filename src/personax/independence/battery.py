@@ -150,7 +150,10 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
         raise BadInput(
             f"{source}: column '{name}' must be numeric but holds the text value {example!r}."
         )
-    categories = series.astype("category")
+    # Through object first: a pandas category column (Parquet keeps it) would keep its
+    # declared order, not the sorted one, and paper mode's Gaussian kernel on the codes would
+    # give other p-values for the same labels.
+    categories = series.astype(object).astype("category")
     codes = categories.cat.codes.to_numpy().astype(float, copy=True)
     codes[codes < 0] = np.nan
     cats = tuple(str(c) for c in categories.cat.categories)

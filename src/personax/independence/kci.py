@@ -11,6 +11,7 @@ from personax.independence.kernels import (
     approximation_note,
     as_factorised_pair,
     centred_gram_sums,
+    check_widths,
     gamma_null_result,
     kernel_range_problem,
     median_sigma,
@@ -47,6 +48,7 @@ def kci(
     ``nominal_x`` / ``nominal_y`` (default mode): the variable holds category codes without
     order, so it gets the delta kernel instead of a Gaussian one.
     """
+    check_widths(sigma_x=sigma_x, sigma_y=sigma_y)
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
     # Values near 1e±155 overflow the squared distances and kernel widths.

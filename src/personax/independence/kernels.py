@@ -24,6 +24,7 @@ contingency table ``N = Pᵀ Q`` of the pair.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -533,11 +534,33 @@ def as_factorised_pair(x: object, y: object) -> tuple[Factorised, Factorised]:
     return complete_pairs(fx, fy)
 
 
+def check_widths(**widths: float | None) -> None:
+    """BadInput for a kernel width given but not a positive finite number: 0 silently fell back
+    on the median heuristic, a negative width was used as given, NaN gave p = NaN."""
+    for name, width in widths.items():
+        if width is None:
+            continue
+        real = isinstance(width, numbers.Real) and not isinstance(width, bool)
+        if not (real and math.isfinite(width) and width > 0):
+            raise BadInput(f"{name} must be a positive number (a kernel width), got {width!r}.")
+
+
 def _as_float(values: object, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array. A 2-D array was flattened into one long variable (a
+    plausible p-value with the wrong n); complex numbers lost their imaginary part and a NaT
+    became -9.2e18, both silently."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    if kind in ("c", "m", "M"):
+        raise BadInput(f"{name} must be real numbers, got dtype {values.dtype}.")
     try:
-        return np.asarray(values, dtype=float).reshape(-1)
+        floats = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"{name} must be numeric ({exc}).") from exc
+    if floats.ndim == 2 and floats.shape[1] == 1:
+        floats = floats[:, 0]
+    if floats.ndim != 1:
+        raise BadInput(f"{name} must be a 1-D array of numbers, got shape {floats.shape}.")
+    return floats
 
 
 def contingency(fx: Factorised, fy: Factorised) -> np.ndarray:

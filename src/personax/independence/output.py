@@ -9,6 +9,7 @@ import numpy as np
 
 from personax.atomic import atomic_path, write_json, write_text
 from personax.independence.battery import BatteryResult
+from personax.plotting import literal_text
 
 CAP_LOG10 = 10.0
 TEST_TITLES = {
@@ -24,6 +25,7 @@ def _csv(frame, path: Path, index: bool) -> None:
     write_text(path, frame.to_csv(index=index, lineterminator="\n", float_format="%.10g"))
 
 
+@literal_text
 def draw_heatmap(result: BatteryResult, test: str, png: Path, svg: Path) -> None:
     """-log10 p of one test, traits (grouped by LLM) × attributes, BH-significant cells starred."""
     import matplotlib

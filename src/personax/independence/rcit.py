@@ -16,6 +16,7 @@ import numpy as np
 from personax.independence.kernels import (
     Factorised,
     as_factorised_pair,
+    check_widths,
     contingency,
     factorise,
     kernel_range_problem,
@@ -81,6 +82,7 @@ def rcit(
     the variable holds category codes without order, so its random features are drawn on the
     one-hot encoding (all categories √2 apart) instead of on the codes.
     """
+    check_widths(sigma_x=sigma_x, sigma_y=sigma_y)
     fx, fy = as_factorised_pair(x, y)
     n = fx.codes.size
     # Values near 1e±155 overflow the squared distances and kernel widths.

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from personax import TRAIT_NAMES
+from personax.plotting import literal_text
 
 
 def _pyplot():
@@ -23,6 +24,7 @@ def _pyplot():
     return plt
 
 
+@literal_text
 def svg_bytes(fig) -> bytes:
     """Render a matplotlib figure to deterministic SVG bytes and close it."""
     import matplotlib
@@ -35,6 +37,7 @@ def svg_bytes(fig) -> bytes:
     return buffer.getvalue()
 
 
+@literal_text
 def trait_distributions(counts: Mapping[str, Mapping[str, Sequence[int]]]) -> bytes:
     """Stacked bars: for each trait, the share of each score (0..3) given by each LLM.
 
@@ -81,6 +84,7 @@ def trait_distributions(counts: Mapping[str, Mapping[str, Sequence[int]]]) -> by
     return svg_bytes(fig)
 
 
+@literal_text
 def graph_svg(nodes: Sequence[str], edges: Sequence[tuple[str, str, str]], title: str) -> bytes:
     """A graph over latents drawn by the discovery step's drawing code, as SVG bytes."""
     from personax.discovery.draw import draw_graph

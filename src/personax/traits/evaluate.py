@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from personax import TRAITS
+from personax.plotting import literal_text
 from personax.traits.aggregate import aggregate_traits
 from personax.traits.agreement import (
     exact_agreement,
@@ -227,6 +228,7 @@ def evaluate_store(store: TraitStore) -> Evaluation:
     )
 
 
+@literal_text
 def plot_evaluation(evaluation: Evaluation, path: str | Path) -> None:
     """A PNG: outcome rates per model (left) and agreement per trait (right)."""
     import matplotlib
