@@ -324,11 +324,38 @@ def test_train_on_too_few_rows_exits_2(tmp_path, capsys, rows):
     assert f"has {rows} rows" in err and "at least 12 rows" in err and not out.exists()
 
 
-def test_a_dataset_of_12_rows_trains(tmp_path, capsys):
+def test_a_dataset_of_12_rows_trains_and_its_score_carries_a_warning(tmp_path, capsys):
     small = tmp_path / "small.npz"
     save_crl_dataset(make_tabular(200, seed=0).subset(np.arange(12)), small)
     args = ["--latent-dims", "m1=2,m2=2", "--epochs", "1", "--out", str(tmp_path / "o")]
-    assert main(["crl", "train", str(small), *args]) == 0, capsys.readouterr().err
+    assert main(["crl", "train", str(small), *args]) == 0
+    # Two test rows: any estimate correlates ±1 with the truth there.
+    assert "warning: only 2 test rows" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["n_test"] == 2 and "only 2 test rows" in metrics["warning"]
+
+
+@pytest.mark.parametrize("method", ["mmcrl", "mcl"])
+def test_shared_dims_for_a_baseline_without_them_exits_2(npz, tmp_path, capsys, method):
+    # It was dropped without a word: no s_* columns, shared_dims 0 in config.json.
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--method", method, "--shared-dims", "1"]
+    assert main(["crl", "train", str(npz), *args, "--out", str(out), *FAST]) == 2
+    assert f"--method {method} has no shared latents" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_scored_graph_is_the_graph_json_lists(npz, tmp_path, capsys):
+    # With graph_threshold 1 graph.json kept the strongest edge (|A| >= cut) while
+    # metrics.json counted none (|A| > cut).
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"graph_threshold": 1.0}))
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--config", str(config), "--out", str(out), *FAST]
+    assert main(["crl", "train", str(npz), *args]) == 0, capsys.readouterr().err
+    listed = json.loads((out / "graph.json").read_text())["edges"]
+    scored = json.loads((out / "metrics.json").read_text())["graph"]
+    assert len(listed) >= 1 and scored["est_edges"] == len(listed)
 
 
 @pytest.mark.parametrize("rows", ["0", "5"])
@@ -449,7 +476,7 @@ def test_rerun_refuses_a_run_folder_holding_what_other_commands_added(npz, tmp_p
             "--noise-dims 100000 is more than the width 10 of the narrowest measurement of modality",
         ),
         (["--shared-dims", "11"], "--shared-dims 11 is more than the width 10"),
-        (["--shared-dims", "11", "--method", "mcl"], "--shared-dims 11 is more than the width 10"),
+        (["--shared-dims", "11", "--method", "betavae"], "--shared-dims 11 is more than the width 10"),
     ],
 )
 def test_codes_wider_than_the_measurements_exit_2(npz, tmp_path, capsys, extra, needle):

@@ -397,3 +397,57 @@ def test_latent_modalities_must_name_a_modality_or_shared():
     assert ok.latent_blocks() == {"shared": [0], "m1": [1], "m2": [2]}
     with pytest.raises(BadInput, match="entry 2 is 'm3'.*expected one of m1, m2, shared"):
         CRLDataset(**common, latent_modalities=["m1", "m2", "m3"])
+
+
+def test_an_array_stored_under_two_spellings_is_refused(tmp_path):
+    # numpy reads both 'm1.0.npy' and 'm1.0' as the key 'm1.0' and keeps the last one.
+    path = tmp_path / "twice.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in (("m1.0.npy", 0.0), ("m1.0", 100.0)):
+            with archive.open(name, "w") as member:
+                np.save(member, np.full((4, 2), value))
+    with pytest.raises(BadInput, match="holds the array 'm1.0' twice"):
+        load_crl_dataset(path)
+
+
+def test_the_modality_name_shared_is_reserved(tmp_path):
+    # It was accepted, then training crashed (exit 1) on the clash with the shared latents.
+    rng = np.random.default_rng(0)
+    path = _write_npz(
+        tmp_path / "x.npz",
+        **{"shared.0": rng.normal(size=(20, 3)), "b.0": rng.normal(size=(20, 3))},
+    )
+    with pytest.raises(BadInput, match="modality name 'shared' is reserved"):
+        load_crl_dataset(path)
+
+
+def test_ground_truth_latents_keep_float64(tmp_path):
+    # Cast through float32, 1e8 + noise became constant and was refused as such.
+    rng = np.random.default_rng(0)
+    latents = np.column_stack([1e8 + 0.5 * rng.normal(size=50), rng.normal(size=50)])
+    path = _write_npz(tmp_path / "x.npz", **{"a.0": rng.normal(size=(50, 2))}, latents=latents)
+    loaded = load_crl_dataset(path)
+    assert loaded.latents.dtype == np.float64
+    np.testing.assert_array_equal(loaded.latents, latents)
+
+
+@pytest.mark.parametrize(
+    ("graph", "message"),
+    [
+        ([[0, 0.5], [0, 0]], r"graph\[0, 1\] is 0.5; entries must be 0 or 1"),
+        ([[0, 0], [-1, 0]], r"graph\[1, 0\] is -1"),
+        ([[1, 0], [0, 0]], r"graph\[0, 0\] is 1: 'z1' cannot cause itself"),
+        ([[0, 1], [1, 0]], r"graph has a cycle \(among 'z1', 'z2'\)"),
+    ],
+)
+def test_a_true_graph_must_be_a_zero_one_dag(tmp_path, graph, message):
+    rng = np.random.default_rng(0)
+    path = _write_npz(
+        tmp_path / "x.npz",
+        **{"a.0": rng.normal(size=(20, 2))},
+        latents=rng.normal(size=(20, 2)),
+        latent_names=np.array(["z1", "z2"]),
+        graph=np.array(graph, dtype=float),
+    )
+    with pytest.raises(BadInput, match=message):
+        load_crl_dataset(path)

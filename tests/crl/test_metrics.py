@@ -225,3 +225,11 @@ def test_mcc_ceiling_rejects_truths_of_different_sizes():
         mcc_ceiling(_latents(dims=4), _latents(dims=3))
     with pytest.raises(BadInput, match="same rows"):
         mcc_ceiling(_latents(n=10), _latents(n=9))
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-300, 1e200])
+def test_mcc_is_scale_free_at_extreme_magnitudes(scale):
+    # The norm of values near 1e-200 underflowed: a perfect estimate scored 0.75.
+    rng = np.random.default_rng(0)
+    true = rng.normal(size=(200, 4))
+    assert mcc(true, true[:, ::-1] * scale).value == pytest.approx(1.0)

@@ -386,3 +386,23 @@ def test_column_names_with_dollar_signs_are_drawn_literally(tmp_path, latents_cs
     out = tmp_path / "o"
     assert main(["discover", str(latents_csv), "--out", str(out)]) == 0
     assert name.replace("$", "") in (out / "graph.svg").read_text().replace("$", "")
+
+
+def test_latent_columns_of_modalities_with_underscores_or_hyphens_are_found():
+    # crl train writes z_face_emb_0 for a modality 'face_emb'; explain found no latents there.
+    from personax.discovery.explain import latent_columns
+
+    df = pd.DataFrame(columns=["split", "s_0", "z_face_emb_0", "z_my-text_1", "z__0", "zz_a_0"])
+    assert latent_columns(df) == ["s_0", "z_face_emb_0", "z_my-text_1"]
+
+
+def test_discover_on_a_frame_built_from_an_array():
+    # Its integer column names were listed as '0', '1', '2' and then not found.
+    from personax.discovery import discover
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=300)
+    frame = pd.DataFrame(np.column_stack([a, a + rng.normal(size=300), rng.normal(size=300)]))
+    graph = discover(frame)
+    assert graph.nodes == ("0", "1", "2")
+    assert {frozenset((e.source, e.target)) for e in graph.edges} == {frozenset(("0", "1"))}

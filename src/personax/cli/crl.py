@@ -163,6 +163,13 @@ def register(app: typer.Typer) -> None:
         from personax.crl.train import checkpoint_path, write_crl_run
         from personax.errors import BadInput
 
+        if shared_dims > 0 and method in ("mmcrl", "mcl"):
+            # These baselines have no shared latents by design (bench crl runs them so, and
+            # says so); here the option would be dropped without a word.
+            raise BadInput(
+                f"--method {method} has no shared latents (by design); leave out --shared-dims, "
+                "or use personax or betavae."
+            )
         dataset = load_crl_dataset(data)
         dims = check_latent_dims(dataset, parse_latent_dims(latent_dims))
         _check_device(device)
@@ -231,6 +238,8 @@ def register(app: typer.Typer) -> None:
         if run.metrics is not None:
             message += f"; held-out test MCC {run.metrics['mcc']:.3f}, R² {run.metrics['r2']:.3f}"
         typer.echo(message)
+        if run.metrics is not None and "warning" in run.metrics:
+            typer.echo(f"warning: {run.metrics['warning']}", err=True)
         if run.metrics is not None and "recovery" in run.metrics:
             unrecovered = _unrecovered(run.metrics["recovery"]["latents"])
             if unrecovered:

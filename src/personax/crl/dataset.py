@@ -150,12 +150,16 @@ def _finite_or_raise(array: np.ndarray, what: str) -> None:
         raise BadInput(f"{what} has a NaN or infinite value in row {row}.")
 
 
-def _as_float_matrix(value: object, what: str) -> np.ndarray:
+def _as_float_matrix(value: object, what: str, ground_truth: bool = False) -> np.ndarray:
+    """A checked 2-D float array: float32 for measurements (what the networks read), float64
+    for ground truth — a latent such as 1e8 + noise would turn constant in float32."""
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise BadInput(f"{what} must hold numbers, not {array.dtype} values.")
     if array.ndim != 2:
         raise BadInput(f"{what} must be a 2-D array (rows × features), got shape {array.shape}.")
+    if ground_truth:
+        return np.ascontiguousarray(array, dtype=np.float64)
     # Values are stored as float32: a finite value beyond its range would become inf in the
     # cast (with a RuntimeWarning) and then be reported as if the file held an infinity.
     limit = np.finfo(np.float32).max
@@ -182,6 +186,11 @@ def _checked_measurements(
             raise BadInput(
                 f"{source}: modality name {modality!r} is invalid; use letters, digits, '_' or "
                 "'-', starting with a letter."
+            )
+        if modality == SHARED_BLOCK:
+            raise BadInput(
+                f"{source}: the modality name '{SHARED_BLOCK}' is reserved for the shared latents "
+                "(--shared-dims); rename that modality's keys."
             )
         if isinstance(arrays, np.ndarray) or not arrays:
             raise BadInput(f"{source}: modality '{modality}' needs a list of 1 or more arrays.")
@@ -213,7 +222,7 @@ def _checked_ground_truth(
 ) -> tuple[np.ndarray | None, list[str] | None, np.ndarray | None, list[str] | None]:
     size: int | None = None
     if latents is not None:
-        latents = _as_float_matrix(latents, "latents").astype(np.float64)
+        latents = _as_float_matrix(latents, "latents", ground_truth=True)
         if latents.shape[0] != n:
             raise BadInput(
                 f"latents has {latents.shape[0]} rows but '{first_key}' has {n}; "
@@ -238,6 +247,7 @@ def _checked_ground_truth(
             )
         graph = np.ascontiguousarray(graph, dtype=np.float64)
         _finite_or_raise(graph, "graph")
+        _check_graph_is_a_dag(graph, name_list)
     if latents is not None and n > 1:
         # Checked after the shapes. A constant true latent scores MCC and R² 0 whatever the
         # model does, dragging every score down; most likely a latent was dropped or mis-written.
@@ -250,6 +260,31 @@ def _checked_ground_truth(
                 "latent can be neither recovered nor scored, so leave it out of latents."
             )
     return latents, name_list, graph, block_list
+
+
+def _check_graph_is_a_dag(graph: np.ndarray, names: list[str] | None) -> None:
+    """BadInput unless ``graph`` is a 0/1 adjacency of a DAG: other entries (0.5, 2, −1) were
+    all scored as edges, a self-loop was dropped without a word and a cycle scored as edges
+    that no latent causal model here can hold."""
+    label = (lambda k: f"'{names[k]}'") if names is not None else (lambda k: f"latent {k}")
+    odd = np.argwhere((graph != 0) & (graph != 1))
+    if odd.size:
+        i, j = (int(v) for v in odd[0])
+        raise BadInput(f"graph[{i}, {j}] is {graph[i, j]:g}; entries must be 0 or 1.")
+    loops = np.flatnonzero(np.diag(graph))
+    if loops.size:
+        k = int(loops[0])
+        raise BadInput(f"graph[{k}, {k}] is 1: {label(k)} cannot cause itself.")
+    # Peel off latents without remaining causes; whatever is left lies on a cycle.
+    remaining = list(range(graph.shape[0]))
+    while remaining:
+        roots = [i for i in remaining if not any(graph[i, j] for j in remaining)]
+        if not roots:
+            involved = ", ".join(label(k) for k in remaining[:5])
+            raise BadInput(
+                f"graph has a cycle (among {involved}); the latent causal graph must be acyclic."
+            )
+        remaining = [i for i in remaining if i not in roots]
 
 
 def _unique_or_raise(values: list[str], what: str, unit: str) -> None:
@@ -290,11 +325,12 @@ def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy gives one array
         raise BadInput(f"{p}: is a single .npy array, not an .npz archive of named arrays.")
     # A zip may hold one name twice; numpy would silently keep the last copy.
-    names = loaded.zip.namelist()
+    # numpy names a member 'a.0.npy' and one called 'a.0' both 'a.0'.
+    names = [name.removesuffix(".npy") for name in loaded.zip.namelist()]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         loaded.close()
-        raise BadInput(f"{p}: holds the array '{twice[0].removesuffix('.npy')}' twice.")
+        raise BadInput(f"{p}: holds the array '{twice[0]}' twice.")
     try:
         with loaded as npz:
             contents = {key: npz[key] for key in npz.files}

@@ -76,6 +76,10 @@ def _paired(true: object, est: object) -> tuple[np.ndarray, np.ndarray]:
 
 def _standardised(array: np.ndarray) -> np.ndarray:
     """Columns with mean 0 and unit norm; a constant column becomes all zeros."""
+    # Each column divided by its largest magnitude first: the norm of values near 1e-200
+    # underflows to 0 and a perfect estimate read as constant (correlation is scale-free).
+    peak = np.abs(array).max(axis=0) if array.shape[0] else np.ones(array.shape[1])
+    array = array / np.where(peak > 0, peak, 1.0)
     centred = array - array.mean(axis=0)
     norms = np.linalg.norm(centred, axis=0)
     # Relative tolerance: a column that is constant up to float rounding counts as constant.

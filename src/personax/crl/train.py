@@ -31,6 +31,7 @@ from personax.atomic import atomic_path, beside_output, write_bytes, write_json,
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import MIN_ROWS, CRLDataset, check_latent_dims, split_indices
 from personax.errors import BadInput
+from personax.plotting import literal_text
 
 # A running restart is checkpointed at most this often (and at the end of every restart): a
 # checkpoint is a few MB, small next to a minute of training, but not worth every epoch.
@@ -546,7 +547,7 @@ def evaluate_latents(
     with threadpool_limits(limits=1):
         r2 = r2_kernel(estimated[train], true[train], estimated[test], true[test], seed=seed)
     r2_value = float(getattr(r2, "value", r2))
-    return {
+    scores = {
         "mcc": float(pearson.value),
         "r2": r2_value,
         "split": "test",
@@ -555,6 +556,19 @@ def evaluate_latents(
         "mcc_spearman": float(spearman.value),
         "details": {"pearson": _as_plain(pearson), "spearman": _as_plain(spearman)},
     }
+    if len(test) < FEW_TEST_ROWS:
+        # At the 12-row minimum the test split has 2 rows, over which any two columns
+        # correlate ±1: MCC 1.000 for any model.
+        scores["warning"] = (
+            f"only {len(test)} test rows: correlations over so few rows say little (over 2 rows "
+            f"any estimate scores MCC 1); give at least {math.ceil(FEW_TEST_ROWS / 0.15)} rows "
+            "for a meaningful score."
+        )
+    return scores
+
+
+FEW_TEST_ROWS = 30
+"""Below this many test rows a run's scores carry a warning (metrics.json, the CLI)."""
 
 
 def recovery_of(
@@ -741,11 +755,15 @@ def graph_against_truth(
     matching = np.asarray(metrics["details"]["pearson"]["matching"], dtype=int)
     est_of_true = np.empty(len(truth), dtype=int)
     est_of_true[matching[:, 0]] = matching[:, 1]
-    in_true_order = adjacency[np.ix_(est_of_true, est_of_true)]
+    # Scored on the very edges graph.json lists, so the two files cannot disagree at the cut
+    # (a threshold of 1 kept the strongest edge there and none here).
+    index = {name: k for k, name in enumerate(graph["nodes"])}
+    listed = np.zeros_like(adjacency)
+    for edge in graph["edges"]:
+        listed[index[edge["target"]], index[edge["source"]]] = 1.0
+    in_true_order = listed[np.ix_(est_of_true, est_of_true)]
     cut = float(graph.get("absolute_cut", graph["threshold"]))
-    # graph_scores keeps |A| >= threshold; the smallest positive value keeps "no edges" when the
-    # whole adjacency is zero.
-    scores = graph_scores(truth, in_true_order, threshold=max(cut, np.finfo(float).tiny))
+    scores = graph_scores(truth, in_true_order, threshold=0.5)
     return {**scores.to_dict(), "threshold": float(graph["threshold"]), "absolute_cut": cut}
 
 
@@ -829,6 +847,7 @@ def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
     return out
 
 
+@literal_text
 def plot_latents_vs_truth(run: CRLRun, path: Path) -> None:
     """One panel per true latent: its test values against the estimated latent matched to it
     (the MCC matching), so a fold, a warp or a mixed latent shows at a glance."""
@@ -864,6 +883,7 @@ def plot_latents_vs_truth(run: CRLRun, path: Path) -> None:
     plt.close(fig)
 
 
+@literal_text
 def plot_training_curves(history: pd.DataFrame, best_epoch: int, path: Path) -> None:
     import matplotlib
 

@@ -154,6 +154,10 @@ def discover(
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
     check_options(test, alpha, compat)
+    if not all(isinstance(c, str) for c in df.columns):
+        # Node names are text (graph.json, the drawing): a frame built from an array has the
+        # column names 0, 1, 2, which the default columns already spell "0", "1", "2".
+        df = df.rename(columns=str)
     cols = list(columns) if columns is not None else default_columns(df, source)
     data = data_matrix(df, cols, source)
     knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)
