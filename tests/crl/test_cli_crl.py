@@ -476,7 +476,10 @@ def test_rerun_refuses_a_run_folder_holding_what_other_commands_added(npz, tmp_p
             "--noise-dims 100000 is more than the width 10 of the narrowest measurement of modality",
         ),
         (["--shared-dims", "11"], "--shared-dims 11 is more than the width 10"),
-        (["--shared-dims", "11", "--method", "betavae"], "--shared-dims 11 is more than the width 10"),
+        (
+            ["--shared-dims", "11", "--method", "betavae"],
+            "--shared-dims 11 is more than the width 10",
+        ),
     ],
 )
 def test_codes_wider_than_the_measurements_exit_2(npz, tmp_path, capsys, extra, needle):
