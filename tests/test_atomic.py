@@ -85,11 +85,26 @@ def test_a_swap_killed_after_its_renames_leaves_only_the_new_output(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "new.txt").write_text("2")
     (tmp_path / ".ds.old").mkdir()  # the replaced output, not yet deleted
-    (tmp_path / ".ds.old" / "old.txt").write_text("1")
+    (tmp_path / ".ds.old" / ".personax-output").write_text("demo\n")
     with atomic_dir(target) as tmp:
         (tmp / "newer.txt").write_text("3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
     assert [p.name for p in target.iterdir()] == ["newer.txt"]
+
+
+def test_a_users_own_dot_old_folder_is_never_touched(tmp_path):
+    from personax.atomic import check_output_dir
+
+    mine = tmp_path / ".res.old"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("keep")
+    check_output_dir(tmp_path / "res")  # no res: it must not be made from the user's folder
+    assert not (tmp_path / "res").exists() and (mine / "precious.txt").read_text() == "keep"
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "notes.txt").write_text("user")
+    with pytest.raises(BadInput, match="did not write"):
+        check_output_dir(tmp_path / "res")
+    assert (mine / "precious.txt").read_text() == "keep"
 
 
 def test_output_dir_refuses_a_file_and_foreign_folders(tmp_path):

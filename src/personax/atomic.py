@@ -141,16 +141,21 @@ def _previous_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.old")
 
 
-def _finish_interrupted_swap(target: Path) -> None:
+def _finish_interrupted_swap(target: Path, restore_only: bool = False) -> None:
     """Settle a swap that a kill -9 cut short. Killed between the two renames, the previous
     output sits under ``.NAME.old`` and NAME is gone: it is put back, so that this run's
-    failure cannot lose it. Killed after them, ``.NAME.old`` is the replaced output: deleted."""
+    failure cannot lose it. Killed after them, ``.NAME.old`` is the replaced output: deleted
+    (not with ``restore_only``, for the checks before a run, which may still refuse it)."""
     old = _previous_name(target)
     if not old.is_dir() or old.is_symlink():
         return
+    # Only a folder personax wrote: a user's own `.NAME.old` is never moved or deleted.
+    if not any((old / mark).is_file() for mark in (OUTPUT_MARKER, "personax_build.json")):
+        return
     with contextlib.suppress(OSError):
         if target.exists() or target.is_symlink():
-            shutil.rmtree(old)
+            if not restore_only:
+                shutil.rmtree(old)
         else:
             os.replace(old, target)
 
@@ -261,7 +266,7 @@ def check_output_dir(
     target = Path(path)
     # A previous output that a killed swap left under .NAME.old is back in place before the
     # checks, so that they judge it (another command's folder is still refused).
-    _finish_interrupted_swap(target)
+    _finish_interrupted_swap(target, restore_only=True)
     if target.exists() and not target.is_dir():
         raise BadInput(f"{target}: the output must be a folder, but a file exists at that path.")
     check_parents_are_folders(target)

@@ -406,3 +406,12 @@ def test_discover_on_a_frame_built_from_an_array():
     graph = discover(frame)
     assert graph.nodes == ("0", "1", "2")
     assert {frozenset((e.source, e.target)) for e in graph.edges} == {frozenset(("0", "1"))}
+
+
+def test_discover_refuses_columns_0_and_text_0_together():
+    from personax.discovery import discover
+    from personax.errors import BadInput
+
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=[0, "0", 1])
+    with pytest.raises(BadInput, match="two columns are both named '0'"):
+        discover(frame)

@@ -45,6 +45,20 @@ def test_scoring_maps_edges_through_the_latent_matching():
     assert scores["skeleton_precision"] == pytest.approx(2 / 3)
     assert scores["directed_correct"] == 1
     assert scores["shd"] == 3  # reversed b–c, missing a–d, extra c–d
+    # Two directed claims, one right; an undirected edge claims no direction.
+    assert scores["directed_precision"] == pytest.approx(1 / 2)
+    assert scores["directed_recall"] == pytest.approx(1 / 3)
+
+
+def test_an_undirected_planted_edge_is_not_a_right_direction():
+    # An undirected a — b was entered both ways and counted in directed recall.
+    rng = np.random.default_rng(0)
+    true = pd.DataFrame(rng.standard_normal((100, 2)), columns=["a", "b"])
+    graph = np.array([[0, 0], [1, 0]])
+    found = CausalGraph(nodes=("a", "b"), edges=(Edge("a", "b", "undirected"),))
+    *_, scores = score_against_truth(found, true.copy(), true, graph)
+    assert scores["directed_correct"] == 0 and scores["directed_recall"] == 0.0
+    assert scores["skeleton_hits"] == 1
 
 
 @pytest.mark.slow  # trains the CRL model (~15-60 s on 2 shared cores)

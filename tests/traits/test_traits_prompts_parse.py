@@ -176,3 +176,10 @@ def test_a_key_given_twice_is_a_format_failure(text):
     # json keeps the last value of a repeated key without a word: that is a guess.
     parsed = parse_answer(text, get_format("number-l3-inc"))
     assert parsed.status == FORMAT_FAILURE and "twice" in parsed.reason, (text, parsed)
+
+
+def test_a_repeated_key_outside_the_answer_is_harmless():
+    body = answer([1, 2, 3, 0, 2])
+    text = '{"note": "a", "note": "b", ' + body[1:]
+    parsed = parse_answer(text, get_format("number-l3-inc"))
+    assert parsed.status == OK and parsed.levels["o"] == 1

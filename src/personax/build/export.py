@@ -138,6 +138,18 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     # No alias table: the <llm> prefixes are the store's model names, as the card and the
     # <llm>_text_emb columns spell them.
     traits = read_table(path, aliases=False)
+    # Case and spaces only ("GPT_O", "Final_O", "ID"): no model alias renames a prefix.
+    folded = {c: str(c).strip().lower() for c in traits.columns}
+    traits = traits.rename(
+        columns={
+            c: f
+            for c, f in folded.items()
+            if f == "id" or LLM_TRAIT_RE.match(f) or f.startswith("final_")
+        }
+    )
+    if traits.columns.duplicated().any():
+        twice = traits.columns[traits.columns.duplicated()][0]
+        raise BadInput(f"{path}: the traits table has the column '{twice}' twice (ignoring case).")
     if "id" not in traits.columns:
         raise BadInput(f"{path}: traits table lacks the column id.")
     ids = traits["id"].astype("string").str.strip()  # as the roster's ids
@@ -231,28 +243,30 @@ FREE_TEXT_WORDS = 6
 FREE_TEXT_CHARS = 60
 CONTACT_PATTERNS = {
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    # A scheme (https://, ftp://), www., a host with a path ("twitter.com/jane",
-    # "en.wikipedia.org/wiki/Q42") or a bare host under a common top-level domain.
+    # A scheme (https://, ftp://), www., or a host with a path ("twitter.com/jane",
+    # "en.wikipedia.org/wiki/Q42"). A bare host ("ESPN.com") names an employer, not a person.
     "a web address": re.compile(
-        r"\b[a-z][a-z0-9+.-]*://|www\.|\b(?:[\w-]+\.)+[a-z]{2,}/\S"
-        r"|\b[\w-]+\.(?:com|org|net|edu|gov|io|me|tv|info|ly|app)\b",
-        re.IGNORECASE,
+        r"\b[a-z][a-z0-9+.-]*://|www\.|\b(?:[\w-]+\.)+[a-z]{2,}/\S", re.IGNORECASE
     ),
-    "a social-media handle": re.compile(r"(?<![\w.@])@[a-z0-9_][a-z0-9_.]+", re.IGNORECASE),
-    "a Wikidata id": re.compile(r"^Q[1-9]\d+$"),
-    # International or long numbers with separators, and local "555-0101" / "555 0101".
-    "a phone number": re.compile(r"\+?\d[\d ()./-]{7,}\d|\b\d{3}[- ]\d{4}\b"),
+    # People have ids of four digits or more; Q1..Q999 are also quarters and round numbers.
+    "a Wikidata id": re.compile(r"^Q[1-9]\d{3,}$"),
+    # International or long numbers with separators, and local "555-0101".
+    "a phone number": re.compile(r"\+?\d[\d ()./-]{7,}\d|\b\d{3}-\d{4}\b"),
 }
 
 # Column names that announce contact details or a name part whatever their values hold (a
-# phone number stored as an integer passes every value check). Checked on the name's words:
-# `mobile_phone`, `lastName`, `Twitter handle`.
-IDENTIFYING_NAME_WORDS = frozenset(
-    "phone telephone tel mobile cellphone fax email mail url website homepage twitter "
-    "instagram facebook tiktok linkedin youtube handle username ssn passport address "
-    "surname lastname firstname forename nickname middlename".split()
+# phone number stored as an integer passes every value check). Whole names only, after case
+# and separators are folded (`Last Name`, `lastName` → last_name): `instagram_followers` or
+# `last_team_name` are ordinary attributes.
+IDENTIFYING_COLUMN_NAMES = frozenset(
+    """phone phone_number telephone telephone_number mobile mobile_number mobile_phone cell
+    cell_phone cellphone fax email e_mail email_address url website homepage web_address
+    handle twitter_handle instagram_handle social_handle username user_name ssn
+    social_security_number passport_number address home_address street_address postal_address
+    ip_address last_name lastname first_name firstname surname family_name given_name
+    middle_name full_name fullname nickname nick_name birth_name maiden_name real_name
+    stage_name player_name person_name""".split()
 )
-NAME_PART_WORDS = frozenset("first last middle given family full nick birth maiden".split())
 
 
 def _is_iso_date(text: str) -> bool:
@@ -264,10 +278,27 @@ def _is_iso_date(text: str) -> bool:
     return True
 
 
+def _is_date_or_season(number: str) -> bool:
+    """Is a phone-like run of digits a date or a season ("12/05/1990", "2009-10/2010-11",
+    "1995-2005")? Each digit group is then a year or at most two digits."""
+    groups = re.findall(r"\d+", number)
+    return all(len(g) <= 2 or (len(g) == 4 and 1800 <= int(g) <= 2199) for g in groups)
+
+
+def _looks_like_phone(text: str) -> bool:
+    if _is_iso_date(text):
+        return False
+    return any(
+        not _is_date_or_season(m.group(0))
+        for m in CONTACT_PATTERNS["a phone number"].finditer(text)
+    )
+
+
 def _free_text_reason(text: str) -> str | None:
     """Why ``text`` is free text rather than a category, or None when it is a category."""
     for what, pattern in CONTACT_PATTERNS.items():
-        if pattern.search(text) and not (what == "a phone number" and _is_iso_date(text)):
+        found = _looks_like_phone(text) if what == "a phone number" else pattern.search(text)
+        if found:
             return f"it looks like {what}"
     words = len(text.split())
     if words > FREE_TEXT_WORDS:
@@ -280,12 +311,8 @@ def _free_text_reason(text: str) -> str | None:
 def _column_name_reason(column: str) -> str | None:
     """Why a column's *name* says it identifies people (``phone``, ``last_name``), or None."""
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)  # lastName → last Name
-    words = _normal_words(spaced)
-    joined = "".join(words)
-    if IDENTIFYING_NAME_WORDS.intersection(words) or joined in IDENTIFYING_NAME_WORDS:
+    if "_".join(_normal_words(spaced)) in IDENTIFYING_COLUMN_NAMES:
         return "its name says it holds contact details or a name"
-    if "name" in words and NAME_PART_WORDS.intersection(words):
-        return "its name says it holds a part of a person's name"
     return None
 
 
@@ -326,6 +353,10 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
                 "contact details never leave in a published dataset."
             )
     own_names = roster["name"].astype("string").fillna("").map(_normal_words)
+    # A value equal to a part of its own row's name ("Roe" for Jane Roe) is a name column
+    # only when that holds in at least half of the column's rows: "White" as Shaun White's
+    # ethnicity or "Houston" as Allan Houston's team city is a coincidence of one row.
+    own_part_share = 0.5
     # Each name's word set, filed under one of its words: a value holds a name only if it
     # holds that word, so a value is compared with a few names, not the whole roster.
     by_word: dict[str, set[frozenset[str]]] = {}
@@ -340,7 +371,9 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
             continue
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             continue
-        for position, value in values.dropna().items():  # the roster's index is 0..n-1
+        present = values.dropna()
+        own_part_rows: list[int] = []
+        for position, value in present.items():  # the roster's index is 0..n-1
             text = str(value).strip()
             row = position + 2  # the file's line: the header is line 1
             value_words = _normal_words(text)
@@ -351,17 +384,25 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
                 name == words or (len(name) > 1 and name <= words)
                 for word in words
                 for name in by_word.get(word, ())
-            ) or _holds_own_name_part(value_words, "".join(value_words), own_names[position]):
+            ):
                 raise BadInput(
                     f"{path}: roster column '{col}' holds a person's name (row {row}); "
                     "remove it — names never leave in a published dataset."
                 )
+            if _holds_own_name_part(value_words, "".join(value_words), own_names[position]):
+                own_part_rows.append(row)
             reason = _free_text_reason(text)
             if reason:
                 raise BadInput(
                     f"{path}: roster column '{col}' holds free text, not a category (row {row}: "
                     f"{reason}); remove it — free text never leaves in a published dataset."
                 )
+        if own_part_rows and len(own_part_rows) >= own_part_share * len(present):
+            raise BadInput(
+                f"{path}: roster column '{col}' holds a person's name (row {own_part_rows[0]}: "
+                f"a part of that person's own name, as in {len(own_part_rows)} of its "
+                f"{len(present)} rows); remove it — names never leave in a published dataset."
+            )
 
 
 def _id_text(series: pd.Series) -> pd.Series:

@@ -280,6 +280,11 @@ def _check_graph_is_a_dag(graph: np.ndarray, names: list[str] | None) -> None:
     while remaining:
         roots = [i for i in remaining if not any(graph[i, j] for j in remaining)]
         if not roots:
+            # Latents that only follow the cycle (no remaining latent they cause) are not on it.
+            while sinks := [
+                i for i in remaining if not any(graph[k, i] for k in remaining if k != i)
+            ]:
+                remaining = [i for i in remaining if i not in sinks]
             involved = ", ".join(label(k) for k in remaining[:5])
             raise BadInput(
                 f"graph has a cycle (among {involved}); the latent causal graph must be acyclic."

@@ -407,10 +407,10 @@ def final_score_mismatches(
     if not per_llm:
         return np.zeros(len(df), dtype=bool), np.full(len(df), np.nan), per_llm
     scores = np.column_stack([_as_numbers(df[c])[0] for c in per_llm])
-    usable = np.all(
-        np.isfinite(scores) & (scores >= 0) & (scores <= 3) & (scores == np.round(scores)), axis=1
-    )
-    expected = median_of_nonzero(np.where(usable[:, None], scores, 0).astype(int))
+    # A missing per-LLM score (a model without an answer) is skipped, as the median skips it.
+    level = np.isfinite(scores) & (scores >= 0) & (scores <= 3) & (scores == np.round(scores))
+    usable = np.all(level | np.isnan(scores), axis=1)
+    expected = median_of_nonzero(np.where(usable[:, None], scores, 0.0))
     both_nan = np.isnan(expected) & np.isnan(values)
     differ = usable & ~both_nan & ~np.isclose(values, expected, equal_nan=False)
     return differ, expected, per_llm

@@ -175,9 +175,10 @@ def pc(
             pair = frozenset((int(x), int(y)))
             if colliders == "majority" or pair in untested:
                 if pair not in separating:
-                    # An untested pair is searched a size further than the skeleton went
-                    # (at least sets of 3): it has had no search at all.
-                    size = max_size if pair not in untested else max(max_size + 1, 3)
+                    # An untested pair had no search at all: it gets the one the skeleton
+                    # would have made, up to its whole neighbourhood (the skeleton's own
+                    # depth is no guide when knowledge removed the pairs that needed depth).
+                    size = max_size if pair not in untested else n - 2
                     separating[pair] = _separating_subsets(adj, int(x), int(y), ci, alpha, size)
                 found = separating[pair]
                 if not found:

@@ -128,6 +128,9 @@ def score_against_truth(
     back = {t: name for name, t in matching.items()}
     index = {name: k for k, name in enumerate(true_names)}
     est = np.zeros((len(true_names), len(true_names)))
+    # Directed claims only: an undirected edge entered both ways counted as a correct
+    # direction in directed precision and recall (SHD keeps it, as a two-way edge).
+    claimed = np.zeros_like(est)
     marks: dict[frozenset[str], tuple[str, str, str]] = {}
     extra = []
     for e in graph.edges:
@@ -136,7 +139,7 @@ def score_against_truth(
         a, b = matching[e.source], matching[e.target]
         marks[frozenset((a, b))] = (a, b, e.type)
         if e.type == "directed":
-            est[index[b], index[a]] = 1
+            est[index[b], index[a]] = claimed[index[b], index[a]] = 1
         else:  # undirected or bidirected: the direction is not claimed, count both ways
             est[index[b], index[a]] = est[index[a], index[b]] = 1
         if not (true_graph[index[b], index[a]] or true_graph[index[a], index[b]]):
@@ -159,7 +162,7 @@ def score_against_truth(
     true_skeleton = {frozenset((e.source, e.target)) for e in planted}
     found_skeleton = set(marks)
     hits = len(true_skeleton & found_skeleton)
-    directed = graph_scores(true_graph, est)
+    directed = graph_scores(true_graph, claimed)
     scores = {
         "mcc_matching": float(result.value),
         "planted_edges": len(planted),
@@ -168,7 +171,7 @@ def score_against_truth(
         "skeleton_precision": hits / len(found_skeleton) if found_skeleton else 1.0,
         "skeleton_recall": hits / len(true_skeleton) if true_skeleton else 1.0,
         "directed_correct": sum(e.status == "directed" for e in planted),
-        "shd": directed.shd,
+        "shd": graph_scores(true_graph, est).shd,
         "directed_precision": directed.precision,
         "directed_recall": directed.recall,
     }

@@ -158,6 +158,11 @@ def discover(
         # Node names are text (graph.json, the drawing): a frame built from an array has the
         # column names 0, 1, 2, which the default columns already spell "0", "1", "2".
         df = df.rename(columns=str)
+        if df.columns.duplicated().any():
+            twice = df.columns[df.columns.duplicated()][0]
+            raise BadInput(f"{source}: two columns are both named '{twice}' once read as text.")
+        columns = None if columns is None else [str(c) for c in columns]
+        roots = [str(r) for r in roots]
     cols = list(columns) if columns is not None else default_columns(df, source)
     data = data_matrix(df, cols, source)
     knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)

@@ -46,22 +46,31 @@ class ParsedAnswer:
 
 
 class _JSONObject(dict):
-    """A decoded JSON object that remembers a key given twice (after case and spaces are
-    folded): ``json`` keeps the last value silently, which would be a guess."""
+    """A decoded JSON object that remembers the keys given twice (after case and spaces are
+    folded): ``json`` keeps the last value silently, which for a trait or a score would be a
+    guess."""
 
-    repeated: str | None = None
+    repeated: frozenset[str] = frozenset()
 
 
 def _object_pairs(pairs: list[tuple[str, object]]) -> _JSONObject:
     obj = _JSONObject()
     seen: set[str] = set()
+    repeated: set[str] = set()
     for key, value in pairs:
         folded = str(key).strip().lower()
-        if folded in seen and obj.repeated is None:
-            obj.repeated = folded
+        if folded in seen:
+            repeated.add(folded)
         seen.add(folded)
         obj[key] = value
+    obj.repeated = frozenset(repeated)
     return obj
+
+
+def _repeated_of(obj: object, keys) -> str | None:
+    """The first of ``keys`` that ``obj`` gives twice (other repeated keys do not matter)."""
+    repeated = getattr(obj, "repeated", frozenset())
+    return next((key for key in keys if key in repeated), None)
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
@@ -157,8 +166,8 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
 
 def _parse_contract(found: dict, fmt: PromptFormat) -> ParsedAnswer:
     """One contract object checked and read: five traits, each with a score on the scale."""
-    if getattr(found, "repeated", None):
-        return ParsedAnswer(FORMAT_FAILURE, f"'{found.repeated}' is given twice")
+    if (twice := _repeated_of(found, TRAIT_KEYS)) is not None:
+        return ParsedAnswer(FORMAT_FAILURE, f"'{twice}' is given twice")
     obj = {str(k).strip().lower(): v for k, v in found.items()}
     levels: dict[str, int] = {}
     raw: dict[str, str] = {}
@@ -167,8 +176,8 @@ def _parse_contract(found: dict, fmt: PromptFormat) -> ParsedAnswer:
         entry = obj.get(key)
         if not isinstance(entry, dict):
             return ParsedAnswer(FORMAT_FAILURE, f"'{key}' is missing or not an object")
-        if getattr(entry, "repeated", None):
-            return ParsedAnswer(FORMAT_FAILURE, f"'{key}' gives '{entry.repeated}' twice")
+        if (twice := _repeated_of(entry, ("score", "description"))) is not None:
+            return ParsedAnswer(FORMAT_FAILURE, f"'{key}' gives '{twice}' twice")
         entry = {str(k).strip().lower(): v for k, v in entry.items()}
         if "score" not in entry:
             return ParsedAnswer(FORMAT_FAILURE, f"'{key}' has no score")
