@@ -805,3 +805,24 @@ def test_free_text_message_states_the_reason(value, reason):
     roster = pd.DataFrame({"id": ["a1"], "name": ["Jane Roe"], "note": [value]})
     with pytest.raises(BadInput, match=f"row 2: {reason}\\)"):
         _check_no_names(roster, ["note"], "r.csv")
+
+
+def test_traits_headers_are_case_folded_without_renaming_models(tmp_path):
+    from personax.build.export import _read_traits
+
+    path = tmp_path / "traits.csv"
+    path.write_text("ID,GPT_O,Llama4_O,Final_O\na,1,3,2\nb,3,3,3\n")
+    traits, columns = _read_traits(path)
+    assert columns == ["gpt_o", "llama4_o", "final_o"] and list(traits["id"]) == ["a", "b"]
+
+
+def test_an_aggregate_is_checked_also_where_a_model_gave_no_answer(tmp_path):
+    # A failed model leaves its score empty; the median of the others still decides.
+    from personax.build.export import _read_traits
+
+    path = tmp_path / "traits.csv"
+    path.write_text("id,gpt_o,llama4_o,final_o\na,,3,1\n")
+    with pytest.raises(BadInput, match="row 1, column 'final_o': 1 is not the median .* \\(3\\)"):
+        _read_traits(path)
+    path.write_text("id,gpt_o,llama4_o,final_o\na,,3,3\n")
+    _read_traits(path)
