@@ -45,7 +45,7 @@ from personax.build.images import (
 from personax.build.privacy import key_fingerprint, obfuscate, pseudonyms
 from personax.build.text import EmbeddingCache, TextEmbedder, embed_texts, trait_documents
 from personax.data import column_groups, read_table
-from personax.data.table import LLM_TRAIT_RE, roster_ids
+from personax.data.table import LLM_TRAIT_RE, is_trait_score, roster_ids
 from personax.errors import BadInput
 
 Progress = Callable[[str, int, int], None]
@@ -141,11 +141,7 @@ def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]
     # Case and spaces only ("GPT_O", "Final_O", "ID"): no model alias renames a prefix.
     folded = {c: str(c).strip().lower() for c in traits.columns}
     traits = traits.rename(
-        columns={
-            c: f
-            for c, f in folded.items()
-            if f == "id" or LLM_TRAIT_RE.match(f) or f.startswith("final_")
-        }
+        columns={c: f for c, f in folded.items() if f == "id" or is_trait_score(f)}
     )
     if traits.columns.duplicated().any():
         twice = traits.columns[traits.columns.duplicated()][0]

@@ -82,6 +82,20 @@ def column_groups(df: pd.DataFrame) -> ColumnGroups:
     )
 
 
+def is_trait_score(name: str, values: np.ndarray | None = None) -> bool:
+    """An ``<llm>_<t>`` or ``final_<t>`` column, where 0 means "insufficient information".
+    With ``values``, an ``<llm>_<t>`` column counts only when it holds levels 0..3 (a latent
+    or attribute that merely ends in ``_o`` is not a score)."""
+    if FINAL_TRAIT_RE.match(name):
+        return True
+    if not LLM_TRAIT_RE.match(name):
+        return False
+    if values is None:
+        return True
+    present = values[np.isfinite(values)]
+    return bool(np.isin(present, (0, 1, 2, 3)).all())
+
+
 def _looks_like_scores(series: pd.Series) -> bool:
     # A column like `birth_o` that holds free text is an attribute, not a trait score.
     return pd.api.types.is_numeric_dtype(series) or series.dropna().empty

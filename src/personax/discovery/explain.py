@@ -182,8 +182,8 @@ def _feature_columns(
 ) -> dict[str, tuple[np.ndarray, bool]]:
     """Comparable columns: numeric ones, and text columns with few categories (as codes).
     Returns name -> (values as float with NaN for missing, is_categorical)."""
-    from personax.data.table import column_groups
-    from personax.independence.battery import is_trait_score, prepare_column
+    from personax.data.table import column_groups, is_trait_score
+    from personax.independence.battery import prepare_column
 
     groups = column_groups(table_df)
     skip = set(groups.embeddings) | {"id", "split"} | exclude

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, data_row, refuse_stray_text
+from personax.data.table import data_row, is_trait_score, refuse_stray_text
 from personax.discovery.citests import KCI_MAX_ROWS, FisherZTester, KCITester, RCITTester
 from personax.discovery.graph import CausalGraph
 from personax.discovery.knowledge import Knowledge
@@ -66,15 +66,6 @@ def check_options(test: str | None, alpha: float, compat: str | None = None) -> 
         raise BadInput(f"alpha must lie strictly between 0 and 1, got {alpha}.")
 
 
-def _is_trait_score(name: str, values: np.ndarray) -> bool:
-    """A ``final_<t>`` column, or an ``<llm>_<t>`` one holding levels 0..3 only (a latent or
-    attribute that merely ends in ``_o`` is not a score)."""
-    if FINAL_TRAIT_RE.match(name):
-        return True
-    present = values[np.isfinite(values)]
-    return bool(LLM_TRAIT_RE.match(name)) and bool(np.isin(present, (0, 1, 2, 3)).all())
-
-
 def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table") -> np.ndarray:
     """The chosen columns as a float matrix; BadInput for unknown, non-numeric, missing or
     constant columns."""
@@ -101,7 +92,7 @@ def data_matrix(df: pd.DataFrame, columns: Sequence[str], source: str = "table")
                 "encode it as numbers first."
             )
         values = series.to_numpy(dtype=float, na_value=np.nan)
-        if _is_trait_score(str(c), values) and (values == 0).any():
+        if is_trait_score(str(c), values) and (values == 0).any():
             first = df.index[int(np.flatnonzero(values == 0)[0])]
             raise BadInput(
                 f"{source}: column '{c}' holds the score 0 ('insufficient information', missing "

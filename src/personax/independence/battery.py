@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personax.data.table import FINAL_TRAIT_RE, LLM_TRAIT_RE, column_groups, refuse_stray_text
+from personax.data.table import (
+    FINAL_TRAIT_RE,
+    LLM_TRAIT_RE,
+    column_groups,
+    is_trait_score,
+    refuse_stray_text,
+)
 from personax.data.validate import refuse_bad_ids_and_scores
 from personax.errors import BadInput
 from personax.independence.contingency import chisq, gsq
@@ -120,11 +126,6 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     values[order] = adjusted
     out[ok] = values
     return out
-
-
-def is_trait_score(name: str) -> bool:
-    """An ``<llm>_<t>`` or ``final_<t>`` column, where 0 means "insufficient information"."""
-    return bool(FINAL_TRAIT_RE.match(name) or LLM_TRAIT_RE.match(name))
 
 
 def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "table") -> Column:
