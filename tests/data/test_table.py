@@ -104,3 +104,45 @@ def test_short_rows_and_quoted_separators_still_read(tmp_path):
     assert table["id"].tolist() == ["p1", "p2"]
     assert table["note"].iloc[0] == "a, b"
     assert pd.isna(table["final_o"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found", "tip"),
+    [
+        ("semi.csv", "id;age;final_o\np1;30,5;2\np2;40;3\n", "semicolons", "save it with commas."),
+        ("tabs.csv", "id\tage\tfinal_o\np1\t30\t2\n", "tabs", "or name the file .tsv"),
+        ("bars.tsv", "id|age\np1|30\n", "vertical bars", "save it with tabs."),
+    ],
+)
+def test_a_file_separated_by_another_character_is_refused_with_a_hint(
+    tmp_path, name, text, found, tip
+):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(BadInput, match="separated by") as caught:
+        read_raw_table(path)
+    assert found in str(caught.value) and tip in str(caught.value)
+
+
+def test_a_one_column_table_and_quoted_semicolons_still_read(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("id\np1\np2\n")
+    assert read_raw_table(path)["id"].tolist() == ["p1", "p2"]
+    path.write_text('id,note\np1,"a; b"\n')
+    assert read_raw_table(path)["note"].iloc[0] == "a; b"
+
+
+def test_a_non_utf8_file_names_the_line_and_the_byte(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,city\np1,Zürich\np2,Paris\n".encode("latin-1"))
+    with pytest.raises(BadInput, match=r"line 2 .* byte 0xfc, which is not UTF-8"):
+        read_raw_table(path)
+    path.write_bytes("id,Größe\np1,1\n".encode("latin-1"))  # in the header
+    with pytest.raises(BadInput, match=r"line 1 .* byte 0xf6"):
+        read_raw_table(path)
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("id,final_o\np1,2\n".encode("utf-8-sig"))
+    assert list(read_raw_table(path).columns) == ["id", "final_o"]

@@ -204,3 +204,34 @@ def test_damaged_step_files_exit_2_naming_them(
     assert code == 2 and str(copy / rel) in err and fragment in err, err
     assert "Traceback" not in err
     assert (copy / "report.html").read_bytes() == before
+
+
+def test_the_latents_scatter_is_embedded_and_the_report_step_is_explained(tiny_run):
+    html = tiny_run.report.read_text(encoding="utf-8")
+    scatter = tiny_run.out_dir / "crl" / "latents_vs_truth.png"
+    assert scatter.is_file()  # the sample has planted latents, so the CRL step draws it
+    assert "Learned latents against the planted ones" in html
+    # The page cannot time itself: it says where that time is, and run.json has it.
+    assert "the report step that built this page" in html
+    steps = json.loads((tiny_run.out_dir / "run.json").read_text())["steps"]
+    assert [s["name"] for s in steps][-1] == "report"
+
+
+@pytest.mark.parametrize(
+    ("step", "removed", "shown"),
+    [
+        ("crl", "crl", "crl/metrics.json is missing"),
+        ("independence", "independence/results.csv", "independence/results.csv is missing"),
+        ("discovery", "discovery/graph.json", "discovery/graph.json is missing"),
+    ],
+)
+def test_a_step_that_ran_but_whose_files_are_gone_says_so(tiny_run, tmp_path, step, removed, shown):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.out_dir, run)
+    manifest = json.loads((run / "run.json").read_text())
+    assert any(s["name"] == step and s["status"] == "ok" for s in manifest["steps"])
+    target = run / removed
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    html = render_report(run)
+    assert shown in html
+    assert shown not in render_report(tiny_run.out_dir)

@@ -139,12 +139,16 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if p.stat().st_size == 0:
             raise BadInput(f"{p}: the file is empty.")
         sep = field_separator(p)
-        id_columns = {c: str for c in _unique_header(p, sep) if canonical_name(c) == "id"}
+        header = _unique_header(p, sep)
+        _refuse_other_separator(p, sep, header)
+        id_columns = {c: str for c in header if canonical_name(c) == "id"}
         return _read_csv_strict(p, sep, id_columns)
     except BadInput:
         raise
     except pd.errors.EmptyDataError as exc:
         raise BadInput(f"{p}: the file is empty.") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{p}: {_first_non_utf8(p)}") from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         kind = {"parquet": "a Parquet", "csv": "a CSV", "folder": "a Parquet"}[fmt]
         raise BadInput(f"{p}: cannot be read as {kind} file ({type(exc).__name__}).") from exc
@@ -185,6 +189,44 @@ def _first_long_line(path: Path, sep: str) -> tuple[int, int, int] | None:
             if len(row) > len(header):
                 return number, len(row), len(header)
     return None
+
+
+# Separators a spreadsheet may have written instead of the one the file's suffix asks for.
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _refuse_other_separator(path: Path, sep: str, header: list[str]) -> None:
+    """BadInput when the header reads as one column that another separator would split.
+
+    Without this a ``;``-separated file (a European spreadsheet's CSV) reads as one column
+    named ``id;age;...`` and the error that follows talks about a missing ``id``.
+    """
+    if len(header) != 1:
+        return
+    for other, name in _OTHER_SEPARATORS.items():
+        if other != sep and other in header[0]:
+            expected = "tabs" if sep == "\t" else "commas"
+            tip = " or name the file .tsv" if other == "\t" else ""
+            raise BadInput(
+                f"{path}: the header is one column {header[0]!r}, which looks separated by "
+                f"{name}; personax reads {path.suffix or 'this'} files separated by {expected}, "
+                f"so save it with {expected}{tip}."
+            )
+
+
+def _first_non_utf8(path: Path) -> str:
+    """A sentence naming the first byte of ``path`` that is not UTF-8 and its line."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = line[exc.start]
+                return (
+                    f"line {number} (counting the header as line 1) holds the byte 0x{byte:02x}, "
+                    "which is not UTF-8; save the file as UTF-8 (in a spreadsheet: CSV UTF-8)."
+                )
+    return "the file is not UTF-8 text; save it as UTF-8."
 
 
 def _unique_header(path: Path, sep: str) -> list[str]:

@@ -99,7 +99,9 @@ def _step(manifest: dict, name: str) -> dict:
     return {"name": name, "status": "unavailable", "note": "this step is not recorded in run.json"}
 
 
-def _status_line(step: dict) -> str:
+def _status_line(step: dict, output: Path | None = None) -> str:
+    """The step's status from run.json. ``output`` is the file a step that ran must have left:
+    when it is gone, the section says so instead of showing a bare "ran" with nothing below."""
     status = step.get("status", "unavailable")
     note = step.get("note") or ""
     label = {
@@ -109,7 +111,15 @@ def _status_line(step: dict) -> str:
         "skipped": "skipped",
     }.get(status, status)
     text = f"Step '{step.get('name')}': {label}" + (f" — {note}" if note else "") + "."
-    return para(text, STATUS_CLASS.get(status, ""))
+    line = para(text, STATUS_CLASS.get(status, ""))
+    if status == "ok" and output is not None and not output.is_file():
+        where = f"{output.parent.name}/{output.name}"
+        line += para(
+            f"run.json records this step as run, but {where} is missing from the run folder "
+            "(moved or deleted since); rerun the step to see its results here.",
+            "failed",
+        )
+    return line
 
 
 def _step_ran(step: dict) -> bool:
@@ -389,7 +399,7 @@ def _level1(run_dir: Path, manifest: dict) -> str:
     folder = run_dir / "independence"
     results_path = folder / "results.csv"
     if not results_path.is_file():
-        return section("level1", "Level I: independence tests", _status_line(step))
+        return section("level1", "Level I: independence tests", _status_line(step, results_path))
     results = _read_results(results_path)
     alpha = float(manifest.get("parameters", {}).get("alpha", 0.05))
     tested = results.dropna(subset=["p_value"])
@@ -568,8 +578,12 @@ def _level2(run_dir: Path, manifest: dict) -> str:
     folder = run_dir / "crl"
     metrics = _read_json(folder / "metrics.json")
     if metrics is None and not folder.is_dir():
-        return section("level2", "Level II: causal representation learning", _status_line(step))
-    inner = _status_line(step)
+        return section(
+            "level2",
+            "Level II: causal representation learning",
+            _status_line(step, folder / "metrics.json"),
+        )
+    inner = _status_line(step, folder / "metrics.json")
     source = step.get("input") or manifest.get("crl_input")
     if source:
         inner += para(f"Input: {source}.")
@@ -608,6 +622,16 @@ def _level2(run_dir: Path, manifest: dict) -> str:
     figs = []
     if curves is not None:
         figs.append(figure_file(curves, "Training curves", "Training and validation losses."))
+    scatter = first_existing(folder, ("latents_vs_truth.svg", "latents_vs_truth.png"))
+    if scatter is not None:
+        figs.append(
+            figure_file(
+                scatter,
+                "Learned latents against the planted ones",
+                "Each planted latent (test split) against the learned latent the MCC matching "
+                "pairs with it: a straight band is a recovered latent, a fold or a cloud is not.",
+            )
+        )
     with _step_file(folder / "graph.json") as graph:
         if graph:
             nodes, edges = _graph_edges(graph)
@@ -665,7 +689,7 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
     step = _step(manifest, "discovery")
     naming_step = _step(manifest, "naming")
     folder = run_dir / "discovery"
-    inner = _status_line(step)
+    inner = _status_line(step, folder / "graph.json")
     with _step_file(folder / "graph.json") as graph:
         if graph:
             nodes, edges = _graph_edges(graph)
@@ -799,6 +823,13 @@ def _run_details(manifest: dict) -> str:
     total = manifest.get("total_seconds")
     if total is not None:
         inner += para(f"Total wall time: {fmt(float(total), 1)} s.")
+    if steps and not any(s.get("name") == "report" for s in steps):
+        # The page cannot hold the time it took to build itself; run.json gets it afterwards.
+        inner += para(
+            "Not counted above: the report step that built this page; run.json records its "
+            "time once the page is written.",
+            "note",
+        )
     inner += "<h3>Parameters and seeds</h3>"
     inner += table(["parameter", "value"], _flatten(params), numeric=[False, False])
     inner += "<h3>Versions</h3>"
