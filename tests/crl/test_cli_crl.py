@@ -183,6 +183,8 @@ def test_bench_impossible_shared_dims_exit_2(tmp_path, capsys, benchmark, value)
         ("--methods", "personax,", "--methods 'personax,' has an empty item"),
         ("--max-seconds", "nan", "--max-seconds nan: "),
         ("--shared-dims", "9", "--shared-dims 9 is too many for tabular measurements of 10"),
+        ("--mnist-dir", ".", "--mnist-dir applies to the variant-mnist benchmark only"),
+        ("--fashion-dir", ".", "--fashion-dir applies to the variant-mnist benchmark only"),
     ],
 )
 def test_bench_bad_options_exit_2(tmp_path, capsys, option, value, needle):

@@ -351,6 +351,12 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
         (["--benchmark", "tabular", "--obs-dim", "-2"], "--obs-dim must be at least 2"),
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
         (["--benchmark", "variant-mnist", "--digit-classes", "3,3"], "lists 3 more than once"),
+        # another benchmark's option used to be dropped without a word
+        (["--benchmark", "variant-mnist", "--obs-dim", "4"], "--obs-dim applies to the tabular"),
+        (["--benchmark", "tabular", "--digit-classes", "2"], "--digit-classes applies to the"),
+        (["--benchmark", "tabular", "--fashion-classes", "all"], "--fashion-classes applies"),
+        (["--benchmark", "tabular", "--mnist-dir", "."], "--mnist-dir applies to the variant"),
+        (["--benchmark", "tabular", "--fashion-dir", "."], "--fashion-dir applies to the"),
     ],
 )
 def test_cli_bad_input_exits_2(cli, tmp_path, capsys, extra, message):

@@ -172,3 +172,25 @@ def test_realworld_config_file_reaches_the_crl_run_and_bad_files_exit_2(
     code = main(["crl", "realworld", "--config", str(config), "--out", str(out)])
     assert code == 2 and "shared_inference" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("n", "enough"), [(40, 102), (100, 102)])
+def test_realworld_refuses_too_few_held_out_people_before_training(
+    tmp_path, capsys, monkeypatch, n, enough
+):
+    # PC needs one held-out row per latent and four more; this failed after training
+    import personax.crl.train
+    from personax.cli.main import main
+    from personax.crl.dataset import split_indices
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("too few held-out people should have been refused first")
+
+    monkeypatch.setattr(personax.crl.train, "train_crl", must_not_run)
+    out = tmp_path / "recipe"
+    code = main(["crl", "realworld", "--n", str(n), "--seed", "0", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"at least {enough} people" in err and "it needs 16" in err
+    assert not out.exists()
+    # the suggested size is the smallest that holds out enough
+    assert len(split_indices(enough, 0)["test"]) >= 16 > len(split_indices(enough - 1, 0)["test"])

@@ -8,7 +8,13 @@ from typing import NoReturn
 import typer
 
 from personax.cli.groups import bench_app, crl_app
-from personax.cli.options import check_seed, comma_list, crl_config_from_file, seed_option
+from personax.cli.options import (
+    check_seed,
+    comma_list,
+    crl_config_from_file,
+    refuse_other_benchmark_options,
+    seed_option,
+)
 from personax.cli.progress import bars_disabled, progress_console
 
 
@@ -362,6 +368,13 @@ def register(app: typer.Typer) -> None:
             repeated = sorted({str(v) for v in values if values.count(v) > 1})
             if repeated:
                 raise BadInput(f"{option} lists {', '.join(repeated)} more than once.")
+        refuse_other_benchmark_options(
+            benchmark,
+            {
+                "--mnist-dir": ("variant-mnist", mnist_dir),
+                "--fashion-dir": ("variant-mnist", fashion_dir),
+            },
+        )
         data_options = {}
         if benchmark == "variant-mnist":
             data_options = {

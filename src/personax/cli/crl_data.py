@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
-from personax.cli.options import seed_option
+from personax.cli.options import refuse_other_benchmark_options, seed_option
 
 BENCHMARKS = ("tabular", "variant-mnist")
 
@@ -56,15 +56,16 @@ def register(app: typer.Typer) -> None:
             help="variant-mnist: folder with Fashion-MNIST idx files "
             "(default: /usr/share/datasets/fashion-mnist).",
         ),
-        digit_classes: str = typer.Option(
-            "2",
+        # None when not given, so that giving them with tabular can be refused.
+        digit_classes: str | None = typer.Option(
+            None,
             "--digit-classes",
-            help="variant-mnist: MNIST classes to draw, e.g. '2', '1,7' or 'all'.",
+            help="variant-mnist: MNIST classes to draw, e.g. '2', '1,7' or 'all' (default 2).",
         ),
-        fashion_classes: str = typer.Option(
-            "1",
+        fashion_classes: str | None = typer.Option(
+            None,
             "--fashion-classes",
-            help="variant-mnist: Fashion-MNIST classes, e.g. '1' (trouser) or 'all'.",
+            help="variant-mnist: Fashion-MNIST classes, e.g. '1' (trouser) or 'all' (default 1).",
         ),
     ) -> None:
         """Write a synthetic CRL benchmark with its ground truth (latents, names, graph)."""
@@ -76,6 +77,16 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--benchmark '{benchmark}' is unknown; use {' or '.join(BENCHMARKS)}.")
         if out.suffix.lower() != ".npz":
             raise BadInput(f"--out {out}: a CRL dataset is written as .npz; use a .npz name.")
+        refuse_other_benchmark_options(
+            benchmark,
+            {
+                "--obs-dim": ("tabular", obs_dim),
+                "--mnist-dir": ("variant-mnist", mnist_dir),
+                "--fashion-dir": ("variant-mnist", fashion_dir),
+                "--digit-classes": ("variant-mnist", digit_classes),
+                "--fashion-classes": ("variant-mnist", fashion_classes),
+            },
+        )
         check_output_file(out)  # before generating, which can take minutes
         # Fewer rows make a file that crl train then refuses (it splits train/val/test).
         if n < MIN_ROWS:
@@ -96,8 +107,8 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 mnist_dir=None if mnist_dir is None else str(mnist_dir),
                 fashion_dir=None if fashion_dir is None else str(fashion_dir),
-                digit_classes=_class_list(digit_classes, "--digit-classes"),
-                fashion_classes=_class_list(fashion_classes, "--fashion-classes"),
+                digit_classes=_class_list(digit_classes or "2", "--digit-classes"),
+                fashion_classes=_class_list(fashion_classes or "1", "--fashion-classes"),
                 shared_dims=shared_dims,
             )
         save_crl_dataset(ds, out)

@@ -84,3 +84,20 @@ def comma_list(value: str, option: str, example: str) -> list[str]:
             f"{option} '{value}' has an empty item; separate the values by single commas."
         )
     return items
+
+
+def refuse_other_benchmark_options(benchmark: str, given: dict[str, tuple[str, object]]) -> None:
+    """BadInput for an option given with a benchmark it does not apply to.
+
+    ``given`` maps each option to (the benchmark it belongs to, its value, None when not
+    given). Silently dropping ``--obs-dim 4`` on variant MNIST would let a user believe the
+    data or the table had that shape.
+    """
+    from personax.errors import BadInput
+
+    for option, (belongs_to, value) in given.items():
+        if value is not None and belongs_to != benchmark:
+            raise BadInput(
+                f"{option} applies to the {belongs_to} benchmark only, not to {benchmark}; "
+                "leave it out."
+            )
