@@ -80,6 +80,9 @@ def test_final_inconsistent_is_a_warning():
     assert report.ok
     assert ("warning", 1, "final_o") in _where(report)
     assert ("warning", 4, "final_o") in _where(report)
+    # the warning says what the next step does with it
+    row_1 = next(i for i in report.issues if i.row == 1 and i.column == "final_o")
+    assert "`personax build` refuses it" in row_1.message
 
 
 def test_final_out_of_range_is_error():

@@ -348,18 +348,8 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
                 f"{path}: roster column '{col}' is refused ({reason}); remove it — names and "
                 "contact details never leave in a published dataset."
             )
+    names_by_word = _names_by_word(roster["name"])
     own_names = roster["name"].astype("string").fillna("").map(_normal_words)
-    # A value equal to a part of its own row's name ("Roe" for Jane Roe) is a name column
-    # only when that holds in at least half of the column's rows: "White" as Shaun White's
-    # ethnicity or "Houston" as Allan Houston's team city is a coincidence of one row.
-    own_part_share = 0.5
-    # Each name's word set, filed under one of its words: a value holds a name only if it
-    # holds that word, so a value is compared with a few names, not the whole roster.
-    by_word: dict[str, set[frozenset[str]]] = {}
-    for name in roster["name"].dropna().astype(str):
-        words = frozenset(_normal_words(name))
-        if words:
-            by_word.setdefault(min(words), set()).add(words)
     for col in attributes:
         values = roster[col]
         # Numbers, booleans and dates (a Parquet datetime column) hold no name or text.
@@ -368,37 +358,67 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             continue
         present = values.dropna()
-        own_part_rows: list[int] = []
-        for position, value in present.items():  # the roster's index is 0..n-1
-            text = str(value).strip()
-            row = position + 2  # the file's line: the header is line 1
-            value_words = _normal_words(text)
-            words = frozenset(value_words)
-            # Inside a longer value only a several-word name counts: a one-word name such as
-            # "Li" must not flag "Li Ning store", only the value "Li".
-            if any(
-                name == words or (len(name) > 1 and name <= words)
-                for word in words
-                for name in by_word.get(word, ())
-            ):
+        # The file's line of each value: the header is line 1, the roster's index is 0..n-1.
+        rows = {position: position + 2 for position in present.index}
+        texts = {position: str(value).strip() for position, value in present.items()}
+        for position, text in texts.items():
+            if _holds_a_roster_name(_normal_words(text), names_by_word):
                 raise BadInput(
-                    f"{path}: roster column '{col}' holds a person's name (row {row}); "
+                    f"{path}: roster column '{col}' holds a person's name (row {rows[position]}); "
                     "remove it — names never leave in a published dataset."
                 )
-            if _holds_own_name_part(value_words, "".join(value_words), own_names[position]):
-                own_part_rows.append(row)
             reason = _free_text_reason(text)
             if reason:
                 raise BadInput(
-                    f"{path}: roster column '{col}' holds free text, not a category (row {row}: "
-                    f"{reason}); remove it — free text never leaves in a published dataset."
+                    f"{path}: roster column '{col}' holds free text, not a category "
+                    f"(row {rows[position]}: {reason}); remove it — free text never leaves in a "
+                    "published dataset."
                 )
-        if own_part_rows and len(own_part_rows) >= own_part_share * len(present):
-            raise BadInput(
-                f"{path}: roster column '{col}' holds a person's name (row {own_part_rows[0]}: "
-                f"a part of that person's own name, as in {len(own_part_rows)} of its "
-                f"{len(present)} rows); remove it — names never leave in a published dataset."
-            )
+        _refuse_own_name_parts(col, texts, rows, own_names, path)
+
+
+def _names_by_word(names: pd.Series) -> dict[str, set[frozenset[str]]]:
+    """Each roster name's word set, filed under one of its words: a value holds a name only if
+    it holds that word, so a value is compared with a few names, not the whole roster."""
+    by_word: dict[str, set[frozenset[str]]] = {}
+    for name in names.dropna().astype(str):
+        words = frozenset(_normal_words(name))
+        if words:
+            by_word.setdefault(min(words), set()).add(words)
+    return by_word
+
+
+def _holds_a_roster_name(value_words: list[str], by_word: dict[str, set[frozenset[str]]]) -> bool:
+    words = frozenset(value_words)
+    # Inside a longer value only a several-word name counts: a one-word name such as "Li"
+    # must not flag "Li Ning store", only the value "Li".
+    return any(
+        name == words or (len(name) > 1 and name <= words)
+        for word in words
+        for name in by_word.get(word, ())
+    )
+
+
+# A value equal to a part of its own row's name ("Roe" for Jane Roe) makes a name column only
+# when that holds in at least this share of the column's rows: "White" as Shaun White's
+# ethnicity or "Houston" as Allan Houston's team city is a coincidence of one row.
+OWN_NAME_PART_SHARE = 0.5
+
+
+def _refuse_own_name_parts(
+    col: str, texts: dict, rows: dict, own_names: pd.Series, path: object
+) -> None:
+    hits = []
+    for position, text in texts.items():
+        value_words = _normal_words(text)
+        if _holds_own_name_part(value_words, "".join(value_words), own_names[position]):
+            hits.append(rows[position])
+    if hits and len(hits) >= OWN_NAME_PART_SHARE * len(texts):
+        raise BadInput(
+            f"{path}: roster column '{col}' holds a person's name (row {hits[0]}: a part of "
+            f"that person's own name, as in {len(hits)} of its {len(texts)} rows); remove it "
+            "— names never leave in a published dataset."
+        )
 
 
 def _id_text(series: pd.Series) -> pd.Series:

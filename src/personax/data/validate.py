@@ -389,7 +389,8 @@ def _check_final(df: pd.DataFrame, col: str, llm_columns: list[str], found: _Col
         lambda p: (
             f"{_num(values[p]) if np.isfinite(values[p]) else 'missing'} differs from the median of the "
             f"non-zero scores of {', '.join(per_llm)} "
-            f"({_num(expected[p]) if np.isfinite(expected[p]) else 'missing'})."
+            f"({_num(expected[p]) if np.isfinite(expected[p]) else 'missing'}); analysis reads "
+            "it as it is, but `personax build` refuses it."
         ),
     )
 
