@@ -440,6 +440,15 @@ def split_indices(
     }
 
 
+def rows_for_test_rows(test_rows: int) -> int:
+    """The fewest rows whose :func:`split_indices` test split has ``test_rows`` rows (the split
+    sizes depend on the row count only, not on the seed)."""
+    n = 3
+    while len(split_indices(n, 0)["test"]) < test_rows:
+        n += 1
+    return n
+
+
 def parse_latent_dims(text: str) -> dict[str, int]:
     """Parse ``"digit=2,fashion=2"`` into ``{"digit": 2, "fashion": 2}``."""
     dims: dict[str, int] = {}

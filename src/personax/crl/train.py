@@ -29,7 +29,13 @@ from torch import nn
 
 from personax.atomic import atomic_path, beside_output, write_bytes, write_json, write_text
 from personax.crl.config import CRLConfig
-from personax.crl.dataset import MIN_ROWS, CRLDataset, check_latent_dims, split_indices
+from personax.crl.dataset import (
+    MIN_ROWS,
+    CRLDataset,
+    check_latent_dims,
+    rows_for_test_rows,
+    split_indices,
+)
 from personax.errors import BadInput
 from personax.plotting import literal_text
 
@@ -561,7 +567,7 @@ def evaluate_latents(
         # correlate ±1: MCC 1.000 for any model.
         scores["warning"] = (
             f"only {len(test)} test rows: correlations over so few rows say little (over 2 rows "
-            f"any estimate scores MCC 1); give at least {math.ceil(FEW_TEST_ROWS / 0.15)} rows "
+            f"any estimate scores MCC 1); give at least {rows_for_test_rows(FEW_TEST_ROWS)} rows "
             "for a meaningful score."
         )
     return scores

@@ -198,15 +198,13 @@ def _refuse_too_few_held_out(n: int, latents: int, seed: int) -> None:
     """BadInput before training when PC could not run on the held-out rows: it needs
     ``latents + 4`` of them (see ``discovery.search``), and finding out after a CRL run of
     minutes wastes them."""
-    from personax.crl.dataset import split_indices
+    from personax.crl.dataset import rows_for_test_rows, split_indices
 
     need = latents + 4
     held_out = len(split_indices(n, seed)["test"]) if n >= 3 else 0
     if held_out >= need:
         return
-    enough = next(
-        m for m in range(max(n, 3), 100 * need) if len(split_indices(m, seed)["test"]) >= need
-    )
+    enough = rows_for_test_rows(need)
     raise BadInput(
         f"the sample has {n} people, so {held_out} are held out, too few for PC over "
         f"{latents} latents (it needs {need}); give the recipe at least {enough} people."
