@@ -183,3 +183,32 @@ def test_a_repeated_key_outside_the_answer_is_harmless():
     text = '{"note": "a", "note": "b", ' + body[1:]
     parsed = parse_answer(text, get_format("number-l3-inc"))
     assert parsed.status == OK and parsed.levels["o"] == 1
+
+
+@pytest.mark.parametrize(
+    "runaway",
+    [
+        '{"a": ' * 5000,  # json recursed past Python's limit: RecursionError, not a failure
+        "[" * 5000 + answer([1, 2, 3, 2, 1]) + "]" * 5000,
+        "```json\n" + '{"x": ' * 5000 + "\n```",
+    ],
+)
+def test_a_deeply_nested_reply_is_read_without_a_crash(runaway):
+    fmt = get_format(DEFAULT_PROMPT)
+    parsed = parse_answer(runaway, fmt)
+    assert parsed.status in (OK, FORMAT_FAILURE)
+    if "openness" in runaway:  # the answer inside the nest is still found
+        assert parsed.status == OK and parsed.levels["o"] == 1
+
+
+def test_a_runaway_reply_is_a_format_failure_unread():
+    from personax.traits.parse import MAX_REPLY_CHARS
+
+    fmt = get_format(DEFAULT_PROMPT)
+    long_reply = answer([1, 2, 3, 2, 1]) + " " + "{" * MAX_REPLY_CHARS
+    parsed = parse_answer(long_reply, fmt)
+    assert parsed.status == FORMAT_FAILURE and "limit 100,000" in parsed.reason
+    # just under the limit, an answer among the braces is read
+    head = answer([1, 2, 3, 2, 1]) + " "
+    fits = head + "x" * (MAX_REPLY_CHARS - len(head))
+    assert len(fits) == MAX_REPLY_CHARS and parse_answer(fits, fmt).status == OK

@@ -75,6 +75,11 @@ def _repeated_of(obj: object, keys) -> str | None:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs)
 
+MAX_REPLY_CHARS = 100_000
+"""Longer replies are a format failure unread: the answer is a few hundred characters, and
+trying a decode at every ``{`` of a runaway reply costs time quadratic in its length (a
+200,000-character unclosed nest took 8 s)."""
+
 
 def _contract_objects(text: str) -> list[dict]:
     """Every distinct JSON object in ``text`` that has a trait key. A reply that is one JSON
@@ -83,7 +88,7 @@ def _contract_objects(text: str) -> list[dict]:
     stripped = text.strip()
     try:
         whole = _DECODER.decode(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # json recurses once per nesting level
         whole = None
     if isinstance(whole, dict) and _looks_like_contract(whole):
         return [whole]  # the common case: nothing else can be in the reply
@@ -91,12 +96,12 @@ def _contract_objects(text: str) -> list[dict]:
     for block in _FENCE_RE.findall(text):
         try:
             candidates.append(_DECODER.decode(block.strip()))
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     for match in re.finditer(r"\{", text):
         try:
             candidates.append(_DECODER.raw_decode(text, match.start())[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     found: dict[str, dict] = {}
     for obj in candidates:
@@ -147,6 +152,12 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
     """
     if content is None or not content.strip():
         return ParsedAnswer(FORMAT_FAILURE, "empty reply")
+    if len(content) > MAX_REPLY_CHARS:
+        return ParsedAnswer(
+            FORMAT_FAILURE,
+            f"the reply has {len(content):,} characters, more than an answer can need "
+            f"(limit {MAX_REPLY_CHARS:,})",
+        )
     objects = _contract_objects(content)
     if not objects:
         if _REFUSAL_RE.search(content):
