@@ -415,3 +415,21 @@ def test_discover_refuses_columns_0_and_text_0_together():
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)), columns=[0, "0", 1])
     with pytest.raises(BadInput, match="two columns are both named '0'"):
         discover(frame)
+
+
+@pytest.mark.parametrize("header", ["id,final_o", "id,final_o,age", "id,chatgpt_o,label"])
+def test_discover_on_a_header_only_table_exits_2(tmp_path, capsys, header):
+    # a table with trait columns and no rows crashed in the score check (exit 1)
+    table = tmp_path / "empty.csv"
+    table.write_text(header + "\n")
+    code = main(["discover", str(table), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no data rows" in err and "unexpected" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_score_check_of_an_empty_text_column_is_empty():
+    from personax.data.validate import _as_numbers
+
+    values, bad = _as_numbers(pd.Series([], dtype=object))
+    assert values.shape == bad.shape == (0,) and bad.dtype == bool

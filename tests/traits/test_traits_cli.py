@@ -184,3 +184,21 @@ def test_same_inputs_give_the_same_traits_bytes(tmp_path, llm_server, capsys):
 
     report = validate_table(tmp_path / "a.csv")
     assert report.ok and report.n_warnings == 0, report.summary()
+
+
+def test_a_run_that_leaves_cells_without_an_answer_exits_1(tmp_path, llm_server, capsys):
+    # Every call for one person is refused with 401: the store is incomplete, and a script
+    # must see it; the other answers are kept and a re-run asks only for the missing ones.
+    server = llm_server(faults={"Locked": ["401"] * 100})
+    roster = tmp_path / "roster.csv"
+    make_roster(4, special={1: "Locked"}).to_csv(roster, index=False)
+    models = write_models(tmp_path / "models.toml", server)
+    store = tmp_path / "s.sqlite"
+    args = ["infer", "run", "--roster", roster, "--models", models, "--store", store, "--quiet"]
+    assert main([str(a) for a in args]) == 1
+    captured = capsys.readouterr()
+    assert "6 ok" in captured.out and "2 errors" in captured.out
+    assert "re-run the same command to retry only those" in captured.err
+    server.faults.clear()
+    assert main([str(a) for a in args]) == 0
+    assert "6 already answered; asked 2: 2 ok" in capsys.readouterr().out

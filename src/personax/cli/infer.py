@@ -181,6 +181,9 @@ def register(app: typer.Typer) -> None:
                 "retries); re-run the same command to retry only those.",
                 err=True,
             )
+            # A script must see that the store is incomplete (every call answered 401, a dead
+            # port): exit 1, as for any failure; the answers that came are stored.
+            raise typer.Exit(1)
 
     @infer_app.command("aggregate")
     def aggregate(

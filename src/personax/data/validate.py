@@ -326,7 +326,7 @@ def _as_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     values = numbers.to_numpy(dtype=float, na_value=np.nan)
     bad = present & np.isnan(values)
     if series.dtype == object or pd.api.types.is_string_dtype(series):
-        bool_cells = np.array([isinstance(v, (bool, np.bool_)) for v in series])
+        bool_cells = np.array([isinstance(v, (bool, np.bool_)) for v in series], dtype=bool)
         bad |= bool_cells
         values = np.where(bool_cells, np.nan, values)
     return values, bad
