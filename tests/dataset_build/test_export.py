@@ -472,6 +472,7 @@ def test_cli_build_draws_no_model_loading_bar(built, tmp_path, capsys):
         "bad-image-encoder",
         "no-images-folder",
         "no-shared-id",
+        "encoder-without-images",
     ],
 )
 def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
@@ -502,6 +503,10 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
         args += ["--image-encoder", "imagebind"]
     if problem == "no-images-folder":
         args[args.index("--images") + 1] = tmp_path / "no-images"
+    if problem == "encoder-without-images":  # it was dropped, and the build went ahead
+        at = args.index("--images")
+        del args[at : at + 2]
+        args += ["--image-encoder", "clip:/models/clip"]
     if problem == "no-shared-id":
         strangers = tmp_path / "strangers.csv"
         strangers.write_text("id,final_o\nzzz,2\n")
@@ -517,6 +522,8 @@ def test_cli_bad_input_exits_2(built, tmp_path, capsys, problem):
         assert "name" in err
     if problem == "no-shared-id":
         assert "strangers.csv" in err and "roster" in err
+    if problem == "encoder-without-images":
+        assert "'clip:/models/clip' embeds the images of --images, which is not given" in err
 
 
 def test_partial_traits_overlap_warns(built, minilm, tmp_path):

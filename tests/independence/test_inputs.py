@@ -58,3 +58,40 @@ def test_category_codes_are_sorted_whatever_the_dtype_declares():
     b = prepare_column(declared, "sport", trait=False)
     assert a.categories == b.categories == ("archery", "golf", "rugby", "tennis")
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_text_labels_give_the_p_values_of_the_cli(tmp_path):
+    # the Python functions refused a text attribute that the CLI tests as categories
+    from personax.cli.main import main
+    from personax.data.sample import make_sample
+
+    table = make_sample("athlete", n=300, seed=0).table
+    path = tmp_path / "t.parquet"
+    table.to_parquet(path)
+    out = tmp_path / "ind"
+    args = ["independence", str(path), "--traits", "final_o", "--attributes", "league"]
+    assert main([*args, "--seed", "0", "--out", str(out)]) == 0
+    cli = pd.read_csv(out / "results.csv").set_index("test")["p_value"]
+    labels = table["league"].astype(object).to_numpy()
+    for test in TESTS:
+        result = test(table["final_o"].to_numpy(), labels)
+        assert result.p_value == pytest.approx(cli[test.__name__], rel=1e-9), test.__name__
+    # codes of the sorted labels, with the order-free kernel: the same as passing them so
+    codes = pd.Series(labels).astype("category").cat.codes.to_numpy()
+    assert kci(table["final_o"], labels).p_value == pytest.approx(
+        kci(table["final_o"], codes, nominal_y=True).p_value, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("test", TESTS)
+def test_missing_labels_are_dropped_and_odd_labels_refused(test):
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 4, 60).astype(float)
+    labels = np.array(rng.choice(["a", "b", "c"], 60), dtype=object)
+    labels[[0, 5]] = [None, np.nan]
+    assert test(x, labels).n == 58
+    labels[7] = "2.5"  # a number among the labels: a data error, not a fourth category
+    with pytest.raises(BadInput, match="y mixes numbers such as '2.5' with text such as"):
+        test(x, labels)
+    with pytest.raises(BadInput, match="1-D array of numbers or labels"):
+        test(np.array([["a", "b"], ["c", "d"]], dtype=object), x[:2])

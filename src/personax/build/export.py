@@ -523,6 +523,14 @@ def build_dataset(
             encoder = load_image_encoder(image_encoder)
         else:
             encoder = image_encoder
+    elif image_encoder is not None and image_encoder != "pixel-projection":
+        # Dropped without a word, a chosen encoder would let the card's reader believe that
+        # faces were embedded with it.
+        raise BadInput(
+            f"image encoder {image_encoder if isinstance(image_encoder, str) else 'given'!r} "
+            "embeds the images of --images, which is not given; pass the images folder or "
+            "leave the encoder out."
+        )
     people = _read_roster(roster)
     trait_table, trait_columns = _read_traits(traits)
     store_path = Path(store)

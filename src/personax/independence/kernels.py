@@ -555,12 +555,61 @@ def _as_float(values: object, name: str) -> np.ndarray:
     try:
         floats = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise BadInput(f"{name} must be numeric ({exc}).") from exc
+        floats = _label_codes(values, name, exc)
     if floats.ndim == 2 and floats.shape[1] == 1:
         floats = floats[:, 0]
     if floats.ndim != 1:
         raise BadInput(f"{name} must be a 1-D array of numbers, got shape {floats.shape}.")
     return floats
+
+
+def holds_labels(values: object) -> bool:
+    """True when ``values`` are text labels rather than numbers (see :func:`_label_codes`)."""
+    if isinstance(values, Factorised):
+        return False
+    try:
+        np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return True
+    return False
+
+
+def _label_codes(values: object, name: str, error: Exception) -> np.ndarray:
+    """Text labels (a categorical attribute such as a league) as the codes of their sorted
+    distinct values, missing cells NaN: what the CLI's battery does with a text column, so
+    ``chisq(df.final_o, df.league)`` gives the CLI's p-value. Text mixed with numbers (a stray
+    "n/a" in a numeric column) is refused rather than read as one more category."""
+    labels = np.asarray(values, dtype=object)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise BadInput(
+            f"{name} must be a 1-D array of numbers or labels, got shape {labels.shape}."
+        )
+    missing = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in labels])
+    present = labels[~missing]
+    if not all(isinstance(v, str) for v in present):
+        raise BadInput(f"{name} must be numeric or text labels ({error}).")
+    numeric_text = [v for v in present if _is_number_text(v)]
+    if numeric_text:
+        text = next(v for v in present if not _is_number_text(v))
+        raise BadInput(
+            f"{name} mixes numbers such as {numeric_text[0]!r} with text such as {text!r}; "
+            "fix or drop the odd values."
+        )
+    categories = sorted(set(present))
+    index = {label: code for code, label in enumerate(categories)}
+    codes = np.full(labels.shape, np.nan)
+    codes[~missing] = [index[v] for v in present]
+    return codes
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def contingency(fx: Factorised, fy: Factorised) -> np.ndarray:
