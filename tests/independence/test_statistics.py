@@ -105,7 +105,8 @@ def test_edge_inputs() -> None:
     from personax.errors import BadInput
 
     with pytest.raises(BadInput):
-        kci(["a", "b", "c"], [1.0, 2.0, 3.0])
+        kci(["a", "b", 3.0], [1.0, 2.0, 3.0])  # neither numbers nor labels
+    assert kci(["a", "b", "c"], [1.0, 2.0, 3.0]).n == 3  # labels are categories
 
 
 def test_planted_truth_of_embedded_sample() -> None:
