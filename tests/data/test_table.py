@@ -146,3 +146,36 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("id,final_o\np1,2\n".encode("utf-8-sig"))
     assert list(read_raw_table(path).columns) == ["id", "final_o"]
+
+
+def test_a_numeric_column_that_merely_ends_in_a_trait_letter_is_an_attribute():
+    # height_c was taken for a per-LLM score and left out of every test without a word
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "height_c": [180.5, 175.0, 190.2],
+            "sector_n": [1.5, 2.7, 9.1],
+            "mistral_o": [1, 2, 3],  # an unknown model's levels: still a score
+            "chatgpt_o": [4, 1, 2],  # a paper LLM: a score (validate reports the 4)
+            "mymodel_o": [1.5, 2, 3],
+            "mymodel_c": [1, 2, 3],
+            "mymodel_e": [1, 2, 0],  # three traits of one prefix: scores by their names
+        }
+    )
+    groups = column_groups(frame)
+    assert set(groups.attributes) == {"height_c", "sector_n"}
+    assert set(groups.llm_traits) == {
+        "mistral_o",
+        "chatgpt_o",
+        "mymodel_o",
+        "mymodel_c",
+        "mymodel_e",
+    }
+
+
+def test_a_height_c_of_zero_is_a_value_not_insufficient_information():
+    from personax.independence.battery import prepare_column
+
+    frame = pd.DataFrame({"height_c": [0.0, 170.5, 180.25], "chatgpt_o": [0, 1, 2]})
+    assert prepare_column(frame, "height_c", trait=False).values[0] == 0.0
+    assert np.isnan(prepare_column(frame, "chatgpt_o", trait=False).values[0])

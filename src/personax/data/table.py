@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from personax import TRAITS
+from personax import PAPER_LLMS, TRAITS
 from personax.atomic import atomic_path
 from personax.data.aliases import AliasResult, canonical_name, canonicalize_columns
 from personax.errors import BadInput
@@ -55,19 +55,41 @@ def _is_embedding(series: pd.Series) -> bool:
     return len(first) > 0 and isinstance(first.iloc[0], (list, tuple, np.ndarray))
 
 
+def score_prefixes(columns) -> set[str]:
+    """The ``<llm>`` prefixes whose ``<llm>_<t>`` columns are trait scores by their names
+    alone: the paper's LLMs, and any prefix with at least three trait letters (a model's
+    answers come five at a time; ``height_c`` alone is a height)."""
+    by_prefix: dict[str, set[str]] = {}
+    for col in columns:
+        match = LLM_TRAIT_RE.match(str(col))
+        if match and not str(col).endswith(EMBEDDING_SUFFIX):
+            by_prefix.setdefault(match.group(1), set()).add(match.group(2))
+    return {p for p, traits in by_prefix.items() if p in PAPER_LLMS or len(traits) >= 3}
+
+
 def column_groups(df: pd.DataFrame) -> ColumnGroups:
-    """Classify the columns of ``df`` (canonical names) into ids, attributes, traits, embeddings."""
+    """Classify the columns of ``df`` (canonical names) into ids, attributes, traits, embeddings.
+
+    An ``<llm>_<t>`` column is a per-LLM score when its prefix is one of
+    :func:`score_prefixes`, or when it holds levels 0..3 only; else it is an attribute (a
+    numeric ``height_c`` used to be taken for a score and left out of every test)."""
     id_col = "id" if "id" in df.columns else None
+    named = score_prefixes(df.columns)
     attributes, llm_traits, final_traits, embeddings = [], [], [], []
     for col in df.columns:
         name = str(col)
         if name == id_col:
             continue
+        match = LLM_TRAIT_RE.match(name)
         if FINAL_TRAIT_RE.match(name):
             final_traits.append(name)
         elif _is_embedding(df[col]):
             embeddings.append(name)
-        elif LLM_TRAIT_RE.match(name) and _looks_like_scores(df[col]):
+        elif (
+            match
+            and _looks_like_scores(df[col])
+            and (match.group(1) in named or _holds_levels(df[col]))
+        ):
             llm_traits.append(name)
         else:
             attributes.append(name)
@@ -94,6 +116,11 @@ def is_trait_score(name: str, values: np.ndarray | None = None) -> bool:
         return True
     present = values[np.isfinite(values)]
     return bool(np.isin(present, (0, 1, 2, 3)).all())
+
+
+def _holds_levels(series: pd.Series) -> bool:
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return is_trait_score("x_o", values)
 
 
 def _looks_like_scores(series: pd.Series) -> bool:

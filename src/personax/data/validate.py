@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from personax import PAPER_LLMS, TRAITS
+from personax import TRAITS
 from personax.data.schema import FACE_ATTRIBUTES, NUMERIC_ATTRIBUTES, RANGES
 from personax.errors import BadInput
 
@@ -298,19 +298,14 @@ def _check_id(df: pd.DataFrame, found: _Collector) -> None:
 
 
 def _llm_trait_columns(df: pd.DataFrame) -> list[str]:
-    """``<llm>_<t>`` columns: the paper's LLMs, and any prefix with at least three traits."""
-    from personax.data.table import LLM_TRAIT_RE
+    """``<llm>_<t>`` columns whose names make them scores (``table.score_prefixes``)."""
+    from personax.data.table import LLM_TRAIT_RE, score_prefixes
 
-    by_prefix: dict[str, list[str]] = {}
-    for col in df.columns:
-        match = LLM_TRAIT_RE.match(str(col))
-        if match and not str(col).endswith("_emb"):
-            by_prefix.setdefault(match.group(1), []).append(str(col))
+    named = score_prefixes(df.columns)
     return [
-        c
-        for prefix, cols in by_prefix.items()
-        if prefix in PAPER_LLMS or len(cols) >= 3
-        for c in cols
+        str(c)
+        for c in df.columns
+        if (m := LLM_TRAIT_RE.match(str(c))) and not str(c).endswith("_emb") and m.group(1) in named
     ]
 
 

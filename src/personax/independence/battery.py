@@ -141,7 +141,7 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
     if pd.api.types.is_numeric_dtype(series):
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
         values[~np.isfinite(values)] = np.nan
-        if is_trait_score(name):  # as a trait or as an attribute
+        if is_trait_score(name, values):  # as a trait or as an attribute; not a height_c
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)
