@@ -287,3 +287,23 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
     assert not stale_dir.exists() and not stale_file.exists()
     assert live.is_dir() and older.is_dir() and other.is_dir()
     assert (tmp_path / "run" / "a.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("out", [".", "./", "..", "{cwd}"])
+def test_the_current_folder_or_one_above_it_is_refused_as_output(tmp_path, monkeypatch, out):
+    # `--out .` crashed (ValueError: '.' has an empty name); `--out $PWD` on an empty folder
+    # would have moved the user's current folder away from under the shell
+    from personax.atomic import atomic_dir, check_output_dir
+    from personax.errors import BadInput
+
+    here = tmp_path / "work"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    out = out.format(cwd=here)
+    with pytest.raises(BadInput, match="cannot be the current folder or one that holds it"):
+        check_output_dir(out)
+    with pytest.raises(BadInput, match="cannot be the current folder"):
+        with atomic_dir(out):
+            pass
+    assert here.is_dir() and list(here.iterdir()) == []
+    check_output_dir("results")  # a new folder below the current one is fine

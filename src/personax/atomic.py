@@ -114,6 +114,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder next to ``path``; on success it replaces ``path`` as a whole."""
     target = Path(path)
+    refuse_current_folder(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     _finish_interrupted_swap(target)
@@ -174,6 +175,19 @@ def beside_output(out_dir: str | os.PathLike[str], suffix: str) -> Path:
 def is_inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
     """Is ``path`` the folder itself or somewhere below it (links and ``..`` resolved)?"""
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+
+def refuse_current_folder(path: str | os.PathLike[str]) -> None:
+    """BadInput for an output folder that is the current folder or holds it: the folder is
+    swapped as a whole, so `--out .` would move it away from under the user's shell (and `.`
+    has no name to build the temporary names from)."""
+    from personax.errors import BadInput
+
+    if is_inside(Path.cwd(), path):
+        raise BadInput(
+            f"--out {path}: the output folder is replaced as a whole, so it cannot be the "
+            "current folder or one that holds it; give a new folder, such as ./results."
+        )
 
 
 def check_output_file(path: str | os.PathLike[str]) -> Path:
@@ -264,6 +278,7 @@ def check_output_dir(
     from personax.errors import BadInput
 
     target = Path(path)
+    refuse_current_folder(target)
     # A previous output that a killed swap left under .NAME.old is back in place before the
     # checks, so that they judge it (another command's folder is still refused).
     _finish_interrupted_swap(target, restore_only=True)

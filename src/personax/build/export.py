@@ -32,6 +32,7 @@ from personax.atomic import (
     atomic_dir,
     check_inputs_outside,
     check_output_dir,
+    refuse_current_folder,
     write_json,
     write_text,
 )
@@ -208,6 +209,7 @@ def _check_dataset_dir(out: str | os.PathLike[str], inputs: tuple = ()) -> None:
     build is recognised by its ``personax_build.json``, so the published folder needs no
     marker file of its own."""
     target = Path(out)
+    refuse_current_folder(target)
     if target.is_dir() and (target / BUILD_FILE).is_file():
         # The folder is replaced as a whole: a file the build does not write (a .git, a
         # LICENSE) would be deleted with it.

@@ -92,6 +92,12 @@ def _step_file(path: Path) -> Iterator[dict | None]:
         yield data
 
 
+def _analysis_steps(manifest: dict) -> list[dict]:
+    """The steps of run.json but the report's own: the page cannot hold the time it takes to
+    build itself, and leaving it out always makes `personax report` rebuild the demo's page."""
+    return [s for s in manifest.get("steps", []) if s.get("name") != "report"]
+
+
 def _step(manifest: dict, name: str) -> dict:
     for step in manifest.get("steps", []):
         if step.get("name") == name:
@@ -150,7 +156,7 @@ def _header(manifest: dict) -> str:
         + "."
     )
     toc = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in SECTIONS)
-    steps = manifest.get("steps", [])
+    steps = _analysis_steps(manifest)
     failed = [s["name"] for s in steps if s.get("status") == "failed"]
     missing = [s["name"] for s in steps if s.get("status") in ("unavailable", "skipped")]
     summary = ""
@@ -236,7 +242,7 @@ def _glance(run_dir: Path, manifest: dict) -> str:
                     f"{recovered['adjacencies_found']} / {recovered['planted']}",
                 )
             )
-    steps = manifest.get("steps", [])
+    steps = _analysis_steps(manifest)
     rows = [
         [
             s.get("name"),
@@ -813,7 +819,7 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
 def _run_details(manifest: dict) -> str:
     params = manifest.get("parameters", {})
     inner = "<h3>Steps</h3>"
-    steps = manifest.get("steps", [])
+    steps = _analysis_steps(manifest)
     inner += table(
         ["step", "status", "seconds", "note"],
         [[s.get("name"), s.get("status"), s.get("seconds"), s.get("note", "")] for s in steps],
@@ -823,11 +829,10 @@ def _run_details(manifest: dict) -> str:
     total = manifest.get("total_seconds")
     if total is not None:
         inner += para(f"Total wall time: {fmt(float(total), 1)} s.")
-    if steps and not any(s.get("name") == "report" for s in steps):
-        # The page cannot hold the time it took to build itself; run.json gets it afterwards.
+    if steps:
         inner += para(
-            "Not counted above: the report step that built this page; run.json records its "
-            "time once the page is written.",
+            "Not listed: the report step that built this page; run.json records its time once "
+            "the page is written.",
             "note",
         )
     inner += "<h3>Parameters and seeds</h3>"
