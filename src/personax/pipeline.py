@@ -332,9 +332,10 @@ def _step_crl(
     with atomic_dir(out / "crl") as tmp:
         write_crl_run(run, tmp)
     state.latents = pd.read_csv(out / "crl" / "latents.csv")
-    if dataset.ids is not None and state.crl_on_table:
-        # latents.csv holds one row per dataset row; the ids join them back to the table.
-        state.latents.insert(0, "id", dataset.ids)
+    if "id" in state.latents.columns:  # written from the dataset's ids, read back as text
+        state.latents["id"] = state.latents["id"].astype(str)
+    if not state.crl_on_table:  # the benchmark's row ids are not the table's
+        state.latents = state.latents.drop(columns="id", errors="ignore")
     state.extra["crl_input"] = source
     if state.crl_on_table and dataset.n < len(state.table):
         source += f" ({len(state.table) - dataset.n} rows without every embedding left out)"

@@ -205,3 +205,47 @@ def test_a_model_saved_before_per_modality_shared_inference_loads_as_joint(data,
         encode_dataset(load_crl_model(old), data).to_numpy(),
         encode_dataset(load_crl_model(out / "model.pt"), data).to_numpy(),
     )
+
+
+def test_latents_csv_leads_with_the_dataset_ids_so_explain_joins_by_id(tmp_path, capsys):
+    # a table row without an embedding is left out of the dataset: without ids in
+    # latents.csv, `crl explain` could only join by row order and refused the counts
+    import dataclasses
+
+    ids = np.array([f"p{i:03d}" for i in range(240)])
+    with_ids = dataclasses.replace(make_tabular(240, seed=3), ids=ids)
+    data_path = tmp_path / "d.npz"
+    save_crl_dataset(with_ids, data_path)
+    run = tmp_path / "run"
+    args = ["crl", "train", str(data_path), "--latent-dims", "m1=2,m2=2", "--epochs", "1"]
+    assert main([*args, "--restarts", "1", "--out", str(run)]) == 0
+    latents = pd.read_csv(run / "latents.csv", dtype={"id": str})
+    assert list(latents.columns[:2]) == ["id", "split"] and latents["id"].tolist() == ids.tolist()
+    encoded = tmp_path / "enc.csv"
+    assert main(["crl", "encode", str(run), str(data_path), "--out", str(encoded)]) == 0
+    again = pd.read_csv(encoded, dtype={"id": str})
+    assert again["id"].tolist() == ids.tolist()
+    np.testing.assert_array_equal(
+        again.drop(columns="id").to_numpy(), latents.drop(columns=["id", "split"]).to_numpy()
+    )
+    # a table with one extra person (no embedding, so not in the dataset) joins by id
+    table = pd.DataFrame({"id": [*ids[::-1], "p999"], "age": np.arange(241.0)})
+    table.to_csv(tmp_path / "table.csv", index=False)
+    out = tmp_path / "explain"
+    explain = ["crl", "explain", str(run / "latents.csv"), "--table", str(tmp_path / "table.csv")]
+    assert main([*explain, "--out", str(out)]) == 0, capsys.readouterr().err
+
+
+def test_encode_refuses_an_output_where_no_file_can_be_made_before_encoding(
+    data, run_dir, tmp_path, capsys, monkeypatch
+):
+    import personax.crl.encode
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("the output should have been refused first")
+
+    monkeypatch.setattr(personax.crl.encode, "load_crl_model", must_not_run)
+    data_path = tmp_path / "d.npz"
+    save_crl_dataset(data, data_path)
+    code = main(["crl", "encode", str(run_dir), str(data_path), "--out", "/proc/x.csv"])
+    assert code == 2 and "/proc" in capsys.readouterr().err

@@ -270,11 +270,11 @@ def register(app: typer.Typer) -> None:
         seed: int = seed_option("Accepted like every command's; encoding is deterministic."),
     ) -> None:
         """Latents of new rows from a trained model: one row per input row, in input order."""
-        from personax.atomic import OUTPUT_MARKER, is_inside, write_text
+        from personax.atomic import OUTPUT_MARKER, check_output_file, is_inside, write_text
         from personax.crl.dataset import load_crl_dataset
         from personax.crl.encode import encode_dataset, load_crl_model
         from personax.crl.metrics import mcc
-        from personax.crl.train import RUN_FILES
+        from personax.crl.train import RUN_FILES, with_ids
         from personax.errors import BadInput
 
         del seed  # posterior means: nothing is drawn
@@ -282,6 +282,7 @@ def register(app: typer.Typer) -> None:
             raise BadInput(f"--out {out} is a folder; give the CSV file to write.")
         if not out.parent.is_dir():
             raise BadInput(f"--out {out}: the folder {out.parent} does not exist.")
+        check_output_file(out)  # a folder where no file can be made (/proc): before the work
         # Writing over the data, the model or a file of its run would destroy them; a model.pt
         # counts as part of a run when its folder carries personax's output marker. Other
         # files in a run folder (an earlier `crl encode` output, say) are the user's to replace.
@@ -299,7 +300,7 @@ def register(app: typer.Typer) -> None:
             latents = encode_dataset(trained, dataset, batch_size, device)
         except BadInput as exc:
             raise BadInput(f"{data}: {exc}") from None
-        write_text(out, latents.to_csv(index=False, float_format="%.8g"))
+        write_text(out, with_ids(latents, dataset.ids).to_csv(index=False, float_format="%.8g"))
         message = f"wrote {out} ({len(latents)} rows, {latents.shape[1]} latents, {trained.method})"
         # A correlation needs two rows; one row is still a valid thing to encode.
         if dataset.latents is not None and len(latents) >= 2:

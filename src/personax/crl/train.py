@@ -90,6 +90,9 @@ class CRLRun:
     checkpoint: dict[str, Any] = field(repr=False)
     # The test rows' true latents (columns = the dataset's latent names), when it has them.
     truth: pd.DataFrame | None = field(default=None, repr=False)
+    # The dataset's row ids, when it has them: latents.csv leads with them, so that
+    # `crl explain` and `discover` join the latents to a table by id, not by row order.
+    ids: np.ndarray | None = field(default=None, repr=False)
     resumed: bool = False  # training continued from a checkpoint of an interrupted run
     checkpoint_ignored: str | None = None  # why a checkpoint found was not used (FitResult)
 
@@ -524,6 +527,15 @@ def encode_rows(
     return torch.cat(parts).cpu().numpy().astype(np.float64)
 
 
+def with_ids(latents: pd.DataFrame, ids: np.ndarray | None) -> pd.DataFrame:
+    """``latents`` with the dataset's ``id`` column first, when the dataset has ids."""
+    if ids is None:
+        return latents
+    framed = latents.copy()
+    framed.insert(0, "id", np.asarray(ids, dtype=str))
+    return framed
+
+
 def latent_frame(latents: np.ndarray, names: list[str], splits: dict[str, np.ndarray]):
     """One row per input row, in input order: ``split`` then the latent columns."""
     split = np.empty(len(latents), dtype=object)
@@ -729,6 +741,7 @@ def _finish_run(method, dataset, fit: FitResult, names, graph, config, dims, sha
         seconds=fit.seconds,
         checkpoint=checkpoint,
         truth=_test_truth(dataset, fit.splits["test"]),
+        ids=dataset.ids,
         resumed=fit.resumed,
         checkpoint_ignored=fit.checkpoint_ignored,
     )
@@ -824,7 +837,10 @@ def write_crl_run(run: CRLRun, out_dir: str | Path) -> Path:
     metrics.json (with ground truth) and timing.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "latents.csv", run.latents.to_csv(index=False, float_format="%.8g"))
+    write_text(
+        out / "latents.csv",
+        with_ids(run.latents, run.ids).to_csv(index=False, float_format="%.8g"),
+    )
     if run.graph is not None:
         write_json(out / "graph.json", run.graph)
     buffer = io.BytesIO()
