@@ -95,3 +95,14 @@ def test_missing_labels_are_dropped_and_odd_labels_refused(test):
         test(x, labels)
     with pytest.raises(BadInput, match="1-D array of numbers or labels"):
         test(np.array([["a", "b"], ["c", "d"]], dtype=object), x[:2])
+
+
+def test_results_params_are_strict_json():
+    # a categorical column's undefined width was written as NaN, which JSON readers refuse
+    import json
+
+    from personax.independence.battery import params_json
+
+    text = params_json({"sigma_y": float("nan"), "sigma_x": np.float64(0.5), "k": np.int64(3)})
+    assert json.loads(text) == {"k": 3, "sigma_x": 0.5, "sigma_y": None}
+    assert "NaN" not in params_json({"nested": [float("inf"), {"a": float("nan")}]})

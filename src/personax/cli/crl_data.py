@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from personax.cli.groups import data_app
-from personax.cli.options import refuse_other_benchmark_options, seed_option
+from personax.cli.options import comma_list, refuse_other_benchmark_options, seed_option
 
 BENCHMARKS = ("tabular", "variant-mnist")
 
@@ -17,8 +17,9 @@ def _class_list(text: str, option: str) -> tuple[int, ...] | None:
 
     if text.strip().lower() == "all":
         return None
+    items = comma_list(text, option, "1,7")  # an empty item ('1,,2') is most likely a typo
     try:
-        classes = tuple(int(t) for t in text.split(",") if t.strip())
+        classes = tuple(int(t) for t in items)
     except ValueError as exc:
         raise BadInput(
             f"{option} '{text}' must be 'all' or class numbers like '2' or '1,7'."

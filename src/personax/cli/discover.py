@@ -155,8 +155,8 @@ def register(app: typer.Typer) -> None:
             help="A sample written by `personax data sample` (its .truth.json must sit next to it). "
             "Default: generate the embedded sample.",
         ),
-        kind: str = typer.Option(
-            "athlete", "--kind", help="athlete | celebrity (without --table)."
+        kind: str | None = typer.Option(
+            None, "--kind", help="athlete | celebrity (without --table; default athlete)."
         ),
         n: int = typer.Option(
             None, "--n", help="People in the generated sample (default: paper size)."
@@ -185,8 +185,17 @@ def register(app: typer.Typer) -> None:
         from personax.atomic import check_output_dir, output_dir
         from personax.discovery.recipe import run_realworld_recipe
         from personax.discovery.search import check_options
+        from personax.errors import BadInput
 
         check_options(test, alpha)  # before the sample is made (the recipe checks again)
+        if table is not None:  # they shape a generated sample; a given table has its own
+            for option, value in (("--kind", kind), ("--n", n)):
+                if value is not None:
+                    raise BadInput(
+                        f"{option} shapes the generated sample, so it does not apply with "
+                        f"--table {table}; leave it out."
+                    )
+        kind = kind or "athlete"
         check_output_dir(out, inputs=(table,), kind="crl-realworld")
         config = None if config_file is None else crl_config_from_file(config_file)
         torch.set_num_threads(2)

@@ -114,7 +114,9 @@ def register(app: typer.Typer) -> None:
     @infer_app.command("run")
     def run(
         roster: Path = typer.Option(..., "--roster", help="CSV/Parquet with id, name, context."),
-        models: Path = typer.Option(..., "--models", help="Models file (TOML, [[model]] tables)."),
+        models: Path = typer.Option(
+            ..., "--models", help="Models file (TOML, one \\[\\[model]] table per LLM)."
+        ),
         store: Path = typer.Option(..., "--store", help="Trait store (SQLite); created if absent."),
         prompt: str = typer.Option(
             "number-l3-inc", "--prompt", help="Prompt format, e.g. number-l3-inc, text-l5-exc."

@@ -335,11 +335,29 @@ def _attribute_task(
                     "n": result.n,
                     "effect_size": result.effect_size,
                     "null": result.null,
-                    "params": json.dumps(result.params, sort_keys=True, default=float),
+                    "params": params_json(result.params),
                     "note": note,
                 }
             )
     return rows
+
+
+def params_json(params: dict) -> str:
+    """A result's parameters as strict JSON: an undefined width (NaN, e.g. for a categorical
+    column's Gaussian kernel) is ``null``, which every JSON reader accepts; ``NaN`` is not."""
+
+    def strict(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: strict(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [strict(v) for v in value]
+        if isinstance(value, (float, np.floating)):
+            return float(value) if np.isfinite(value) else None
+        if isinstance(value, np.integer):
+            return int(value)
+        return value
+
+    return json.dumps(strict(params), sort_keys=True, default=float, allow_nan=False)
 
 
 def _check_names(df: pd.DataFrame, names: Sequence[str], what: str, source: str) -> None:
