@@ -178,3 +178,13 @@ def test_duplicated_csv_header_is_an_error(tmp_path):
     path.write_text("id,league,league,final_o\na1,NBA,x,2\n")
     report = validate_table(path)
     assert not report.ok and "'league' twice" in report.errors[0].message
+
+
+@pytest.mark.parametrize(("ids", "fragment"), [([7, 8, 9], "(int64)"), ([7.0, 8.0, 9.0], "7.0")])
+def test_ids_stored_as_numbers_are_a_warning(ids, fragment):
+    df = _good().iloc[:3].copy()
+    df["id"] = ids
+    report = validate_table(df)
+    warning = next(i for i in report.issues if i.column == "id")
+    assert warning.severity == "warning" and fragment in warning.message
+    assert "store the ids as text" in warning.message

@@ -278,6 +278,16 @@ def _check_id(df: pd.DataFrame, found: _Collector) -> None:
         shown = ", ".join(map(str, df.columns[:6])) + (", ..." if df.shape[1] > 6 else "")
         found.add("error", None, "id", f"required column is missing (the table has: {shown}).")
         return
+    kind = df["id"].dtype.kind
+    if kind in "iuf":  # INTERFACES: id is a string
+        reads = "7.0 (so it matches no id '7' of a roster)" if kind == "f" else "'7'"
+        found.add(
+            "warning",
+            None,
+            "id",
+            f"ids are stored as numbers ({df['id'].dtype}), not text; personax reads 7 as "
+            f"{reads}; store the ids as text.",
+        )
     values = df["id"].tolist()
     blank = [i for i, v in enumerate(values) if _is_blank(v)]
     found.add_rows("error", blank, "id", lambda pos: "empty id.")
