@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     benchmark, seed, latents_csv = argv[0], int(argv[1]), argv[2]
     true = np.asarray(make_benchmark_data(benchmark, 10000, seed).latents)
     frame = pd.read_csv(latents_csv)
-    estimated = frame.drop(columns=["split"]).to_numpy()
+    estimated = frame.drop(columns=["split", "id"], errors="ignore").to_numpy()
     train, test = (frame["split"] == "train").to_numpy(), (frame["split"] == "test").to_numpy()
 
     def show(label: str, scores) -> None:

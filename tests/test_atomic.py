@@ -307,3 +307,13 @@ def test_the_current_folder_or_one_above_it_is_refused_as_output(tmp_path, monke
             pass
     assert here.is_dir() and list(here.iterdir()) == []
     check_output_dir("results")  # a new folder below the current one is fine
+
+
+def test_an_output_is_written_when_the_current_folder_was_deleted(tmp_path, monkeypatch):
+    from personax.atomic import check_output_dir
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert check_output_dir(tmp_path / "results") == tmp_path / "results"

@@ -204,6 +204,24 @@ def test_user_table_without_embeddings(tmp_path):
     assert "user data" in html and "synthetic sample —" not in html
 
 
+def test_user_table_with_zero_padded_ids_names_its_latents(tmp_path):
+    """latents.csv's ids are read back as text: "00007" became 7 and the naming step failed."""
+    if not _available("personax.data.sample", "make_sample"):
+        pytest.skip("the embedded sample is not part of this build")
+    from personax.data.sample import make_sample
+
+    table = make_sample("athlete", n=300, seed=3).table
+    table["id"] = [f"{i:05d}" for i in range(len(table))]
+    table.loc[7, "id"] = "NA"  # a text id that a CSV reader would take for missing
+    path = tmp_path / "mine.parquet"
+    table.to_parquet(path)
+    result = run_demo(tmp_path / "run", data=path, settings=TINY)
+    assert result.step("crl").status == "ok", result.steps
+    assert result.step("naming").status == "ok", result.step("naming").note
+    html = result.report.read_text(encoding="utf-8")
+    assert "is missing from the run folder" not in html  # no ground truth: no metrics.json
+
+
 def test_score_level1_counts():
     results = pd.DataFrame(
         {

@@ -183,7 +183,11 @@ def refuse_current_folder(path: str | os.PathLike[str]) -> None:
     has no name to build the temporary names from)."""
     from personax.errors import BadInput
 
-    if is_inside(Path.cwd(), path):
+    try:
+        here = Path.cwd()
+    except OSError:  # the current folder was deleted: no output can hold it
+        return
+    if is_inside(here, path):
         raise BadInput(
             f"--out {path}: the output folder is replaced as a whole, so it cannot be the "
             "current folder or one that holds it; give a new folder, such as ./results."

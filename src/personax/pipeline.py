@@ -331,9 +331,10 @@ def _step_crl(
     )
     with atomic_dir(out / "crl") as tmp:
         write_crl_run(run, tmp)
-    state.latents = pd.read_csv(out / "crl" / "latents.csv")
-    if "id" in state.latents.columns:  # written from the dataset's ids, read back as text
-        state.latents["id"] = state.latents["id"].astype(str)
+    # Ids are read back as written: "000123" must not become 123, nor "NA" missing.
+    state.latents = pd.read_csv(
+        out / "crl" / "latents.csv", dtype={"id": str}, keep_default_na=False, na_values={}
+    )
     if not state.crl_on_table:  # the benchmark's row ids are not the table's
         state.latents = state.latents.drop(columns="id", errors="ignore")
     state.extra["crl_input"] = source

@@ -352,6 +352,7 @@ def test_cli_variant_mnist_from_given_folders(cli, tmp_path):
         (["--benchmark", "variant-mnist", "--digit-classes", "x"], "--digit-classes"),
         (["--benchmark", "variant-mnist", "--digit-classes", "3,3"], "lists 3 more than once"),
         (["--benchmark", "variant-mnist", "--fashion-classes", "1,,2"], "has an empty item"),
+        (["--benchmark", "variant-mnist", "--digit-classes", ""], "--digit-classes is empty"),
         (["--benchmark", "variant-mnist", "--digit-classes", ","], "--digit-classes is empty"),
         # another benchmark's option used to be dropped without a word
         (["--benchmark", "variant-mnist", "--obs-dim", "4"], "--obs-dim applies to the tabular"),

@@ -179,3 +179,50 @@ def test_a_height_c_of_zero_is_a_value_not_insufficient_information():
     frame = pd.DataFrame({"height_c": [0.0, 170.5, 180.25], "chatgpt_o": [0, 1, 2]})
     assert prepare_column(frame, "height_c", trait=False).values[0] == 0.0
     assert np.isnan(prepare_column(frame, "chatgpt_o", trait=False).values[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "hint"),
+    [
+        ("commas.tsv", "id,age,final_o\np1,30,2\n", "save it with tabs or name the file .csv"),
+        ("semi_comma.csv", "id;age;note, x\np1;30;a\n", "looks separated by semicolons"),
+    ],
+)
+def test_the_separator_hint_also_covers_a_comma_tsv_and_a_mostly_semicolon_header(
+    tmp_path, name, text, hint
+):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(BadInput, match=hint):
+        read_raw_table(path)
+
+
+def test_a_quoted_header_name_with_a_semicolon_is_one_column(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('"id;age"\np1\n')
+    assert list(read_raw_table(path).columns) == ["id;age"]
+
+
+def test_a_models_columns_stay_together_whatever_one_cell_holds():
+    # one stray 9 split mistral_o (an attribute, tested against the traits) from mistral_c
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "mistral_o": [1, 9, 2],
+            "mistral_c": [1, 2, 3],
+            "height_c": [1.5, 2, 3],
+        }
+    )
+    groups = column_groups(frame)
+    assert set(groups.llm_traits) == {"mistral_o", "mistral_c"} and groups.attributes == (
+        "height_c",
+    )
+    from personax.data.validate import validate_table
+
+    report = validate_table(frame)
+    assert any(i.column == "mistral_o" and i.severity == "error" for i in report.issues)
+    # a named score column's 0 is "insufficient information" even beside an odd value
+    from personax.independence.battery import prepare_column
+
+    odd = pd.DataFrame({"chatgpt_o": [0, 1, 2, 3, 0, 5]})
+    assert np.isnan(prepare_column(odd, "chatgpt_o", trait=False).values[[0, 4]]).all()

@@ -106,3 +106,17 @@ def test_results_params_are_strict_json():
     text = params_json({"sigma_y": float("nan"), "sigma_x": np.float64(0.5), "k": np.int64(3)})
     assert json.loads(text) == {"k": 3, "sigma_x": 0.5, "sigma_y": None}
     assert "NaN" not in params_json({"nested": [float("inf"), {"a": float("nan")}]})
+
+
+@pytest.mark.parametrize("test", TESTS)
+def test_a_pandas_string_column_with_missing_cells_is_read_as_labels(test):
+    rng = np.random.default_rng(4)
+    x = pd.Series(rng.integers(1, 4, 50).astype(float))
+    labels = pd.Series(rng.choice(["NFL", "NBA"], 50), dtype="string")
+    labels[[0, 1]] = pd.NA
+    assert test(x, labels).n == 48
+    assert test(x, labels.astype(object)).p_value == test(x, labels).p_value
+    mixed = labels.astype(object)
+    mixed[3] = True
+    with pytest.raises(BadInput, match=r"holds True \(bool\) among the text labels"):
+        test(x, mixed)

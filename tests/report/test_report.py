@@ -220,7 +220,7 @@ def test_the_latents_scatter_is_embedded_and_the_report_step_is_explained(tiny_r
 @pytest.mark.parametrize(
     ("step", "removed", "shown"),
     [
-        ("crl", "crl", "crl/metrics.json is missing"),
+        ("crl", "crl", "crl/latents.csv is missing"),
         ("independence", "independence/results.csv", "independence/results.csv is missing"),
         ("discovery", "discovery/graph.json", "discovery/graph.json is missing"),
     ],
@@ -246,3 +246,11 @@ def test_rebuilding_the_demo_report_changes_only_the_total_time(tiny_run, tmp_pa
     total = re.compile(r"Total wall time: [0-9.,]+ s\.")
     assert total.sub("", first) == total.sub("", rebuilt)
     assert ">report<" not in rebuilt
+
+
+def test_a_crl_run_without_ground_truth_is_not_reported_as_missing_files(tiny_run, tmp_path):
+    # data without planted latents writes no metrics.json; that is not a deleted file
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.out_dir, run)
+    (run / "crl" / "metrics.json").unlink()
+    assert "is missing from the run folder" not in render_report(run)

@@ -108,8 +108,12 @@ def register(app: typer.Typer) -> None:
                 seed=seed,
                 mnist_dir=None if mnist_dir is None else str(mnist_dir),
                 fashion_dir=None if fashion_dir is None else str(fashion_dir),
-                digit_classes=_class_list(digit_classes or "2", "--digit-classes"),
-                fashion_classes=_class_list(fashion_classes or "1", "--fashion-classes"),
+                digit_classes=_class_list(
+                    "2" if digit_classes is None else digit_classes, "--digit-classes"
+                ),
+                fashion_classes=_class_list(
+                    "1" if fashion_classes is None else fashion_classes, "--fashion-classes"
+                ),
                 shared_dims=shared_dims,
             )
         save_crl_dataset(ds, out)

@@ -67,29 +67,45 @@ def score_prefixes(columns) -> set[str]:
     return {p for p, traits in by_prefix.items() if p in PAPER_LLMS or len(traits) >= 3}
 
 
+def score_columns(df: pd.DataFrame) -> list[str]:
+    """The per-LLM score columns of ``df``: numeric (or empty) ``<llm>_<t>`` columns whose
+    prefix is one of :func:`score_prefixes`, or of which one column holds levels 0..3 only.
+
+    The rule is per prefix, so a model's columns never split between scores and attributes
+    (one stray 9 in ``mistral_o`` beside a ``mistral_c`` of levels keeps both scores, for
+    validate to report); a numeric ``height_c`` alone is an attribute (it used to be taken for
+    a score and left out of every test)."""
+    named = score_prefixes(df.columns)
+    by_prefix: dict[str, list[str]] = {}
+    for col in df.columns:
+        name = str(col)
+        match = LLM_TRAIT_RE.match(name)
+        if match and not _is_embedding(df[col]) and _looks_like_scores(df[col]):
+            by_prefix.setdefault(match.group(1), []).append(name)
+    return [
+        c
+        for prefix, cols in by_prefix.items()
+        if prefix in named or any(_holds_levels(df[c]) for c in cols)
+        for c in cols
+    ]
+
+
 def column_groups(df: pd.DataFrame) -> ColumnGroups:
     """Classify the columns of ``df`` (canonical names) into ids, attributes, traits, embeddings.
 
-    An ``<llm>_<t>`` column is a per-LLM score when its prefix is one of
-    :func:`score_prefixes`, or when it holds levels 0..3 only; else it is an attribute (a
-    numeric ``height_c`` used to be taken for a score and left out of every test)."""
+    Per-LLM scores are :func:`score_columns`; any other ``<llm>_<t>`` is an attribute."""
     id_col = "id" if "id" in df.columns else None
-    named = score_prefixes(df.columns)
+    scores = set(score_columns(df))
     attributes, llm_traits, final_traits, embeddings = [], [], [], []
     for col in df.columns:
         name = str(col)
         if name == id_col:
             continue
-        match = LLM_TRAIT_RE.match(name)
         if FINAL_TRAIT_RE.match(name):
             final_traits.append(name)
         elif _is_embedding(df[col]):
             embeddings.append(name)
-        elif (
-            match
-            and _looks_like_scores(df[col])
-            and (match.group(1) in named or _holds_levels(df[col]))
-        ):
+        elif name in scores:
             llm_traits.append(name)
         else:
             attributes.append(name)
@@ -166,8 +182,8 @@ def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if p.stat().st_size == 0:
             raise BadInput(f"{p}: the file is empty.")
         sep = field_separator(p)
+        _refuse_other_separator(p, sep)
         header = _unique_header(p, sep)
-        _refuse_other_separator(p, sep, header)
         id_columns = {c: str for c in header if canonical_name(c) == "id"}
         return _read_csv_strict(p, sep, id_columns)
     except BadInput:
@@ -219,25 +235,28 @@ def _first_long_line(path: Path, sep: str) -> tuple[int, int, int] | None:
 
 
 # Separators a spreadsheet may have written instead of the one the file's suffix asks for.
-_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_OTHER_SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
 
-def _refuse_other_separator(path: Path, sep: str, header: list[str]) -> None:
-    """BadInput when the header reads as one column that another separator would split.
+def _refuse_other_separator(path: Path, sep: str) -> None:
+    """BadInput when the header line holds more of another separator than of ``sep``
+    (quoted names aside).
 
     Without this a ``;``-separated file (a European spreadsheet's CSV) reads as one column
     named ``id;age;...`` and the error that follows talks about a missing ``id``.
     """
-    if len(header) != 1:
-        return
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        line = handle.readline().rstrip("\r\n")
+    bare = re.sub(r'"[^"]*"', "", line)  # a quoted name may hold any character
     for other, name in _OTHER_SEPARATORS.items():
-        if other != sep and other in header[0]:
+        if other != sep and bare.count(other) > bare.count(sep):
             expected = "tabs" if sep == "\t" else "commas"
             tip = " or name the file .tsv" if other == "\t" else ""
+            tip = " or name the file .csv" if other == "," else tip
             raise BadInput(
-                f"{path}: the header is one column {header[0]!r}, which looks separated by "
-                f"{name}; personax reads {path.suffix or 'this'} files separated by {expected}, "
-                f"so save it with {expected}{tip}."
+                f"{path}: the header {line[:60]!r} looks separated by {name}; personax reads "
+                f"{path.suffix or 'this'} files separated by {expected}, so save it with "
+                f"{expected}{tip}."
             )
 
 

@@ -308,14 +308,22 @@ def _check_id(df: pd.DataFrame, found: _Collector) -> None:
 
 
 def _llm_trait_columns(df: pd.DataFrame) -> list[str]:
-    """``<llm>_<t>`` columns whose names make them scores (``table.score_prefixes``)."""
-    from personax.data.table import LLM_TRAIT_RE, score_prefixes
+    """``<llm>_<t>`` columns checked as scores: those analysis reads as scores
+    (``table.score_columns``), and, whatever they hold, those whose names make them scores
+    (``table.score_prefixes``: a paper LLM's ``chatgpt_o`` holding text is an error)."""
+    from personax.data.table import LLM_TRAIT_RE, score_columns, score_prefixes
 
     named = score_prefixes(df.columns)
+    scores = set(score_columns(df))
     return [
         str(c)
         for c in df.columns
-        if (m := LLM_TRAIT_RE.match(str(c))) and not str(c).endswith("_emb") and m.group(1) in named
+        if str(c) in scores
+        or (
+            (m := LLM_TRAIT_RE.match(str(c)))
+            and not str(c).endswith("_emb")
+            and m.group(1) in named
+        )
     ]
 
 

@@ -16,8 +16,8 @@ from personax.data.table import (
     FINAL_TRAIT_RE,
     LLM_TRAIT_RE,
     column_groups,
-    is_trait_score,
     refuse_stray_text,
+    score_columns,
 )
 from personax.data.validate import refuse_bad_ids_and_scores
 from personax.errors import BadInput
@@ -141,7 +141,8 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
     if pd.api.types.is_numeric_dtype(series):
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
         values[~np.isfinite(values)] = np.nan
-        if is_trait_score(name, values):  # as a trait or as an attribute; not a height_c
+        # as a trait or as an attribute; a height_c's 0 is a height
+        if FINAL_TRAIT_RE.match(name) or name in score_columns(df):
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)

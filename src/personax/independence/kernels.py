@@ -586,10 +586,15 @@ def _label_codes(values: object, name: str, error: Exception) -> np.ndarray:
         raise BadInput(
             f"{name} must be a 1-D array of numbers or labels, got shape {labels.shape}."
         )
-    missing = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in labels])
+    # None, NaN, pd.NA (a pandas string column's missing cell) and NaT are missing.
+    missing = np.array([_is_missing_label(v) for v in labels], dtype=bool)
     present = labels[~missing]
-    if not all(isinstance(v, str) for v in present):
-        raise BadInput(f"{name} must be numeric or text labels ({error}).")
+    odd = next((v for v in present if not isinstance(v, str)), None)
+    if odd is not None:
+        raise BadInput(
+            f"{name} must be numbers or text labels, but holds {odd!r} ({type(odd).__name__}) "
+            "among the text labels."
+        )
     numeric_text = [v for v in present if _is_number_text(v)]
     if numeric_text:
         text = next(v for v in present if not _is_number_text(v))
@@ -602,6 +607,12 @@ def _label_codes(values: object, name: str, error: Exception) -> np.ndarray:
     codes = np.full(labels.shape, np.nan)
     codes[~missing] = [index[v] for v in present]
     return codes
+
+
+def _is_missing_label(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def _is_number_text(text: str) -> bool:

@@ -587,9 +587,10 @@ def _level2(run_dir: Path, manifest: dict) -> str:
         return section(
             "level2",
             "Level II: causal representation learning",
-            _status_line(step, folder / "metrics.json"),
+            _status_line(step, folder / "latents.csv"),
         )
-    inner = _status_line(step, folder / "metrics.json")
+    # latents.csv, not metrics.json: a run on data without ground truth writes no metrics.
+    inner = _status_line(step, folder / "latents.csv")
     source = step.get("input") or manifest.get("crl_input")
     if source:
         inner += para(f"Input: {source}.")
