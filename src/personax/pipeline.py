@@ -335,8 +335,6 @@ def _step_crl(
     state.latents = pd.read_csv(
         out / "crl" / "latents.csv", dtype={"id": str}, keep_default_na=False, na_values={}
     )
-    if not state.crl_on_table:  # the benchmark's row ids are not the table's
-        state.latents = state.latents.drop(columns="id", errors="ignore")
     state.extra["crl_input"] = source
     if state.crl_on_table and dataset.n < len(state.table):
         source += f" ({len(state.table) - dataset.n} rows without every embedding left out)"

@@ -90,9 +90,14 @@ def test_missing_labels_are_dropped_and_odd_labels_refused(test):
     labels = np.array(rng.choice(["a", "b", "c"], 60), dtype=object)
     labels[[0, 5]] = [None, np.nan]
     assert test(x, labels).n == 58
-    labels[7] = "2.5"  # a number among the labels: a data error, not a fourth category
-    with pytest.raises(BadInput, match="y mixes numbers such as '2.5' with text such as"):
-        test(x, labels)
+    # the CLI's rule: a number-like label among text labels is one more category ...
+    labels[7] = "2.5"
+    assert test(x, labels).n == 58
+    # ... but a text among numbers (a typed "n/a") is a data error, named
+    numbers = np.array([str(v) for v in x], dtype=object)
+    numbers[9] = "n/a"
+    with pytest.raises(BadInput, match="column 'y' holds numbers except the text 'n/a'"):
+        test(x, numbers)
     with pytest.raises(BadInput, match="1-D array of numbers or labels"):
         test(np.array([["a", "b"], ["c", "d"]], dtype=object), x[:2])
 

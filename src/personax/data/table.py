@@ -76,18 +76,30 @@ def score_columns(df: pd.DataFrame) -> list[str]:
     validate to report); a numeric ``height_c`` alone is an attribute (it used to be taken for
     a score and left out of every test)."""
     named = score_prefixes(df.columns)
-    by_prefix: dict[str, list[str]] = {}
-    for col in df.columns:
-        name = str(col)
-        match = LLM_TRAIT_RE.match(name)
-        if match and not _is_embedding(df[col]) and _looks_like_scores(df[col]):
-            by_prefix.setdefault(match.group(1), []).append(name)
-    return [
-        c
-        for prefix, cols in by_prefix.items()
-        if prefix in named or any(_holds_levels(df[c]) for c in cols)
-        for c in cols
+    prefixes = {m.group(1) for c in df.columns if (m := LLM_TRAIT_RE.match(str(c)))}
+    scores = {c for prefix in prefixes for c in _prefix_scores(df, prefix, named)}
+    return [str(c) for c in df.columns if str(c) in scores]  # in the table's order
+
+
+def is_score_column(df: pd.DataFrame, name: str) -> bool:
+    """Is ``name`` one of :func:`score_columns` of ``df``? Only its own prefix is looked at."""
+    match = LLM_TRAIT_RE.match(name)
+    return bool(match) and name in _prefix_scores(df, match.group(1), score_prefixes(df.columns))
+
+
+def _prefix_scores(df: pd.DataFrame, prefix: str, named: set[str]) -> list[str]:
+    """The score columns of one ``<llm>`` prefix (see :func:`score_columns`)."""
+    cols = [
+        str(c)
+        for c in df.columns
+        if (m := LLM_TRAIT_RE.match(str(c)))
+        and m.group(1) == prefix
+        and not _is_embedding(df[c])
+        and _looks_like_scores(df[c])
     ]
+    if prefix in named or any(_are_levels(_floats(df[c])) for c in cols):
+        return cols
+    return []
 
 
 def column_groups(df: pd.DataFrame) -> ColumnGroups:
@@ -128,15 +140,28 @@ def is_trait_score(name: str, values: np.ndarray | None = None) -> bool:
         return True
     if not LLM_TRAIT_RE.match(name):
         return False
-    if values is None:
-        return True
+    return values is None or _are_levels(values)
+
+
+def _are_levels(values: np.ndarray) -> bool:
+    """Every present value is a level 0..3 of the trait scale."""
     present = values[np.isfinite(values)]
     return bool(np.isin(present, (0, 1, 2, 3)).all())
 
 
-def _holds_levels(series: pd.Series) -> bool:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return is_trait_score("x_o", values)
+def _floats(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def category_codes(series: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A text column as the codes of its sorted distinct values (NaN where missing), and those
+    values. Through object first: a pandas category column (Parquet keeps it) would keep its
+    declared order, and paper mode's Gaussian kernel on the codes would give other p-values
+    for the same labels."""
+    categories = series.astype(object).astype("category")
+    codes = categories.cat.codes.to_numpy().astype(float, copy=True)
+    codes[codes < 0] = np.nan
+    return codes, tuple(str(c) for c in categories.cat.categories)
 
 
 def _looks_like_scores(series: pd.Series) -> bool:

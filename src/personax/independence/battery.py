@@ -15,9 +15,10 @@ import pandas as pd
 from personax.data.table import (
     FINAL_TRAIT_RE,
     LLM_TRAIT_RE,
+    category_codes,
     column_groups,
+    is_score_column,
     refuse_stray_text,
-    score_columns,
 )
 from personax.data.validate import refuse_bad_ids_and_scores
 from personax.errors import BadInput
@@ -142,7 +143,7 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
         values = pd.to_numeric(series, errors="coerce").astype(float).to_numpy(copy=True)
         values[~np.isfinite(values)] = np.nan
         # as a trait or as an attribute; a height_c's 0 is a height
-        if FINAL_TRAIT_RE.match(name) or name in score_columns(df):
+        if FINAL_TRAIT_RE.match(name) or is_score_column(df, name):
             values[values == 0] = np.nan  # 0 = "insufficient information"
         distinct = int(pd.Series(values).nunique())
         return Column(name, values, categorical=False, distinct=distinct)
@@ -152,13 +153,7 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
         raise BadInput(
             f"{source}: column '{name}' must be numeric but holds the text value {example!r}."
         )
-    # Through object first: a pandas category column (Parquet keeps it) would keep its
-    # declared order, not the sorted one, and paper mode's Gaussian kernel on the codes would
-    # give other p-values for the same labels.
-    categories = series.astype(object).astype("category")
-    codes = categories.cat.codes.to_numpy().astype(float, copy=True)
-    codes[codes < 0] = np.nan
-    cats = tuple(str(c) for c in categories.cat.categories)
+    codes, cats = category_codes(series)
     return Column(name, codes, categorical=True, distinct=len(cats), categories=cats)
 
 

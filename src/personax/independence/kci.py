@@ -9,12 +9,11 @@ from personax.independence.kernels import (
     DeltaKernel,
     GaussianKernel,
     approximation_note,
-    as_factorised_pair,
     centred_gram_sums,
     check_widths,
     gamma_null_result,
-    holds_labels,
     kernel_range_problem,
+    labelled_pair,
     median_sigma,
     paper_kci_sigma,
     sample_std,
@@ -50,9 +49,7 @@ def kci(
     order, so it gets the delta kernel instead of a Gaussian one.
     """
     check_widths(sigma_x=sigma_x, sigma_y=sigma_y)
-    # Text labels are categories without order, as the CLI treats a text column.
-    nominal_x, nominal_y = nominal_x or holds_labels(x), nominal_y or holds_labels(y)
-    fx, fy = as_factorised_pair(x, y)
+    fx, fy, nominal_x, nominal_y = labelled_pair(x, y, nominal_x, nominal_y)
     n = fx.codes.size
     # Values near 1e±155 overflow the squared distances and kernel widths.
     for values in (fx.values, fy.values):

@@ -529,9 +529,24 @@ def needs_approximation(fx: Factorised, fy: Factorised) -> bool:
 
 def as_factorised_pair(x: object, y: object) -> tuple[Factorised, Factorised]:
     """Accept arrays or already factorised columns; return the complete-rows pair."""
-    fx = x if isinstance(x, Factorised) else factorise(_as_float(x, "x"))
-    fy = y if isinstance(y, Factorised) else factorise(_as_float(y, "y"))
-    return complete_pairs(fx, fy)
+    fx, fy, _, _ = labelled_pair(x, y)
+    return fx, fy
+
+
+def labelled_pair(
+    x: object, y: object, nominal_x: bool = False, nominal_y: bool = False
+) -> tuple[Factorised, Factorised, bool, bool]:
+    """:func:`as_factorised_pair`, and whether each side is nominal: given so, or text labels
+    (categories without order, as the CLI treats a text column)."""
+    sides = []
+    for values, name, nominal in ((x, "x", nominal_x), (y, "y", nominal_y)):
+        if isinstance(values, Factorised):
+            sides.append((values, nominal))
+        else:
+            floats, labels = _as_float_or_labels(values, name)
+            sides.append((factorise(floats), nominal or labels))
+    fx, fy = complete_pairs(sides[0][0], sides[1][0])
+    return fx, fy, sides[0][1], sides[1][1]
 
 
 def check_widths(**widths: float | None) -> None:
@@ -545,40 +560,34 @@ def check_widths(**widths: float | None) -> None:
             raise BadInput(f"{name} must be a positive number (a kernel width), got {width!r}.")
 
 
-def _as_float(values: object, name: str) -> np.ndarray:
-    """``values`` as a 1-D float array. A 2-D array was flattened into one long variable (a
-    plausible p-value with the wrong n); complex numbers lost their imaginary part and a NaT
-    became -9.2e18, both silently."""
+def _as_float_or_labels(values: object, name: str) -> tuple[np.ndarray, bool]:
+    """``values`` as a 1-D float array, and whether they were text labels (then the codes of
+    :func:`_label_codes`). A 2-D array was flattened into one long variable (a plausible
+    p-value with the wrong n); complex numbers lost their imaginary part and a NaT became
+    -9.2e18, both silently."""
     kind = getattr(getattr(values, "dtype", None), "kind", "")
     if kind in ("c", "m", "M"):
         raise BadInput(f"{name} must be real numbers, got dtype {values.dtype}.")
+    labels = False
     try:
         floats = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        floats = _label_codes(values, name, exc)
+    except (TypeError, ValueError):
+        floats, labels = _label_codes(values, name), True
     if floats.ndim == 2 and floats.shape[1] == 1:
         floats = floats[:, 0]
     if floats.ndim != 1:
         raise BadInput(f"{name} must be a 1-D array of numbers, got shape {floats.shape}.")
-    return floats
+    return floats, labels
 
 
-def holds_labels(values: object) -> bool:
-    """True when ``values`` are text labels rather than numbers (see :func:`_label_codes`)."""
-    if isinstance(values, Factorised):
-        return False
-    try:
-        np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        return True
-    return False
+def _label_codes(values: object, name: str) -> np.ndarray:
+    """Text labels (a categorical attribute such as a league) coded as the CLI codes a text
+    column (``data.table.category_codes``, after its stray-text check), so
+    ``chisq(df.final_o, df.league)`` gives the CLI's p-value."""
+    import pandas as pd
 
+    from personax.data.table import category_codes, refuse_stray_text
 
-def _label_codes(values: object, name: str, error: Exception) -> np.ndarray:
-    """Text labels (a categorical attribute such as a league) as the codes of their sorted
-    distinct values, missing cells NaN: what the CLI's battery does with a text column, so
-    ``chisq(df.final_o, df.league)`` gives the CLI's p-value. Text mixed with numbers (a stray
-    "n/a" in a numeric column) is refused rather than read as one more category."""
     labels = np.asarray(values, dtype=object)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -586,41 +595,17 @@ def _label_codes(values: object, name: str, error: Exception) -> np.ndarray:
         raise BadInput(
             f"{name} must be a 1-D array of numbers or labels, got shape {labels.shape}."
         )
-    # None, NaN, pd.NA (a pandas string column's missing cell) and NaT are missing.
-    missing = np.array([_is_missing_label(v) for v in labels], dtype=bool)
-    present = labels[~missing]
-    odd = next((v for v in present if not isinstance(v, str)), None)
+    series = pd.Series(labels)
+    # None, NaN, pd.NA (a pandas string column's missing cell) are missing; other non-text
+    # values (a True among the labels) would be coded as one more category.
+    odd = next((v for v in series.dropna() if not isinstance(v, str)), None)
     if odd is not None:
         raise BadInput(
             f"{name} must be numbers or text labels, but holds {odd!r} ({type(odd).__name__}) "
             "among the text labels."
         )
-    numeric_text = [v for v in present if _is_number_text(v)]
-    if numeric_text:
-        text = next(v for v in present if not _is_number_text(v))
-        raise BadInput(
-            f"{name} mixes numbers such as {numeric_text[0]!r} with text such as {text!r}; "
-            "fix or drop the odd values."
-        )
-    categories = sorted(set(present))
-    index = {label: code for code, label in enumerate(categories)}
-    codes = np.full(labels.shape, np.nan)
-    codes[~missing] = [index[v] for v in present]
-    return codes
-
-
-def _is_missing_label(value: object) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
-
-
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    refuse_stray_text(series, name, "input", "fix or drop it.")
+    return category_codes(series)[0]
 
 
 def contingency(fx: Factorised, fy: Factorised) -> np.ndarray:

@@ -15,12 +15,11 @@ import numpy as np
 
 from personax.independence.kernels import (
     Factorised,
-    as_factorised_pair,
     check_widths,
     contingency,
     factorise,
-    holds_labels,
     kernel_range_problem,
+    labelled_pair,
     median_sigma,
     sample_std,
 )
@@ -84,9 +83,7 @@ def rcit(
     one-hot encoding (all categories √2 apart) instead of on the codes.
     """
     check_widths(sigma_x=sigma_x, sigma_y=sigma_y)
-    # Text labels are categories without order, as the CLI treats a text column.
-    nominal_x, nominal_y = nominal_x or holds_labels(x), nominal_y or holds_labels(y)
-    fx, fy = as_factorised_pair(x, y)
+    fx, fy, nominal_x, nominal_y = labelled_pair(x, y, nominal_x, nominal_y)
     n = fx.codes.size
     # Values near 1e±155 overflow the squared distances and kernel widths.
     for values in (fx.values, fy.values):
