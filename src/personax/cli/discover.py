@@ -69,6 +69,11 @@ def register(app: typer.Typer) -> None:
             "--colliders",
             help="sepset (PC's rule) or majority (orientations independent of column order).",
         ),
+        max_depth: int = typer.Option(
+            None,
+            "--max-depth",
+            help="Largest conditioning set PC tries (default: no limit); bounds the test count.",
+        ),
     ) -> None:
         """PC causal discovery with background knowledge that always holds in the output."""
         from personax.atomic import check_output_dir, output_dir
@@ -83,6 +88,8 @@ def register(app: typer.Typer) -> None:
 
         if max_rows_kci < 10:
             raise BadInput(f"--max-rows-kci must be at least 10, got {max_rows_kci}.")
+        if max_depth is not None and max_depth < 0:
+            raise BadInput(f"--max-depth must be a whole number >= 0, got {max_depth}.")
         raw = read_raw_table(table)
         refuse_bad_ids_and_scores(raw, str(table))  # before the split: rows as in the file
         df = select_split(raw, split, source=str(table))
@@ -103,6 +110,7 @@ def register(app: typer.Typer) -> None:
                 source=str(table),
                 compat=compat,
                 colliders=colliders.lower(),
+                max_depth=max_depth,
             )
         with output_dir(out, kind="discover") as tmp:
             write_graph(graph, tmp)

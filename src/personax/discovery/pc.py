@@ -60,12 +60,14 @@ def skeleton(
     alpha: float,
     removable: np.ndarray,
     progress: Progress | None = None,
-) -> tuple[np.ndarray, dict[frozenset[int], tuple[int, ...]]]:
+    max_depth: int | None = None,
+) -> tuple[np.ndarray, dict[frozenset[int], tuple[int, ...]], bool]:
     """Stable PC skeleton from the adjacency matrix ``start`` (pairs absent there are never
     tested). ``removable[i, j]`` False keeps (i, j) without testing it (required edges).
+    ``max_depth``: the largest conditioning set tried (None: as large as the neighbourhoods).
 
-    Returns (adjacency bool matrix, separating sets). The number of tests is the CI tester's
-    to count (it asks each distinct test once).
+    Returns (adjacency bool matrix, separating sets, whether ``max_depth`` cut the search
+    short). The number of tests is the CI tester's to count (it asks each distinct test once).
     """
     adj = start.copy()
     n_nodes = adj.shape[0]
@@ -74,7 +76,9 @@ def skeleton(
     while True:
         neighbours = [tuple(np.flatnonzero(adj[x])) for x in range(n_nodes)]
         if all(len(nb) - 1 < depth for nb in neighbours):
-            break
+            return adj, sepsets, False
+        if max_depth is not None and depth > max_depth:
+            return adj, sepsets, True
         removals: dict[frozenset[int], tuple[int, ...]] = {}
         stage = f"skeleton, conditioning sets of size {depth}"
         for x in range(n_nodes):
@@ -97,7 +101,6 @@ def skeleton(
             adj[x, y] = adj[y, x] = False
             sepsets[pair] = cond
         depth += 1
-    return adj, sepsets
 
 
 def pc(
@@ -107,6 +110,7 @@ def pc(
     knowledge: Knowledge | None = None,
     progress: Progress | None = None,
     colliders: str = "sepset",
+    max_depth: int | None = None,
 ) -> PCResult:
     """Run PC over ``nodes`` (names of the columns ``ci`` tests, in index order).
 
@@ -120,6 +124,10 @@ def pc(
     """
     if colliders not in ("sepset", "majority"):
         raise BadInput(f"--colliders must be 'sepset' or 'majority', got {colliders!r}.")
+    if max_depth is not None and (
+        isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0
+    ):
+        raise BadInput(f"--max-depth must be a whole number >= 0, got {max_depth!r}.")
     names = tuple(nodes)
     knowledge = knowledge or Knowledge()
     n = len(names)
@@ -142,9 +150,14 @@ def pc(
     # Every test is asked once: the skeleton meets a pair from both of its ends and the
     # majority rule asks again for sets the skeleton already tried (KCI is costly).
     ci = _MemoisedCI(ci)
-    adj, sepsets = skeleton(start, ci, alpha, removable, progress)
+    adj, sepsets, cut = skeleton(start, ci, alpha, removable, progress, max_depth)
     if knowledge.required:
         notes.append("Required edges are kept without testing them.")
+    if cut:
+        notes.append(
+            f"The skeleton tried conditioning sets of at most {max_depth} variable(s) "
+            "(--max-depth): some edges a larger set would remove may remain."
+        )
 
     # Stage 2: orientations fixed by knowledge.
     marks = np.where(adj, TAIL, NONE).astype(np.int8)
@@ -179,6 +192,8 @@ def pc(
                     # would have made, up to its whole neighbourhood (the skeleton's own
                     # depth is no guide when knowledge removed the pairs that needed depth).
                     size = max_size if pair not in untested else n - 2
+                    if max_depth is not None:
+                        size = min(size, max_depth)
                     separating[pair] = _separating_subsets(adj, int(x), int(y), ci, alpha, size)
                 found = separating[pair]
                 if not found:

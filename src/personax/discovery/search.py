@@ -132,6 +132,7 @@ def discover(
     source: str = "table",
     compat: str | None = None,
     colliders: str = "sepset",
+    max_depth: int | None = None,
 ) -> CausalGraph:
     """PC over ``columns`` of ``df`` with background knowledge that always holds in the output.
 
@@ -142,6 +143,8 @@ def discover(
     same formula in both modes; RCIT has no such mode here).
     ``colliders``: ``"sepset"`` (PC's rule) or ``"majority"`` (orientations independent of the
     column order, at the cost of extra tests; see :func:`personax.discovery.pc.pc`).
+    ``max_depth``: the largest conditioning set PC tries (None: no limit; causal-learn's
+    ``max_k``) — it bounds the number of tests, which grows exponentially with the degree.
     Raises BadInput for bad columns, options or contradictory knowledge.
     """
     check_options(test, alpha, compat)
@@ -179,12 +182,20 @@ def discover(
     else:
         tester = RCITTester(data, seed=seed, names=cols)
     result = pc(
-        cols, tester, alpha=alpha, knowledge=knowledge, progress=progress, colliders=colliders
+        cols,
+        tester,
+        alpha=alpha,
+        knowledge=knowledge,
+        progress=progress,
+        colliders=colliders,
+        max_depth=max_depth,
     )
     graph = result.graph
     knowledge.check(graph)  # must never fire; raises KnowledgeViolation if it does
     mode = " (causal-learn compatible)" if compat == "paper" and test == "kci" else ""
     rule = "; colliders by the majority rule" if colliders == "majority" else ""
+    if max_depth is not None:
+        rule += f"; conditioning sets of at most {max_depth} variable(s)"
     summary = (
         f"PC (stable skeleton) with the {test} test{mode} at alpha {alpha} on {data.shape[0]} rows "
         f"and {len(cols)} columns{rule}; {result.n_tests} conditional independence tests."
