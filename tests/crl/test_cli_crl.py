@@ -335,17 +335,20 @@ def test_a_dataset_of_12_rows_trains_and_its_score_carries_a_warning(tmp_path, c
     assert "warning: only 2 test rows" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["n_test"] == 2 and "only 2 test rows" in metrics["warning"]
-    # the size it suggests is the smallest with 30 test rows (it said 200, from 30 / 0.15)
-    assert "give at least 195 rows" in metrics["warning"]
+    # the size it suggests is the smallest from which on every count has 30 test rows (it
+    # said 200, from 30 / 0.15, then 195, though 197 and 198 rows hold only 29)
+    assert "give at least 199 rows" in metrics["warning"]
 
 
-def test_rows_for_test_rows_is_the_smallest_count_with_that_many_test_rows():
+def test_rows_for_test_rows_is_the_smallest_count_from_which_on_every_count_has_them():
     from personax.crl.dataset import rows_for_test_rows, split_indices
 
     assert rows_for_test_rows(1) == 3  # the fewest rows that split at all
-    for wanted in (2, 16, 30, 151):
+    assert len(split_indices(195, 0)["test"]) == 30 > len(split_indices(197, 0)["test"])
+    for wanted in (2, 16, 29, 30, 151):
         n = rows_for_test_rows(wanted)
-        assert len(split_indices(n, 5)["test"]) >= wanted > len(split_indices(n - 1, 5)["test"])
+        assert len(split_indices(n - 1, 5)["test"]) < wanted
+        assert all(len(split_indices(m, 5)["test"]) >= wanted for m in range(n, n + 3000))
 
 
 @pytest.mark.parametrize("method", ["mmcrl", "mcl"])

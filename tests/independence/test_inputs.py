@@ -60,18 +60,24 @@ def test_category_codes_are_sorted_whatever_the_dtype_declares():
     np.testing.assert_array_equal(a.values, b.values)
 
 
-def test_text_labels_give_the_p_values_of_the_cli(tmp_path):
-    # the Python functions refused a text attribute that the CLI tests as categories
+def cli_p_values(table: pd.DataFrame, trait: str, attribute: str, tmp_path) -> pd.Series:
+    """`personax independence` on ``table`` saved as Parquet: the p-value of each test."""
     from personax.cli.main import main
-    from personax.data.sample import make_sample
 
-    table = make_sample("athlete", n=300, seed=0).table
     path = tmp_path / "t.parquet"
     table.to_parquet(path)
     out = tmp_path / "ind"
-    args = ["independence", str(path), "--traits", "final_o", "--attributes", "league"]
+    args = ["independence", str(path), "--traits", trait, "--attributes", attribute]
     assert main([*args, "--seed", "0", "--out", str(out)]) == 0
-    cli = pd.read_csv(out / "results.csv").set_index("test")["p_value"]
+    return pd.read_csv(out / "results.csv").set_index("test")["p_value"]
+
+
+def test_text_labels_give_the_p_values_of_the_cli(tmp_path):
+    # the Python functions refused a text attribute that the CLI tests as categories
+    from personax.data.sample import make_sample
+
+    table = make_sample("athlete", n=300, seed=0).table
+    cli = cli_p_values(table, "final_o", "league", tmp_path)
     labels = table["league"].astype(object).to_numpy()
     for test in TESTS:
         result = test(table["final_o"].to_numpy(), labels)
@@ -125,3 +131,32 @@ def test_a_pandas_string_column_with_missing_cells_is_read_as_labels(test):
     mixed[3] = True
     with pytest.raises(BadInput, match=r"holds True \(bool\) among the text labels"):
         test(x, mixed)
+
+
+def test_labels_that_look_like_numbers_are_labels_as_in_the_cli(tmp_path):
+    # "1", "2", "10" were converted to numbers (a Gaussian kernel) by the Python functions,
+    # while the CLI reads a text column as categories: two p-values for one question.
+    rng = np.random.default_rng(5)
+    codes = rng.choice(["1", "2", "10"], 200)
+    trait = np.clip(rng.integers(1, 4, 200) + (codes == "10"), 1, 3).astype(float)
+    table = pd.DataFrame({"id": [f"p{i}" for i in range(200)], "final_o": trait, "code": codes})
+    table["code"] = table["code"].astype("string")
+    cli = cli_p_values(table, "final_o", "code", tmp_path)
+    as_given = {
+        "numpy text": codes,
+        "object text": codes.astype(object),
+        "pandas string": table["code"],
+        "pandas category": table["code"].astype("category"),
+    }
+    for test in TESTS:
+        for kind, labels in as_given.items():
+            result = test(trait, labels)
+            assert result.p_value == pytest.approx(cli[test.__name__], rel=1e-9), (test, kind)
+    # a category column of numbers is labels too (the CLI codes it so), in numeric order
+    numeric_labels = pd.Series(codes.astype(int)).astype("category")
+    in_order = numeric_labels.cat.codes.to_numpy()
+    assert kci(trait, numeric_labels).p_value == kci(trait, in_order, nominal_y=True).p_value
+    # numbers stay numbers, also in an object array
+    numbers = codes.astype(int)
+    assert kci(trait, numbers.astype(object)).p_value == kci(trait, numbers).p_value
+    assert kci(trait, numbers).p_value != pytest.approx(cli["kci"], rel=1e-6)

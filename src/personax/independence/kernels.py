@@ -568,16 +568,37 @@ def _as_float_or_labels(values: object, name: str) -> tuple[np.ndarray, bool]:
     kind = getattr(getattr(values, "dtype", None), "kind", "")
     if kind in ("c", "m", "M"):
         raise BadInput(f"{name} must be real numbers, got dtype {values.dtype}.")
-    labels = False
-    try:
-        floats = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        floats, labels = _label_codes(values, name), True
+    labels = _holds_text(values)
+    if labels:
+        floats = _label_codes(values, name)
+    else:
+        try:
+            floats = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            floats, labels = _label_codes(values, name), True
     if floats.ndim == 2 and floats.shape[1] == 1:
         floats = floats[:, 0]
     if floats.ndim != 1:
         raise BadInput(f"{name} must be a 1-D array of numbers, got shape {floats.shape}.")
     return floats, labels
+
+
+def _holds_text(values: object) -> bool:
+    """Are ``values`` labels by their type, as the CLI decides for a column (not numeric →
+    categories)? Text arrays, pandas string and category columns, and object arrays holding
+    any text are; numbers stay numbers. Converting first would read labels that all look like
+    numbers ("1", "2", "10") as numbers, with another kernel and another p-value than the CLI's."""
+    import pandas as pd
+
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype | pd.StringDtype):
+        return True
+    if dtype is not None and dtype.kind in "US":
+        return True
+    if dtype is not None and dtype.kind != "O":
+        return False
+    items = np.asarray(values, dtype=object).ravel()
+    return any(isinstance(v, str) for v in items)
 
 
 def _label_codes(values: object, name: str) -> np.ndarray:
@@ -597,9 +618,11 @@ def _label_codes(values: object, name: str) -> np.ndarray:
         )
     series = pd.Series(labels)
     # None, NaN, pd.NA (a pandas string column's missing cell) are missing; other non-text
-    # values (a True among the labels) would be coded as one more category.
+    # values (a True among the labels) would be coded as one more category. A category column
+    # declares its values labels, whatever their type (the CLI codes it so).
+    categorical = isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
     odd = next((v for v in series.dropna() if not isinstance(v, str)), None)
-    if odd is not None:
+    if odd is not None and not categorical:
         raise BadInput(
             f"{name} must be numbers or text labels, but holds {odd!r} ({type(odd).__name__}) "
             "among the text labels."
