@@ -197,6 +197,32 @@ def test_the_separator_hint_also_covers_a_comma_tsv_and_a_mostly_semicolon_heade
         read_raw_table(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [
+        ("id,notes (a;b;c)\np1,x\np2,y\n", ["id", "notes (a;b;c)"]),  # more ; than , in the header
+        ("id,notes (a;b;c)\n", ["id", "notes (a;b;c)"]),  # header only
+        ("id\np1;x\np2;y\n", ["id"]),  # one column whose cells hold semicolons
+    ],
+)
+def test_separators_inside_names_or_cells_of_a_comma_file_are_not_refused(tmp_path, text, columns):
+    # the header's separator counts alone refused the first two
+    path = tmp_path / "good.csv"
+    path.write_text(text)
+    assert list(read_raw_table(path).columns) == columns
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["id;age;final_o\n", "id;note\np1;a, b\np2;c, d\n", "id|age\np1|30\n"],
+)
+def test_a_file_that_reads_as_a_table_only_by_another_separator_is_refused(tmp_path, text):
+    path = tmp_path / "other.csv"
+    path.write_text(text)
+    with pytest.raises(BadInput, match="looks separated by"):
+        read_raw_table(path)
+
+
 def test_a_quoted_header_name_with_a_semicolon_is_one_column(tmp_path):
     path = tmp_path / "quoted.csv"
     path.write_text('"id;age"\np1\n')

@@ -264,17 +264,35 @@ _OTHER_SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "verti
 
 
 def _refuse_other_separator(path: Path, sep: str) -> None:
-    """BadInput when the header line holds more of another separator than of ``sep``
-    (quoted names aside).
+    """BadInput when the file's first lines read as a table by another separator and not by
+    ``sep``: with ``sep`` they are one column or ragged, with the other they are several
+    columns, the same number on every line (quotes respected).
 
     Without this a ``;``-separated file (a European spreadsheet's CSV) reads as one column
-    named ``id;age;...`` and the error that follows talks about a missing ``id``.
+    named ``id;age;...`` and the error that follows talks about a missing ``id``. Counting the
+    separators in the header alone also refused good files whose names hold a ``;``
+    (``id,notes (a;b;c)``).
     """
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        line = handle.readline().rstrip("\r\n")
-    bare = re.sub(r'"[^"]*"', "", line)  # a quoted name may hold any character
+        head = handle.read(_SEPARATOR_PROBE_CHARS)
+        complete = not handle.read(1)
+    if not complete:  # the last line may be cut off mid-way
+        head = head[: head.rfind("\n") + 1] or head
+
+    def field_counts(separator: str) -> list[int]:
+        rows = csv.reader(head.splitlines(), delimiter=separator)
+        return [
+            len(row) for _, row in zip(range(_SEPARATOR_PROBE_LINES), rows, strict=False) if row
+        ]
+
+    def reads_as_table(counts: list[int]) -> bool:
+        return bool(counts) and counts[0] > 1 and len(set(counts)) == 1
+
+    if reads_as_table(field_counts(sep)):
+        return
+    line = head.splitlines()[0] if head else ""
     for other, name in _OTHER_SEPARATORS.items():
-        if other != sep and bare.count(other) > bare.count(sep):
+        if other != sep and reads_as_table(field_counts(other)):
             expected = "tabs" if sep == "\t" else "commas"
             tip = " or name the file .tsv" if other == "\t" else ""
             tip = " or name the file .csv" if other == "," else tip
@@ -283,6 +301,10 @@ def _refuse_other_separator(path: Path, sep: str) -> None:
                 f"{path.suffix or 'this'} files separated by {expected}, so save it with "
                 f"{expected}{tip}."
             )
+
+
+_SEPARATOR_PROBE_CHARS = 65_536  # enough for the header and a few rows of any table
+_SEPARATOR_PROBE_LINES = 6  # the header and five rows
 
 
 def _first_non_utf8(path: Path) -> str:
