@@ -97,6 +97,15 @@ def test_not_an_npz(tmp_path):
         load_crl_dataset(path)
 
 
+@pytest.mark.parametrize("name", ["table.parquet", "table.csv"])
+def test_a_table_in_place_of_a_crl_dataset_says_how_to_make_one(tmp_path, name):
+    # it said "not a readable .npz file (ValueError)", with no way forward
+    path = tmp_path / name
+    path.write_text("id\np1\n")
+    with pytest.raises(BadInput, match="is a table, expected a CRL dataset .npz.*crl_dataset_from"):
+        load_crl_dataset(path)
+
+
 def test_no_measurement_keys(tmp_path):
     path = _write_npz(tmp_path / "x.npz", latents=np.zeros((3, 2)))
     with pytest.raises(BadInput, match="no measurement keys"):

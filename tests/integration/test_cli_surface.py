@@ -100,3 +100,26 @@ def test_every_seed_option_refuses_a_seed_the_generators_cannot_take(capsys, tmp
         assert main([*path, *extra, "--seed", "-1"]) == 2, path
         err = capsys.readouterr().err
         assert re.search(r"--seeds? must be a whole number", err), path  # bench crl: --seeds
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (
+            ["independence", "t.csv", "--seed", "abc", "--out", "o"],
+            "Invalid value for '--seed': .* \\(got 'abc'\\); `personax independence --help`",
+        ),
+        (["data", "validate", "t.csv", "--limit=1.5"], "'--limit'.*\\(got '1.5'\\)"),
+        (["independence", "t.csv"], "Missing option '--out'; `personax independence --help`"),
+        (["discover", "t.csv", "--bogus", "1", "--out", "o"], "No such option: --bogus"),
+        (["nosuch"], "No such command 'nosuch'; `personax --help`"),
+    ],
+)
+def test_a_usage_mistake_is_one_sentence_and_exit_2(args, sentence, capsys):
+    # click printed a three-line usage block, not the "personax: error:" sentence
+    from personax.cli.main import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("personax: error: ") and err.count("\n") == 1, err
+    assert re.search(sentence, err), err

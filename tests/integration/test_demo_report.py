@@ -12,7 +12,9 @@ from .conftest import assert_bad_input, px
 
 def test_demo_bad_kind_or_data_writes_nothing(tmp_path):
     out = tmp_path / "run"
-    assert_bad_input(px("demo", "--kind", "alien", "--out", out), "alien")
+    run = px("demo", "--kind", "alien", "--out", out)
+    assert_bad_input(run, "--kind must be one of athlete, celebrity, got 'alien'")
+    assert run.err.count("\n") == 1  # refused before the progress display is drawn
     assert_bad_input(px("demo", "--data", tmp_path / "absent.csv", "--out", out), "absent.csv")
     assert not out.exists()
 

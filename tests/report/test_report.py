@@ -182,7 +182,11 @@ def test_report_refuses_a_run_json_that_is_not_a_demo_manifest(tmp_path, capsys)
         ("crl/metrics.json", "nope", "not valid JSON"),
         ("discovery/graph.json", "[1, 2]", "expected a JSON object, found a list"),
         ("discovery/graph.json", '{"nodes": [], "edges": [1]}', "not in the shape"),
-        ("crl/metrics.json", '{"mcc": 0.5, "graph": {"shd": "x"}, "split": []}', None),
+        ("crl/metrics.json", '{"mcc": 0.5, "r2": 0.4, "graph": {"shd": "x"}, "split": []}', None),
+        # a report of "metric a: 1" was built from these
+        ("crl/metrics.json", '{"a": 1}', "holds no 'mcc' score"),
+        ("crl/metrics.json", '{"mcc": "abc", "r2": [1]}', "the non-number 'abc' as its 'mcc'"),
+        ("crl/metrics.json", '{"mcc": 0.9, "r2": true}', "the non-number True as its 'r2'"),
         ("run.json", '{"steps": [1]}', "step 1 of 'steps' is not an object"),
         ("run.json", '{"steps": [], "parameters": 3}', "'parameters' is not an object"),
     ],

@@ -87,6 +87,21 @@ def test_run_bad_input_exits_2(tmp_path, llm_server, capsys, make_input, message
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("--repeats", "--repeats must be from 1 to 1000 (got 0)"),
+     ("--concurrency", "--concurrency must be at least 1 (got 0)")],
+)  # fmt: skip
+def test_a_bad_count_is_refused_before_the_progress_bar(tmp_path, capsys, option, message):
+    # the bar "asking … 0/?" was drawn first; nothing is read or asked before this check
+    args = ["infer", "run", "--roster", str(tmp_path / "r.csv"), "--models",
+            str(tmp_path / "m.toml"), "--store", str(tmp_path / "s.sqlite"), option, "0"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"personax: error: {message}.\n"
+    assert not (tmp_path / "s.sqlite").exists()
+
+
 def test_read_commands_on_missing_store_exit_2(tmp_path, capsys):
     for command in (["status"], ["evaluate"], ["aggregate", "--out", str(tmp_path / "t.csv")]):
         assert main(["infer", *command, "--store", str(tmp_path / "absent.sqlite")]) == 2

@@ -135,8 +135,9 @@ def register(app: typer.Typer) -> None:
 
         from personax.traits.client import load_models
         from personax.traits.prompts import get_format
-        from personax.traits.runner import load_roster, run_inference
+        from personax.traits.runner import check_run_options, load_roster, run_inference
 
+        check_run_options(repeats, concurrency)
         fmt = get_format(prompt)
         specs = load_models(models)
         people = load_roster(roster)

@@ -15,9 +15,9 @@ import traceback
 import typer
 
 try:  # recent typer vendors click as typer._click
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover
-    from click import ClickException
+    from click import ClickException, UsageError
 
 import personax.cli
 from personax import __version__
@@ -88,6 +88,22 @@ def _one_line(message: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
+def _given_value(args: list[str], param: object) -> str | None:
+    """The text the user gave for the option ``param`` (the last time, as click reads it);
+    None for an argument, a flag, or an option not on the command line. Newer click messages
+    leave the value out ("Input should be a valid integer")."""
+    value = None
+    for option in getattr(param, "opts", ()):
+        if not option.startswith("-"):
+            return None
+        for k, arg in enumerate(args):
+            if arg == option and k + 1 < len(args):
+                value = args[k + 1]
+            elif arg.startswith(option + "="):
+                value = arg[len(option) + 1 :]
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never calls sys.exit)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -98,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name="personax", standalone_mode=False)
     except typer.Exit as exc:
         result = int(exc.exit_code)
+    except UsageError as exc:
+        # A wrong option or value is bad input like any other: one sentence, exit 2 — not
+        # click's three-line usage block.
+        where = exc.ctx.command_path if exc.ctx is not None else "personax"
+        message = _one_line(exc.format_message()).rstrip(".")
+        given = _given_value(args, getattr(exc, "param", None))
+        if given is not None:
+            message += f" (got {given!r})"
+        print(f"personax: error: {message}; `{where} --help` lists the options.", file=sys.stderr)
+        return 2
     except ClickException as exc:
         exc.show()
         return int(exc.exit_code)

@@ -324,6 +324,13 @@ def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
         raise BadInput(f"{p}: no such file.")
     if p.is_dir():
         raise BadInput(f"{p}: is a folder, expected a CRL dataset .npz file.")
+    if p.suffix.lower() in (".parquet", ".pq", ".csv", ".tsv"):
+        # A PersonaX table is the likeliest wrong input here; say how to get from one to the other.
+        raise BadInput(
+            f"{p}: is a table, expected a CRL dataset .npz file; make one from the table's "
+            "embedding columns with personax.crl.dataset.crl_dataset_from_table and "
+            'save_crl_dataset (README, "CRL datasets"), or run `personax demo --data TABLE`.'
+        )
     try:
         loaded = np.load(p, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:

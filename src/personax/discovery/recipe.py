@@ -206,7 +206,8 @@ def _refuse_too_few_held_out(n: int, latents: int, seed: int) -> None:
         return
     enough = rows_for_test_rows(need)
     raise BadInput(
-        f"the sample has {n} people, so {held_out} are held out, too few for PC over "
+        f"the sample has {n} people, so {held_out} {'is' if held_out == 1 else 'are'} held "
+        f"out, too few for PC over "
         f"{latents} latents (it needs {need}); give the recipe at least {enough} people."
     )
 

@@ -92,6 +92,26 @@ def _step_file(path: Path) -> Iterator[dict | None]:
         yield data
 
 
+def _crl_metrics(path: Path) -> dict | None:
+    """``crl/metrics.json`` (None when absent). Its two scores are what the report shows
+    first, so a file without them, or with text in their place, is damaged (BadInput), not
+    a table of whatever it holds."""
+    metrics = _read_json(path)
+    if metrics is None:
+        return None
+    for key in ("mcc", "r2"):
+        value = metrics.get(key, "missing")
+        if value is not None and not (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            found = "no" if value == "missing" else f"the non-number {value!r} as its"
+            raise BadInput(
+                f"{path}: holds {found} '{key}' score, not in the shape personax writes; "
+                "rerun the step that writes it, or remove the file."
+            )
+    return metrics
+
+
 def _analysis_steps(manifest: dict) -> list[dict]:
     """The steps of run.json but the report's own: the page cannot hold the time it takes to
     build itself, and leaving it out always makes `personax report` rebuild the demo's page."""
@@ -227,8 +247,9 @@ def _glance(run_dir: Path, manifest: dict) -> str:
                 if row["test"] == "kci":
                     items.append(("KCI power vs planted truth", row["power"]))
                     items.append(("KCI false-positive rate", row["false_positive_rate"]))
-    with _step_file(run_dir / "crl" / "metrics.json") as metrics:
-        if metrics and "mcc" in metrics:
+    metrics = _crl_metrics(run_dir / "crl" / "metrics.json")
+    with _damaged(run_dir / "crl" / "metrics.json"):
+        if metrics:
             items.append(("CRL held-out MCC", metrics["mcc"]))
             items.append(("CRL held-out R²", metrics.get("r2")))
     with _step_file(run_dir / "discovery" / "graph.json") as graph:
@@ -582,7 +603,7 @@ def _graph_edges(data: dict) -> tuple[list[str], list[tuple[str, str, str]]]:
 def _level2(run_dir: Path, manifest: dict) -> str:
     step = _step(manifest, "crl")
     folder = run_dir / "crl"
-    metrics = _read_json(folder / "metrics.json")
+    metrics = _crl_metrics(folder / "metrics.json")
     if metrics is None and not folder.is_dir():
         return section(
             "level2",

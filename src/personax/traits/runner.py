@@ -243,6 +243,16 @@ async def _run_async(
     return counts
 
 
+def check_run_options(repeats: int, concurrency: int | None) -> None:
+    """BadInput for a repeat count or a concurrency :func:`run_inference` cannot use (the CLI
+    checks them before it draws its progress bar)."""
+    if not 1 <= repeats <= MAX_REPEATS:
+        # The plan is a list of every cell: a huge count would fill memory before any request.
+        raise BadInput(f"--repeats must be from 1 to {MAX_REPEATS} (got {repeats}).")
+    if concurrency is not None and concurrency < 1:
+        raise BadInput(f"--concurrency must be at least 1 (got {concurrency}).")
+
+
 def run_inference(
     store_path: str | os.PathLike[str],
     roster: pd.DataFrame,
@@ -258,11 +268,7 @@ def run_inference(
 
     ``on_plan(planned, to_ask)`` is called once the plan is known (for a progress bar).
     """
-    if not 1 <= repeats <= MAX_REPEATS:
-        # The plan is a list of every cell: a huge count would fill memory before any request.
-        raise BadInput(f"--repeats must be from 1 to {MAX_REPEATS} (got {repeats}).")
-    if concurrency is not None and concurrency < 1:
-        raise BadInput(f"--concurrency must be at least 1 (got {concurrency}).")
+    check_run_options(repeats, concurrency)
     path = Path(store_path)
     check_parents_are_folders(path, "--store")
     path.parent.mkdir(parents=True, exist_ok=True)
