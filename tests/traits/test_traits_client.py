@@ -252,4 +252,28 @@ def test_malformed_reply_fields_are_dropped_not_stored(finish, usage):
 
     choice = {"message": {"content": "hi"}, "finish_reason": finish}
     decoded = _decode_completion(json.dumps({"choices": [choice], "usage": usage}))
-    assert decoded == ("hi", finish if isinstance(finish, str) else None, None, None)
+    assert decoded == ("hi", finish if isinstance(finish, str) else None, None, None, False)
+
+
+@pytest.mark.parametrize(
+    ("message", "refused"),
+    [
+        ({"content": None, "refusal": "This request may violate our usage policies."}, True),
+        ({"content": "", "refusal": "  "}, False),  # an empty refusal field says nothing
+        ({"content": "{}", "refusal": "x"}, False),  # content given: it is what is classified
+    ],
+)
+def test_a_structured_refusal_is_a_refusal_whatever_its_wording(message, refused):
+    # OpenAI's message.refusal was classified by its text, and this wording read as a format
+    # failure
+    import json
+
+    from personax.traits.client import Completion, _decode_completion
+    from personax.traits.prompts import get_format
+    from personax.traits.runner import classify
+
+    decoded = _decode_completion(json.dumps({"choices": [{"message": message}]}))
+    assert decoded[-1] is refused
+    completion = Completion(True, decoded[0], decoded[1], None, None, (), refused=decoded[-1])
+    status = classify(completion, get_format("number-l3-inc")).status
+    assert (status == "refusal") is refused

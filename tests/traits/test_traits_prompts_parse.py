@@ -110,6 +110,11 @@ def test_plain_fenced_and_prose_answers_parse_the_same():
         ("{not json at all", "number-l3-inc", FORMAT_FAILURE),
         ("I'm sorry, but I can't help with that request.", "number-l3-inc", REFUSAL),
         ("As an AI, I do not make judgements about real people.", "text-l3-inc", REFUSAL),
+        # typographic apostrophes and further phrasings (they read as format failures)
+        ("I\u2019m sorry, but I can\u2019t help with that.", "number-l3-inc", REFUSAL),
+        ("I\u2019m unable to assess a real person.", "number-l3-inc", REFUSAL),
+        ("I won\u2019t speculate about real people.", "number-l3-inc", REFUSAL),
+        ("I apologize, but I'm not comfortable rating anyone.", "number-l3-inc", REFUSAL),
     ],
 )
 def test_contract_violations_and_refusals(text, fmt, status):

@@ -220,6 +220,57 @@ def test_concurrent_runs_on_one_store_are_refused(tmp_path, llm_server):
             run_inference(path, make_roster(1), specs(llm_server()), FMT)
 
 
+def test_a_run_through_a_symlink_meets_the_same_lock(tmp_path, llm_server):
+    # the lock was named after the path as given, so two runs asked (and paid for) every cell
+    from personax.traits.runner import _StoreLock
+
+    path = tmp_path / "s.sqlite"
+    run_inference(path, make_roster(1), specs(llm_server()), FMT)
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(path)
+    with _StoreLock(path):
+        with pytest.raises(BadInput, match="another `personax infer run`"):
+            run_inference(link, make_roster(2), specs(llm_server()), FMT)
+
+
+def test_replies_received_before_a_stop_are_all_stored(tmp_path, llm_server, monkeypatch):
+    # Ctrl-C (or any failure) cancelled the commits still queued for the writer thread, so
+    # answers already received were lost and asked (and paid for) again on the next run.
+    import time
+
+    import personax.traits.runner as runner
+
+    received = {"n": 0}
+    real_classify, real_record = runner.classify, TraitStore.record
+
+    def counting_classify(completion, fmt):
+        received["n"] += completion.ok
+        return real_classify(completion, fmt)
+
+    def slow_record(self, cell, requests, answer):
+        time.sleep(0.05)  # replies queue up behind the one writer
+        return real_record(self, cell, requests, answer)
+
+    def stop_after_three(result):
+        if stop_after_three.seen == 3:
+            raise RuntimeError("stop")
+        stop_after_three.seen += 1
+
+    stop_after_three.seen = 0
+    monkeypatch.setattr(runner, "classify", counting_classify)
+    monkeypatch.setattr(TraitStore, "record", slow_record)
+    path = tmp_path / "s.sqlite"
+    server = llm_server()
+    with pytest.raises(RuntimeError, match="stop"):
+        run_inference(
+            path, make_roster(30), specs(server, concurrency=4), FMT, progress=stop_after_three
+        )
+    with TraitStore(path) as store:
+        stored = len(store.answered_cells())
+    assert received["n"] > 4  # replies were waiting for the writer when the run stopped
+    assert stored == received["n"]
+
+
 def test_plan_and_arguments(tmp_path, llm_server):
     cells = plan_cells(make_roster(2), specs(llm_server()), FMT, 3)
     assert len(cells) == 12 and len(set(cells)) == 12

@@ -201,6 +201,8 @@ class Completion:
     completion_tokens: int | None
     attempts: tuple[Attempt, ...]
     error: str | None = None
+    # The provider said the model refused (OpenAI's ``message.refusal``), whatever its wording.
+    refused: bool = False
 
     @property
     def final(self) -> Attempt:
@@ -342,8 +344,10 @@ class ModelClient:
                 decoded = _decode_completion(result.body or "")
                 if decoded is not None:
                     attempts.append(result)
-                    content, finish, p_tok, c_tok = decoded
-                    return Completion(True, content, finish, p_tok, c_tok, tuple(attempts))
+                    content, finish, p_tok, c_tok, refused = decoded
+                    return Completion(
+                        True, content, finish, p_tok, c_tok, tuple(attempts), refused=refused
+                    )
                 # A 200 whose body is not a chat completion: a proxy or server glitch; retry.
                 result = Attempt(
                     result.attempt,
@@ -370,8 +374,11 @@ class ModelClient:
         )
 
 
-def _decode_completion(text: str) -> tuple[str | None, str | None, int | None, int | None] | None:
-    """(content, finish_reason, prompt_tokens, completion_tokens) of a chat-completion body."""
+def _decode_completion(
+    text: str,
+) -> tuple[str | None, str | None, int | None, int | None, bool] | None:
+    """(content, finish_reason, prompt_tokens, completion_tokens, refused) of a
+    chat-completion body."""
     try:
         doc = json.loads(text)
         choice = doc["choices"][0]
@@ -382,9 +389,11 @@ def _decode_completion(text: str) -> tuple[str | None, str | None, int | None, i
         usage = doc.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None
-    # Some providers put the refusal in a separate field; keep it as the content to classify.
-    if not content and isinstance(message.get("refusal"), str):
-        content = message["refusal"]
+    # Some providers put the refusal in a separate field; keep it as the content, and the fact
+    # that it is one (its wording need not match any refusal phrase).
+    refused = False
+    if not content and isinstance(message.get("refusal"), str) and message["refusal"].strip():
+        content, refused = message["refusal"], True
     # The reply is stored as it came, but these fields go into typed SQLite columns: a
     # malformed value (a list, a number beyond int64) is dropped rather than crashing the run.
     finish = choice.get("finish_reason")
@@ -393,6 +402,7 @@ def _decode_completion(text: str) -> tuple[str | None, str | None, int | None, i
         finish if isinstance(finish, str) else None,
         _token_count(usage, "prompt_tokens"),
         _token_count(usage, "completion_tokens"),
+        refused,
     )
 
 

@@ -25,11 +25,14 @@ STATUSES = (OK, FORMAT_FAILURE, REFUSAL, ERROR)
 # Phrases that open a declining reply. Only consulted when no contract object is present, so a
 # description that happens to say "I cannot" inside valid JSON is never a refusal.
 _REFUSAL_RE = re.compile(
-    r"\b(i\s*(?:am|'m)\s+(?:sorry|unable|not able)|i\s+(?:can(?:not|'t|\s+not)|won't|will not|"
-    r"must decline|decline)|as an ai\b|i\s+do(?:\s+not|n't)\s+(?:feel comfortable|provide|"
-    r"make|speculate)|not (?:appropriate|able) to (?:speculate|provide|assess|infer))",
+    r"\b(i\s*(?:am|'m)\s+(?:sorry|unable|not able|not comfortable)|i\s+(?:can(?:not|'t|\s+not)|"
+    r"won't|will not|must decline|decline|apologi[sz]e)|as an ai\b|i\s+do(?:\s+not|n't)\s+"
+    r"(?:feel comfortable|provide|make|speculate)|not (?:appropriate|able) to (?:speculate|"
+    r"provide|assess|infer))",
     re.IGNORECASE,
 )
+# Typographic apostrophes ("I’m sorry", common in some models' replies) read as plain ones.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 
@@ -160,7 +163,7 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
         )
     objects = _contract_objects(content)
     if not objects:
-        if _REFUSAL_RE.search(content):
+        if _REFUSAL_RE.search(content.translate(_APOSTROPHES)):
             return ParsedAnswer(REFUSAL, "the model declined to answer")
         return ParsedAnswer(FORMAT_FAILURE, "no JSON object with the trait keys")
     parsed = [_parse_contract(obj, fmt) for obj in objects]

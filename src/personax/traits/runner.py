@@ -134,6 +134,8 @@ def classify(completion: Completion, fmt: PromptFormat) -> ParsedAnswer | None:
         return None
     if completion.finish_reason == "content_filter":
         return ParsedAnswer(REFUSAL, "the provider's content filter stopped the reply")
+    if completion.refused:
+        return ParsedAnswer(REFUSAL, "the provider marked the reply as a refusal")
     return parse_answer(completion.content, fmt)
 
 
@@ -144,7 +146,10 @@ class _StoreLock:
     """
 
     def __init__(self, store_path: Path) -> None:
-        self.path = store_path.with_name(store_path.name + ".lock")
+        # Next to the file itself: a second run through a symlink or another spelling of the
+        # path must meet the same lock.
+        real = store_path.resolve()
+        self.path = real.with_name(real.name + ".lock")
         self._fh = None
 
     def __enter__(self) -> _StoreLock:
@@ -179,7 +184,6 @@ async def _run_async(
     for cell in todo:
         by_model[cell.model].append(cell)
     clients = {m.name: ModelClient(m, concurrency) for m in models}
-    loop = asyncio.get_running_loop()
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personax-store")
 
     async def ask(client: ModelClient, cell: Cell) -> None:
@@ -206,9 +210,12 @@ async def _run_async(
             )
         # Commit on the writer thread: a slow disk (WAL checkpoints fsync) then stalls only the
         # writer, never the event loop, and each answer still gets its own transaction.
-        await loop.run_in_executor(
-            writer, store.record, cell, _records(completion, request_json, parsed), answer
+        # Shielded: a reply that came back is paid for, so cancelling this task (Ctrl-C, another
+        # task's failure) must not cancel its queued commit; shutdown(wait=True) runs it.
+        commit = writer.submit(
+            store.record, cell, _records(completion, request_json, parsed), answer
         )
+        await asyncio.shield(asyncio.wrap_future(commit))
         status = parsed.status if parsed is not None else ERROR
         counts[status] += 1
         if progress is not None:
@@ -238,7 +245,7 @@ async def _run_async(
         await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients.values():
             await client.aclose()
-        # Let a commit in progress finish before the store is closed (e.g. after Ctrl-C).
+        # Let every commit already queued finish before the store is closed (e.g. after Ctrl-C).
         writer.shutdown(wait=True)
     return counts
 
