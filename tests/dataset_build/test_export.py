@@ -149,6 +149,21 @@ def test_reveal_restores_embeddings_and_ids(built, minilm):
     assert reveal_dataset(out, read_key(project.key))["id"].str.startswith("p").all()
 
 
+def test_reveal_reads_roster_ids_as_the_build_does(built, tmp_path):
+    # " p000" was built as "p000", but reveal looked up " p000": no id mapped back, exit 0
+    project, out, _ = built
+    people = pd.read_csv(project.roster, dtype={"id": str})
+    spaced = people.assign(id=" " + people["id"] + " ")
+    roster = tmp_path / "spaced.csv"
+    spaced.to_csv(roster, index=False)
+    revealed = reveal_dataset(out, read_key(project.key), roster=roster)
+    assert set(revealed["id"]) == set(people["id"])
+    stranger = tmp_path / "stranger.csv"
+    pd.DataFrame({"id": ["nobody"], "name": ["N"], "context": ["c"]}).to_csv(stranger, index=False)
+    with pytest.raises(BadInput, match="none of its 1 ids is a person of"):
+        reveal_dataset(out, read_key(project.key), roster=stranger)
+
+
 def test_wrong_key_cannot_reveal_or_reidentify(built, minilm):
     project, out, _ = built
     with pytest.raises(BadInput, match="does not match"):
@@ -833,3 +848,58 @@ def test_an_aggregate_is_checked_also_where_a_model_gave_no_answer(tmp_path):
         _read_traits(path)
     path.write_text("id,gpt_o,llama4_o,final_o\na,,3,3\n")
     _read_traits(path)
+
+
+def _edited_traits(project, tmp_path, edit) -> Path:
+    """The project's traits table after ``edit``, its final_<t> recomputed (so that only the
+    store check can object)."""
+    table = edit(pd.read_csv(project.traits, dtype={"id": str}))
+    for t in "ocean":
+        per_llm = [c for c in table.columns if c.endswith(f"_{t}") and c != f"final_{t}"]
+        scores = table[per_llm].replace(0, np.nan)
+        table[f"final_{t}"] = scores.median(axis=1)
+    path = tmp_path / "edited.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _bump_one_score(table: pd.DataFrame) -> pd.DataFrame:
+    table.loc[1, "chatgpt_o"] = table.loc[1, "chatgpt_o"] % 3 + 1
+    return table
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # a score the store's answers do not give (another prompt version's table, an edit)
+        (_bump_one_score, "id 'ath001', column 'chatgpt_o' is .*, but the answers of prompt"),
+        # an LLM the store never asked
+        (lambda t: t.assign(mistral_c=1), "scores of mistral, which .* has no answers from"),
+    ],
+)
+def test_build_refuses_traits_that_are_not_the_stores_answers(tmp_path, minilm, edit, message):
+    # the dataset published the table's scores beside descriptions from the store's answers,
+    # whichever prompt version or models the table came from
+    project = make_project(tmp_path / "project")
+    traits = _edited_traits(project, tmp_path, edit)
+    with pytest.raises(BadInput, match=message):
+        build_dataset(
+            roster=project.roster, traits=traits, store=project.store,
+            key=read_key(project.key), out=tmp_path / "ds", text_embedder=minilm,
+        )  # fmt: skip
+    assert not (tmp_path / "ds").exists()
+
+
+def test_build_refuses_roster_attributes_that_validate_rejects(tmp_path, minilm):
+    # a height of 0 was published, and `data validate` then rejected the dataset
+    project = make_project(tmp_path / "project")
+    people = pd.read_csv(project.roster, dtype={"id": str})
+    people.loc[3, "height"] = 0.0
+    roster = tmp_path / "roster.csv"
+    people.to_csv(roster, index=False)
+    with pytest.raises(BadInput, match=f"{roster}: row 4, column 'height': 0 is not positive"):
+        build_dataset(
+            roster=roster, traits=project.traits, store=project.store,
+            key=read_key(project.key), out=tmp_path / "ds", text_embedder=minilm,
+        )  # fmt: skip
+    assert not (tmp_path / "ds").exists()

@@ -135,6 +135,42 @@ def _read_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
     return roster.reset_index(drop=True)
 
 
+def _check_traits_match_store(
+    table: pd.DataFrame, from_store: pd.DataFrame, traits: object, store: Path, version: str
+) -> None:
+    """BadInput when the traits table is not what the store's answers of ``version`` give:
+    the dataset publishes the table's scores beside descriptions of ``version``'s answers, so
+    a table aggregated from another prompt version (or other models, or edited) would pair
+    scores with descriptions they did not come from."""
+    store_columns = {str(c).lower(): c for c in from_store.columns if LLM_TRAIT_RE.match(str(c))}
+    table_columns = [c for c in table.columns if LLM_TRAIT_RE.match(str(c))]
+    foreign = sorted({c.rsplit("_", 1)[0] for c in table_columns if c not in store_columns})
+    if foreign:
+        raise BadInput(
+            f"{traits}: scores of {', '.join(foreign)}, which {store} has no answers from for "
+            f"prompt version '{version}'; build from the traits table `personax infer aggregate` "
+            "writes for that store and version."
+        )
+    joined = table[["id", *table_columns]].merge(
+        from_store.assign(id=from_store["id"].astype(str)), on="id", suffixes=("", "@store")
+    )
+    for column in table_columns:
+        ours = pd.to_numeric(joined[column], errors="coerce").astype("float64").to_numpy()
+        theirs = joined[f"{store_columns[column]}@store"].astype("float64").to_numpy()
+        # 0 ("insufficient information") and no answer are both missing to every analysis.
+        ours_cmp, theirs_cmp = (np.where(v == 0, np.nan, v) for v in (ours, theirs))
+        differ = ~((ours_cmp == theirs_cmp) | (np.isnan(ours_cmp) & np.isnan(theirs_cmp)))
+        if differ.any():
+            row = int(np.flatnonzero(differ)[0])
+            shown = ["missing" if np.isnan(v) else f"{v:g}" for v in (ours[row], theirs[row])]
+            raise BadInput(
+                f"{traits}: id '{joined['id'].iloc[row]}', column '{column}' is {shown[0]}, but "
+                f"the answers of prompt version '{version}' in {store} give {shown[1]}; "
+                f"aggregate that version (`personax infer aggregate --prompt {version}`) or "
+                "build with the --prompt the table came from."
+            )
+
+
 def _read_traits(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[str]]:
     # No alias table: the <llm> prefixes are the store's model names, as the card and the
     # <llm>_text_emb columns spell them.
@@ -511,7 +547,7 @@ def build_dataset(
     ``seed`` seeds the default image encoder's random projection (the privacy transforms are
     derived from ``key`` alone). ``text_embedder`` lets a caller reuse a loaded model.
     """
-    from personax.traits.aggregate import choose_prompt_version
+    from personax.traits.aggregate import aggregate_traits, choose_prompt_version
     from personax.traits.store import TraitStore
 
     _check_dataset_dir(out, (roster, traits, store, images, cache))
@@ -541,14 +577,23 @@ def build_dataset(
     with TraitStore(store_path) as trait_store:
         version = choose_prompt_version(trait_store, prompt_version)
         answers = trait_store.answers(version)
+        from_store = aggregate_traits(trait_store, version)
     if answers.empty:
         raise BadInput(f"{store_path}: no ok answers for prompt version '{version}' to build from.")
+    _check_traits_match_store(trait_table, from_store, traits, store_path, version)
 
     ids = people["id"].tolist()
     groups = column_groups(people)
     attributes = [c for c in groups.attributes if c not in ROSTER_COLUMNS]
     _check_no_names(people, attributes, roster)
     _check_no_ids(people, attributes, roster)
+    # What `data validate` would reject in the built dataset (a height of 0, a latitude of 95)
+    # is refused here, naming the roster, rather than published.
+    from personax.data.validate import validate_table
+
+    checked = validate_table(people[["id", *attributes]], source=str(roster))
+    if not checked.ok:
+        raise BadInput(checked.summary())
     warnings: list[str] = []
     dropped = [c for c in people.columns if c not in (*attributes, "id", "name", "context")]
     if dropped:

@@ -18,7 +18,7 @@ from personax.build.export import BUILD_FILE
 from personax.build.privacy import key_fingerprint, pseudonym
 from personax.build.privacy import reveal as unrotate
 from personax.data import read_table
-from personax.data.table import read_raw_table
+from personax.data.table import read_raw_table, roster_ids
 from personax.errors import BadInput
 
 
@@ -72,7 +72,14 @@ def reveal_dataset(
         people = read_table(roster)
         if "id" not in people.columns:
             raise BadInput(f"{roster}: roster lacks the column id.")
-        back = {pseudonym(key, str(pid)): str(pid) for pid in people["id"].dropna()}
+        # The build's own reading of roster ids (stripped text): " p000" was built as "p000".
+        ids = roster_ids(people["id"], roster)
+        back = {pseudonym(key, pid): pid for pid in ids}
         df.insert(0, "pseudonym", df["id"])
         df["id"] = df["pseudonym"].map(back)
+        if len(df) and df["id"].isna().all():
+            raise BadInput(
+                f"{roster}: none of its {len(ids)} ids is a person of {root}; give the roster "
+                "the dataset was built from."
+            )
     return df
