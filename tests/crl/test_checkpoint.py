@@ -223,3 +223,41 @@ def test_bench_state_without_shared_latents_is_not_reused_with_them(tmp_path):
     assert shared.loc[0, "shared_dims"] == 1 and shared.loc[0, "mcc"] <= 0.8 + 1e-9
     saved = json.loads((state / "finished.json").read_text())
     assert saved["plan"]["data_options"] == {"shared_dims": 1}
+
+
+def test_bench_interrupted_in_its_first_run_resumes_that_run(tmp_path, capsys, monkeypatch):
+    # Before any run finished there was no finished.json, and the state folder (with the
+    # training checkpoint) was deleted: every restart started again from scratch.
+    command = ["bench", "crl", "--benchmark", "tabular", "--methods", "personax"]
+    command += ["--seeds", "0", "--n", "150", "--epochs", "2"]
+    assert main([*command, "--out", str(tmp_path / "plain")]) == 0
+    out, state = tmp_path / "bench", tmp_path / ".bench.bench-state"
+    interrupt_validation(monkeypatch, 4)  # restart 1, epoch 2 (3 restarts × 2 epochs)
+    assert main([*command, "--out", str(out)]) == 130
+    assert sorted(p.name for p in state.iterdir()) == ["training.pt"]
+    monkeypatch.undo()
+    epochs = []
+    real = train_module.validation_loss
+
+    def counted(*args, **kwargs):
+        epochs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validation_loss", counted)
+    assert main([*command, "--out", str(out)]) == 0, capsys.readouterr().err
+    assert len(epochs) == 6 - 3  # the three epochs saved before Ctrl-C were not trained again
+    resumed, plain = (pd.read_csv(d / "results.csv") for d in (out, tmp_path / "plain"))
+    columns = [c for c in plain.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(resumed[columns], plain[columns])
+
+
+def test_bench_progress_counts_epochs_over_all_restarts(tmp_path):
+    from personax.crl.bench import run_benchmark
+
+    events = []
+    run_benchmark(
+        "tabular", ["personax"], [0], n=150, epochs=2,
+        progress=lambda kind, info: events.append((kind, info)),
+    )  # fmt: skip
+    shown = [info["epoch"] for kind, info in events if kind == "epoch"]
+    assert shown == [1, 2, 3, 4, 5, 6]

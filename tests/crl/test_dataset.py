@@ -460,3 +460,19 @@ def test_a_true_graph_must_be_a_zero_one_dag(tmp_path, graph, message):
     )
     with pytest.raises(BadInput, match=message):
         load_crl_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("truth", "key"),
+    [
+        ({"latents": np.zeros((20, 0))}, "latents"),
+        ({"graph": np.zeros((0, 0))}, "graph"),
+        ({"latent_names": np.array([], dtype=str)}, "latent_names"),
+    ],
+)
+def test_ground_truth_without_latents_is_refused_when_loaded(tmp_path, truth, key):
+    # an n × 0 latents array was accepted; crl train then trained to the end and failed
+    x = np.random.default_rng(0).standard_normal((20, 3))
+    path = _write_npz(tmp_path / "d.npz", **{"a.0": x, "b.0": x}, **truth)
+    with pytest.raises(BadInput, match=f"d.npz: {key} holds no latents"):
+        load_crl_dataset(path)

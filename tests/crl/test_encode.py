@@ -194,6 +194,22 @@ def test_encoding_one_row_succeeds_without_the_ground_truth_mcc(data, run_dir, t
     assert pd.read_csv(out).shape == (1, 5)
 
 
+def test_a_score_that_fails_leaves_no_output(data, run_dir, tmp_path, capsys, monkeypatch):
+    # the CSV was written before the ground-truth MCC, so a failing score left it behind exit 2
+    import personax.crl.metrics
+    from personax.errors import BadInput
+
+    def failing(*_args, **_kwargs):
+        raise BadInput("no score")
+
+    monkeypatch.setattr(personax.crl.metrics, "mcc", failing)
+    npz = tmp_path / "d.npz"
+    save_crl_dataset(data, npz)
+    out = tmp_path / "e.csv"
+    assert main(["crl", "encode", str(run_dir), str(npz), "--out", str(out)]) == 2
+    assert "no score" in capsys.readouterr().err and not out.exists()
+
+
 def test_a_model_saved_before_per_modality_shared_inference_loads_as_joint(data, tmp_path):
     # Runs with shared latents used the joint s encoder until shared_inference existed; their
     # model.pt has no such field and must rebuild that model, not today's default.

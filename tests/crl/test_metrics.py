@@ -63,6 +63,16 @@ def test_mcc_zero_variance_latent_gives_zero_not_nan():
     assert mcc(constant, est).value == 0.0
 
 
+def test_a_latent_far_from_zero_is_not_read_as_constant():
+    # with an offset 1e12 times its spread it scored 0 (np.corrcoef: 0.9999999993)
+    true = _latents()
+    assert mcc(true + 1e12, true).value == pytest.approx(1.0, abs=1e-6)
+    assert mcc(true, true * 1e-3 - 5e9).value == pytest.approx(1.0, abs=1e-4)  # 3 digits left
+    # a constant up to the mean's rounding still counts as constant
+    nearly = np.full((100_000, 4), 0.1) + np.finfo(float).eps * (np.arange(100_000) % 2)[:, None]
+    assert mcc(nearly, _latents(n=100_000)).value == 0.0
+
+
 def test_mcc_unequal_latent_counts_match_the_smaller_side():
     true = _latents(dims=4)
     # Two of four true latents found exactly: the two without a partner count 0.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -281,3 +282,24 @@ def test_kl_warm_up_ramps_beta_in_training_but_validation_uses_the_full_beta(dat
     assert {weight for _, weight in seen} == {1.0}
     with pytest.raises(BadInput, match="beta_warmup"):
         TINY.replace(beta_warmup=-1)
+
+
+def test_the_latent_dims_order_not_the_files_key_order_is_the_causal_order(data):
+    # A file storing m2.* before m1.* made m2 the earlier modality, so the true edge
+    # z11 → z21 could not exist (index order) and the learned edges all ran m2 → m1.
+    reversed_file = CRLDataset(
+        measurements={"m2": data.measurements["m2"], "m1": data.measurements["m1"]},
+        latents=data.latents,
+        latent_names=data.latent_names,
+        graph=data.graph,
+        latent_modalities=data.latent_modalities,
+    )
+    assert reversed_file.modalities == ["m2", "m1"]
+    config = TINY.replace(restarts=1, epochs=2)
+    as_stored = train_crl(data, DIMS, config=config, seed=0)
+    from_reversed = train_crl(reversed_file, DIMS, config=config, seed=0)
+    pd.testing.assert_frame_equal(as_stored.latents, from_reversed.latents)
+    assert as_stored.graph == from_reversed.graph
+    # and the order given is the order used
+    m2_first = train_crl(data, {"m2": 2, "m1": 2}, config=config, seed=0)
+    assert list(m2_first.latents.columns[1:]) == ["z_m2_0", "z_m2_1", "z_m1_0", "z_m1_1"]

@@ -300,12 +300,15 @@ def register(app: typer.Typer) -> None:
             latents = encode_dataset(trained, dataset, batch_size, device)
         except BadInput as exc:
             raise BadInput(f"{data}: {exc}") from None
-        write_text(out, with_ids(latents, dataset.ids).to_csv(index=False, float_format="%.8g"))
-        message = f"wrote {out} ({len(latents)} rows, {latents.shape[1]} latents, {trained.method})"
+        # Scored before writing: a score that fails must not leave a file behind an exit 2.
+        score = None
         # A correlation needs two rows; one row is still a valid thing to encode.
         if dataset.latents is not None and len(latents) >= 2:
-            score = mcc(dataset.latents, latents.to_numpy())
-            message += f"; MCC against the dataset's ground truth, all rows: {score.value:.3f}"
+            score = mcc(dataset.latents, latents.to_numpy()).value
+        write_text(out, with_ids(latents, dataset.ids).to_csv(index=False, float_format="%.8g"))
+        message = f"wrote {out} ({len(latents)} rows, {latents.shape[1]} latents, {trained.method})"
+        if score is not None:
+            message += f"; MCC against the dataset's ground truth, all rows: {score:.3f}"
         typer.echo(message)
 
     @bench_app.command("crl")

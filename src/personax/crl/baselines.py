@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from personax.crl.config import CRLConfig
-from personax.crl.dataset import CRLDataset, check_code_sizes, check_latent_dims
+from personax.crl.dataset import CRLDataset, check_code_sizes, in_latent_dims_order
 from personax.crl.model import _noise_like, _symmetric_cross_entropy, mlp
 from personax.crl.train import CRLRun, Progress, _finish_run, fit_latent_model, train_crl
 from personax.errors import BadInput
@@ -128,7 +128,7 @@ def train_betavae(
     checkpoint: Path | None = None,
 ) -> CRLRun:
     config, settings = config or CRLConfig(), settings or BaselineSettings()
-    dims = check_latent_dims(dataset, latent_dims)
+    dataset, dims = in_latent_dims_order(dataset, latent_dims)
     keys = dataset.keys
     widths = _widths(dataset)
     latent = sum(dims.values()) + shared_dims
@@ -158,7 +158,7 @@ def train_mcl(
     checkpoint: Path | None = None,
 ) -> CRLRun:
     config, settings = config or CRLConfig(), settings or BaselineSettings()
-    dims = check_latent_dims(dataset, latent_dims)
+    dataset, dims = in_latent_dims_order(dataset, latent_dims)
     keys_by_modality = {
         m: [f"{m}.{k}" for k in range(len(xs))] for m, xs in dataset.measurements.items()
     }
@@ -221,6 +221,7 @@ def train_method(
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
     check_code_sizes(dataset, shared_dims, config or CRLConfig())
+    dataset, latent_dims = in_latent_dims_order(dataset, latent_dims)
     if method == "personax":
         return train_crl(
             dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint

@@ -146,7 +146,8 @@ def run_benchmark(
                 if progress is not None:
                     progress(
                         "epoch",
-                        {"method": _method, "seed": _seed, "epoch": epoch, "epochs": total, **row},
+                        # epoch/epochs count over all restarts; row's own epoch is within one
+                        {**row, "method": _method, "seed": _seed, "epoch": epoch, "epochs": total},
                     )
 
             checkpoint = None if state_dir is None else Path(state_dir) / "training.pt"
@@ -201,8 +202,12 @@ def _modality_mcc(data: CRLDataset, run) -> float:
 
 def _load_finished(state_dir: Path, plan: dict) -> dict[tuple[str, int], dict]:
     """The finished runs of an interrupted benchmark with the same ``plan``; a state of
-    another plan (or an unreadable one) is removed."""
+    another plan (or an unreadable one) is removed. No ``finished.json`` yet means the first
+    run was interrupted: nothing finished, and its training checkpoint (fingerprinted by its
+    data, config and seed) is kept to resume from."""
     path = state_dir / "finished.json"
+    if not path.exists():
+        return {}
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         if saved["plan"] == json.loads(json.dumps(plan)):

@@ -10,6 +10,7 @@ to, or ``shared``) and ``ids`` (n strings).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -132,6 +133,19 @@ class CRLDataset:
             blocks.setdefault(block, []).append(i)
         return blocks
 
+    def in_modality_order(self, order: list[str]) -> CRLDataset:
+        """The same dataset with its modalities in ``order`` (every modality once). The model's
+        causal order follows the modalities' order, so it is the user's (``--latent-dims``),
+        not the order in which a file happens to store its keys."""
+        if sorted(order) != sorted(self.measurements) or len(set(order)) != len(order):
+            raise BadInput(
+                f"modality order {', '.join(order)} does not name each of "
+                f"{', '.join(self.measurements)} once."
+            )
+        if list(order) == list(self.measurements):
+            return self
+        return dataclasses.replace(self, measurements={m: self.measurements[m] for m in order})
+
     def subset(self, rows: np.ndarray) -> CRLDataset:
         """The dataset restricted to ``rows`` (integer indices or a boolean mask)."""
         return CRLDataset(
@@ -239,6 +253,20 @@ def _checked_ground_truth(
     size = size if size is not None else (None if block_list is None else len(block_list))
     if graph is not None:
         graph = np.asarray(graph)
+        size = size if size is not None or graph.ndim != 2 else graph.shape[0]
+    if size == 0:
+        # Training would run to the end and only then find nothing to score.
+        empty = next(
+            key
+            for key, value in (("latents", latents), ("latent_names", name_list),
+                               ("latent_modalities", block_list), ("graph", graph))
+            if value is not None
+        )  # fmt: skip
+        raise BadInput(
+            f"{empty} holds no latents (0 columns); leave the ground-truth keys out of a "
+            "dataset without ground truth, or give at least one latent."
+        )
+    if graph is not None:
         if graph.dtype.kind not in "biuf" or graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
             raise BadInput(f"graph must be a square numeric L × L array, got shape {graph.shape}.")
         if size is not None and graph.shape[0] != size:
@@ -485,10 +513,19 @@ def parse_latent_dims(text: str) -> dict[str, int]:
     return dims
 
 
+def in_latent_dims_order(ds: CRLDataset, dims: dict[str, int]) -> tuple[CRLDataset, dict[str, int]]:
+    """``dims`` checked (:func:`check_latent_dims`) and ``ds`` with its modalities in their
+    order: the model's index causal order follows it, so a file's key order (``m2.*`` stored
+    before ``m1.*``) does not decide which edges can exist."""
+    dims = check_latent_dims(ds, dims)
+    return ds.in_modality_order(list(dims)), dims
+
+
 def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
     """Check that ``dims`` gives a size for exactly the dataset's modalities, each a positive
     integer no larger than the width of that modality's narrowest measurement (a latent wider
-    than what is measured cannot be recovered from it); returns it in dataset order."""
+    than what is measured cannot be recovered from it); returns it in the order given, which
+    is the model's causal order of the modalities (see :meth:`CRLDataset.in_modality_order`)."""
     for name in dims:
         if name not in ds.measurements:
             raise BadInput(
@@ -513,7 +550,7 @@ def check_latent_dims(ds: CRLDataset, dims: dict[str, int]) -> dict[str, int]:
                 f"--latent-dims gives modality '{name}' {size} latent dimensions, more than "
                 f"the width {width} of its narrowest measurement."
             )
-    return {name: dims[name] for name in ds.modalities}
+    return {name: dims[name] for name in dims}
 
 
 def check_code_sizes(ds: CRLDataset, shared_dims: int, config: CRLConfig) -> None:

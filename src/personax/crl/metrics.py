@@ -83,7 +83,10 @@ def _standardised(array: np.ndarray) -> np.ndarray:
     centred = array - array.mean(axis=0)
     norms = np.linalg.norm(centred, axis=0)
     # Relative tolerance: a column that is constant up to float rounding counts as constant.
-    scale = np.abs(array).max(axis=0) * np.sqrt(array.shape[0]) * 1e-12
+    # A few hundred units of rounding (the mean's pairwise sum errs by about log2(n) units): at
+    # 1e-12 a latent with an offset 1e12 times its spread, which float64 still resolves to
+    # four digits, was read as constant and scored 0.
+    scale = np.abs(array).max(axis=0) * np.sqrt(array.shape[0]) * 256 * np.finfo(float).eps
     constant = norms <= np.maximum(scale, 1e-300)
     return np.where(constant, 0.0, centred / np.where(constant, 1.0, norms))
 

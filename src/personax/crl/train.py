@@ -32,7 +32,7 @@ from personax.crl.config import CRLConfig
 from personax.crl.dataset import (
     MIN_ROWS,
     CRLDataset,
-    check_latent_dims,
+    in_latent_dims_order,
     rows_for_test_rows,
     split_indices,
 )
@@ -668,7 +668,7 @@ def train_crl(
     from personax.crl.model import MultiMeasurementCRL
 
     config = config or CRLConfig()
-    check_latent_dims(dataset, latent_dims)
+    dataset, latent_dims = in_latent_dims_order(dataset, latent_dims)
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
     keys_by_modality = measurement_keys(dataset, first_measurement_only)
