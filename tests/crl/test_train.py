@@ -303,3 +303,16 @@ def test_the_latent_dims_order_not_the_files_key_order_is_the_causal_order(data)
     # and the order given is the order used
     m2_first = train_crl(data, {"m2": 2, "m1": 2}, config=config, seed=0)
     assert list(m2_first.latents.columns[1:]) == ["z_m2_0", "z_m2_1", "z_m1_0", "z_m1_1"]
+
+
+def test_an_option_error_names_only_the_value_given():
+    # "--batch-size 1" was reported as "got epochs=60, batch_size=1", naming a default
+    options = {"batch_size": ("--batch-size", 1), "epochs": ("--epochs", 1)}
+    with pytest.raises(
+        BadInput, match=r"^--batch-size 1: CRL config batch_size must be at least 2, got 1\.$"
+    ):
+        CRLConfig().with_options(options)
+    with pytest.raises(
+        BadInput, match=r"--epochs 0: CRL config epochs must be at least 1, got 0\."
+    ):
+        CRLConfig().with_options({"epochs": ("--epochs", 0)})

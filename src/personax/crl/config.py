@@ -152,11 +152,12 @@ class CRLConfig:
             raise BadInput(f"CRL config beta_warmup must be >= 0, got {self.beta_warmup}.")
         if self.restarts < 1:
             raise BadInput(f"CRL config restarts must be at least 1, got {self.restarts}.")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise BadInput(
-                f"CRL config needs epochs >= 1 and batch_size >= 2, got epochs={self.epochs}, "
-                f"batch_size={self.batch_size}."
-            )
+        # One sentence per field: each option is checked alone against the other defaults, so
+        # a joint message named a value the user never gave (--batch-size 1 → "epochs=60").
+        if self.epochs < 1:
+            raise BadInput(f"CRL config epochs must be at least 1, got {self.epochs}.")
+        if self.batch_size < 2:
+            raise BadInput(f"CRL config batch_size must be at least 2, got {self.batch_size}.")
         if self.flow not in ("elementwise", "coupling"):
             raise BadInput(f"flow must be 'elementwise' or 'coupling', got {self.flow!r}.")
         if self.cross_modal_latents is not None and self.cross_modal_latents < 1:
