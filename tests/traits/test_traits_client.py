@@ -88,6 +88,11 @@ def test_models_file_is_read(tmp_path, llm_server):
             "'max_retries' must not be negative",
         ),
         ("[[model]\n", "not a valid TOML file"),
+        # a positive but tiny rate spaced requests ~1e301 s apart: the run hung
+        (
+            '[[model]]\nname = "a"\nbase_url = "http://h/v1"\nmodel = "x"\nrequests_per_minute = 1e-300\n',
+            "'requests_per_minute' is 1e-300, below the slowest rate a run can keep",
+        ),
         *(
             (
                 f'[[model]]\nname = "a"\nbase_url = "http://h/v1"\nmodel = "x"\n{key} = {value}\n',

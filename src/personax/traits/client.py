@@ -145,6 +145,13 @@ def load_models(
         for key in ("requests_per_minute", "timeout", "backoff_max"):
             if key in table and table[key] <= 0:
                 raise BadInput(f"{p}: {label} field '{key}' must be positive ({table[key]}).")
+        # A rate that spaces requests over a day apart (1e-300 per minute) would wait forever.
+        if table.get("requests_per_minute", 1.0) < MIN_REQUESTS_PER_MINUTE:
+            raise BadInput(
+                f"{p}: {label} field 'requests_per_minute' is {table['requests_per_minute']}, "
+                f"below the slowest rate a run can keep (one request a day, "
+                f"{MIN_REQUESTS_PER_MINUTE:.6f} per minute)."
+            )
         if "backoff_base" in table and table["backoff_base"] < 0:
             raise BadInput(f"{p}: {label} field 'backoff_base' must not be negative.")
         api_key = None
@@ -407,6 +414,7 @@ def _decode_completion(
 
 
 INT64_MAX = 2**63 - 1
+MIN_REQUESTS_PER_MINUTE = 1 / (24 * 60)  # one request a day
 
 
 def _token_count(usage: object, field: str) -> int | None:
