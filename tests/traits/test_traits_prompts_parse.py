@@ -121,6 +121,23 @@ def test_contract_violations_and_refusals(text, fmt, status):
     assert parse_answer(text, get_format(fmt)).status == status
 
 
+def test_a_valid_answer_beside_an_off_scale_one_is_not_taken_as_final():
+    # the valid draft was returned as the answer although the final one was off the scale
+    fmt = get_format("number-l3-inc")
+    draft, final = answer([1, 2, 3, 1, 2]), answer([1, 2, 4, 1, 2])
+    for text in (f"Draft: {draft}\nFinal: {final}", f"{final}\nCorrected: {draft}"):
+        parsed = parse_answer(text, fmt)
+        assert parsed.status == FORMAT_FAILURE and "not guessed" in parsed.reason
+    # an echoed template has placeholders, not scores: the answer beside it stands
+    template = answer(["<1-3>"] * 5)
+    assert parse_answer(f"Format: {template}\nAnswer: {draft}", fmt).status == OK
+    # text formats keep the valid answer (a placeholder word cannot be told from a score)
+    words = get_format("text-l3-exc")
+    valid = answer(["low", "high", "medium", "low", "high"])
+    echoed = answer(["low|medium|high"] * 5)
+    assert parse_answer(f"{echoed}\n{valid}", words).status == OK
+
+
 def test_description_saying_i_cannot_is_not_a_refusal():
     text = answer([1, 2, 3, 1, 2], {"openness": "I cannot say much, but she tries new things."})
     assert parse_answer(text, get_format("number-l3-inc")).status == OK

@@ -175,7 +175,36 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
         return ParsedAnswer(
             FORMAT_FAILURE, f"the reply holds {len(distinct)} answers with different scores"
         )
+    invalid = [obj for obj, answer in zip(objects, parsed, strict=True) if answer.status != OK]
+    if any(_is_scored_attempt(obj, fmt) for obj in invalid):
+        # Five whole-number scores: another answer (a draft, or the final one), not an echoed
+        # template, so the valid one beside it is not taken as the final word.
+        return ParsedAnswer(
+            FORMAT_FAILURE,
+            "the reply holds a valid answer and another scored one that is not (a score off "
+            "the scale, a malformed entry); which one counts is not guessed",
+        )
     return valid[0]
+
+
+def _is_scored_attempt(obj: dict, fmt: PromptFormat) -> bool:
+    """Does a contract object that failed give a whole-number score for every trait (an
+    answer off the scale), rather than a template's placeholders? Numeric formats only: a
+    text template's placeholder words cannot be told from an off-scale word."""
+    if fmt.answer != "number":
+        return False
+    entries = {str(k).strip().lower(): v for k, v in obj.items()}
+    for key in TRAIT_KEYS:
+        entry = entries.get(key)
+        if not isinstance(entry, dict):
+            return False
+        score = {str(k).strip().lower(): v for k, v in entry.items()}.get("score")
+        whole = (isinstance(score, int) and not isinstance(score, bool)) or (
+            isinstance(score, float) and math.isfinite(score) and score.is_integer()
+        )
+        if not (whole or (isinstance(score, str) and re.fullmatch(r"\s*-?\d+\s*", score))):
+            return False
+    return True
 
 
 def _parse_contract(found: dict, fmt: PromptFormat) -> ParsedAnswer:
