@@ -147,6 +147,19 @@ def test_cli_fetch_bad_input(args, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_snapshot_shards_with_different_columns_are_refused(tmp_path):
+    # they were joined as a union, NaN where a file lacked a column, without a word
+    folder = tmp_path / "celeb"
+    folder.mkdir()
+    df = _released_style(10).drop(columns=["Profile_picture_embedding", "Chatgpt_text_embedding"])
+    df.iloc[:5].to_csv(folder / "a.csv", index=False)
+    df.iloc[5:].drop(columns=["Height"]).to_csv(folder / "b.csv", index=False)
+    with pytest.raises(BadInput, match=r"b.csv: its columns differ from those of .*a.csv \(height"):
+        fetch_dataset("celebpersona", local=folder)
+    df.iloc[5:].to_csv(folder / "b.csv", index=False)  # same columns: one table
+    assert len(fetch_dataset("celebpersona", local=folder).frame) == 10
+
+
 def test_snapshot_without_data_files(tmp_path):
     (tmp_path / "README.md").write_text("# nothing\n")
     with pytest.raises(BadInput, match="no Parquet or CSV"):

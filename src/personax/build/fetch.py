@@ -106,7 +106,16 @@ def fetch_dataset(
     files = _data_files(folder)
     if not files:
         raise BadInput(f"{folder}: no Parquet or CSV data files in this {key} snapshot.")
-    frame = pd.concat([read_table(f) for f in files], ignore_index=True)
+    parts = [read_table(f) for f in files]
+    for path, part in zip(files[1:], parts[1:], strict=True):
+        # Shards of one table; a union would fill the columns one file lacks with NaN silently.
+        differ = sorted(set(part.columns) ^ set(parts[0].columns))
+        if differ:
+            raise BadInput(
+                f"{path}: its columns differ from those of {files[0]} ({', '.join(differ[:5])} "
+                "in only one of them); the snapshot's data files must be shards of one table."
+            )
+    frame = pd.concat(parts, ignore_index=True)
     return FetchResult(
         name=key,
         repo_id=RELEASED[key],
