@@ -61,11 +61,12 @@ def test_minilm_embeddings_and_cache(minilm, tmp_path):
     assert first.shape == (3, 384) and first.dtype == np.float32
     assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(first[0], first[2])
-    assert (stats.computed, stats.cached) == (2, 1)
+    # the repeated text is embedded once; it did not come from the (empty) cache
+    assert (stats.computed, stats.cached, stats.repeated) == (2, 0, 1)
     assert calls[-1] == ("text embeddings", 2, 2)
     with EmbeddingCache(tmp_path / "cache.sqlite") as cache:
         again, stats2 = embed_texts(texts, minilm, cache)
-    assert stats2.computed == 0 and stats2.cached == 3
+    assert (stats2.computed, stats2.cached, stats2.repeated) == (0, 3, 0)
     assert np.array_equal(first, again)
     empty, stats3 = embed_texts([], minilm, None)
     assert empty.shape == (0, 384) and stats3.texts == 0

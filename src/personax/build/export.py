@@ -77,6 +77,7 @@ class BuildReport:
     texts_embedded: int
     texts_computed: int
     texts_cached: int
+    texts_repeated: int  # equal to another text of the build: embedded once, used twice
     texts_missing: dict[str, int]
     images_missing: int
     images_unreadable: int
@@ -716,6 +717,7 @@ def build_dataset(
         texts_embedded=stats.texts,
         texts_computed=stats.computed,
         texts_cached=stats.cached,
+        texts_repeated=stats.repeated,
         texts_missing=texts_missing,
         images_missing=images_missing,
         images_unreadable=images_unreadable,

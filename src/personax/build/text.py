@@ -178,8 +178,9 @@ class EmbeddingCache:
 @dataclass(frozen=True)
 class TextEmbeddingStats:
     texts: int
-    computed: int
-    cached: int
+    computed: int  # distinct texts embedded now
+    cached: int  # texts the cache held before this call
+    repeated: int = 0  # texts equal to another text of this call (embedded once)
 
 
 def embed_texts(
@@ -191,6 +192,7 @@ def embed_texts(
     """Embed ``texts`` (n × dim float32), taking what the cache has and storing the rest."""
     hashes = [EmbeddingCache.text_hash(t) for t in texts]
     known = cache.get_many(hashes, embedder.model_id) if cache is not None else {}
+    from_cache = set(known)
     todo: dict[str, str] = {}
     for h, t in zip(hashes, texts, strict=True):
         if h not in known:
@@ -213,7 +215,11 @@ def embed_texts(
         if hashes
         else np.zeros((0, embedder.dim), dtype=np.float32)
     )
-    return matrix, TextEmbeddingStats(texts=len(texts), computed=total, cached=len(texts) - total)
+    cached = sum(h in from_cache for h in hashes)
+    stats = TextEmbeddingStats(
+        texts=len(texts), computed=total, cached=cached, repeated=len(texts) - total - cached
+    )
+    return matrix, stats
 
 
 # ---------------------------------------------------------------------------------------------

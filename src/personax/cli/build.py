@@ -85,7 +85,9 @@ def register(app: typer.Typer) -> None:
         )
         typer.echo(
             f"  text embeddings ({report.text_model}): {report.texts_embedded} "
-            f"({report.texts_computed} computed, {report.texts_cached} from cache)"
+            f"({report.texts_computed} computed, {report.texts_cached} from cache"
+            + (f", {report.texts_repeated} repeating another" if report.texts_repeated else "")
+            + ")"
         )
         for llm, k in report.texts_missing.items():
             if k:
