@@ -82,6 +82,12 @@ def pair_data(table, trait: str, attribute: str) -> np.ndarray:
 
 def worker_reference(args) -> dict:
     from causallearn.utils.cit import CIT
+
+    # The authors' RCIT used momentchi2's LPB4, which NumPy 2 broke (it falls back to HBE);
+    # the same alias personax restores gives the reference its LPB4 back.
+    from personax.independence.rcit import restore_numpy_math_alias
+
+    restore_numpy_math_alias()
     from conditional_independence import hsic_test
 
     table = load_table(args.n, args.data_seed)

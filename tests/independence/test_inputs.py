@@ -160,3 +160,52 @@ def test_labels_that_look_like_numbers_are_labels_as_in_the_cli(tmp_path):
     numbers = codes.astype(int)
     assert kci(trait, numbers.astype(object)).p_value == kci(trait, numbers).p_value
     assert kci(trait, numbers).p_value != pytest.approx(cli["kci"], rel=1e-6)
+
+
+def test_rcit_uses_the_lpb4_null_it_names():
+    # momentchi2 calls np.math.factorial, gone in NumPy 2: LPB4 always failed and every RCIT
+    # p-value silently came from the HBE fallback while the null column said lpb4
+    from momentchi2 import lpb4
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(400)
+    result = rcit(x, x + rng.standard_normal(400))
+    assert result.params["null_method"] == "lpb4" and result.null == "lpb4"
+    assert 0 < 1 - lpb4(np.array([1.0, 0.5, 0.25]), 2.0) < 1  # the library call itself works
+
+
+def test_paper_rcit_without_a_width_is_a_row_with_a_note_not_a_crash(tmp_path):
+    # a table sorted so that a pair's first 500 rows hold one value crashed the whole run
+    # (LinAlgError) in --compat paper
+    rng = np.random.default_rng(1)
+    x = np.r_[np.ones(600), rng.integers(1, 4, 300)].astype(float)
+    result = rcit(x, rng.standard_normal(900), compat="paper")
+    assert np.isnan(result.p_value) and "first 500 rows" in result.note
+    table = pd.DataFrame(
+        {"id": [f"p{i}" for i in range(900)], "final_o": x, "height": rng.normal(180, 9, 900)}
+    )
+    path = tmp_path / "sorted.parquet"
+    table.to_parquet(path)
+    from personax.cli.main import main
+
+    out = tmp_path / "o"
+    assert main(["independence", str(path), "--compat", "paper", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "results.csv").set_index("test")
+    assert np.isnan(rows.loc["rcit", "p_value"]) and np.isfinite(rows.loc["kci", "p_value"])
+
+
+def test_a_date_attribute_is_refused_not_made_into_categories(tmp_path, capsys):
+    # 300 distinct dates became 297 categories; G-square called an independent pair significant
+    from personax.cli.main import main
+
+    rng = np.random.default_rng(2)
+    dates = pd.Timestamp("2000-01-01") + pd.to_timedelta(rng.integers(0, 9000, 300), unit="D")
+    table = pd.DataFrame(
+        {"id": [f"p{i}" for i in range(300)], "final_o": rng.integers(1, 4, 300), "born": dates}
+    )
+    path = tmp_path / "dates.parquet"
+    table.to_parquet(path)
+    out = tmp_path / "o"
+    assert main(["independence", str(path), "--out", str(out)]) == 2
+    assert "column 'born' holds dates or durations" in capsys.readouterr().err
+    assert not out.exists()

@@ -137,6 +137,13 @@ def prepare_column(df: pd.DataFrame, name: str, *, trait: bool, source: str = "t
         and series.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any()
     ):
         raise BadInput(f"{source}: column '{name}' holds embeddings (lists), not scalar values.")
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        # Read as text categories, every date became its own level (297 "categories" of 300
+        # rows) and chi-square / G-square ran on them; the functions refuse dates too.
+        raise BadInput(
+            f"{source}: column '{name}' holds dates or durations; convert it to numbers "
+            "(e.g. a year, or days since a reference date) to test it."
+        )
     if pd.api.types.is_bool_dtype(series):
         series = series.astype("float")
     if pd.api.types.is_numeric_dtype(series):

@@ -44,8 +44,28 @@ def _standardised_values(f: Factorised) -> np.ndarray:
     return (f.values - f.values @ f.counts / f.counts.sum()) / sample_std(f.values, f.counts)
 
 
-def weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
+def restore_numpy_math_alias() -> None:
+    """momentchi2's latest release (0.1.8) computes LPB4's cumulants with
+    ``np.math.factorial``, an alias of the standard library's ``math`` that NumPy 2 removed:
+    every LPB4 call then raised, and the fallback below silently used HBE for every p-value
+    (causal-learn's RCIT too). Restoring the alias gives LPB4 back, as in the NumPy 1
+    environment the paper ran in. Done when this module is imported, so that a causal-learn
+    reference computed in the same process uses LPB4 as well."""
+    if not hasattr(np, "math"):
+        np.math = math  # the very module NumPy 1 exposed under that name
+
+
+restore_numpy_math_alias()
+
+
+def _momentchi2():
     from momentchi2 import hbe, lpb4
+
+    return hbe, lpb4
+
+
+def weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
+    hbe, lpb4 = _momentchi2()
 
     if statistic <= 0:
         return 1.0, ""
@@ -98,6 +118,14 @@ def rcit(
     if compat == "paper":
         draw = np.random.RandomState(seed)
         sigma_x, sigma_y = _paper_sigma(zx[fx.codes]), _paper_sigma(zy[fy.codes])
+        if math.isnan(sigma_x) or math.isnan(sigma_y):
+            # causal-learn's width is undefined there (its eigenvalue solver then fails).
+            return invalid_result(
+                "rcit", n, NULL,
+                f"the first {PAPER_MEDIAN_ROWS} rows of the pair hold one value of "
+                f"{'x' if math.isnan(sigma_x) else 'y'}, so causal-learn's width is undefined",
+                seed=seed,
+            )  # fmt: skip
         width_rule = "median over first 500 rows"
     elif compat is None:
         draw = np.random.default_rng(seed)
@@ -151,7 +179,7 @@ def rcit(
         statistic=statistic,
         p_value=p_value,
         n=n,
-        null=NULL,
+        null=null_method or NULL,
         params={
             "seed": seed,
             "num_features": NUM_FEATURES,
