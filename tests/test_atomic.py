@@ -80,6 +80,29 @@ def test_a_swap_killed_between_its_renames_gives_the_previous_output_back(tmp_pa
     assert (target / "graph.json").exists()
 
 
+def test_ctrl_c_between_the_two_renames_keeps_the_previous_output(tmp_path, monkeypatch):
+    # the previous output was left parked in .ds.old and --out was gone until the next run
+    import personax.atomic
+
+    target = tmp_path / "ds"
+    with atomic_dir(target) as tmp:
+        (tmp / "old.txt").write_text("1")
+    real, calls = os.replace, []
+
+    def interrupted(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:  # the previous output has just been moved aside
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(personax.atomic.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt), atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("2")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+
+
 def test_a_swap_killed_after_its_renames_leaves_only_the_new_output(tmp_path):
     target = tmp_path / "ds"
     with atomic_dir(target) as tmp:

@@ -119,14 +119,15 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     remove_stale_temporaries(target)
     _finish_interrupted_swap(target)
     tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent))
+    old, parked = _previous_name(target), False
     try:
         yield tmp
         # mkdtemp creates 0700 folders; published outputs get the usual umask-based mode.
         os.chmod(tmp, 0o777 & ~_UMASK)
         if target.exists():
-            old = _previous_name(target)
             if old.exists():
                 shutil.rmtree(old)
+            parked = True  # before the rename: an interrupt right after it must see it
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old)
@@ -135,6 +136,9 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        if parked and old.exists() and not target.exists():
+            # Cut between the two renames (Ctrl-C there): the previous output goes back.
+            os.replace(old, target)
 
 
 def _previous_name(target: Path) -> Path:

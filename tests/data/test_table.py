@@ -252,3 +252,16 @@ def test_a_models_columns_stay_together_whatever_one_cell_holds():
 
     odd = pd.DataFrame({"chatgpt_o": [0, 1, 2, 3, 0, 5]})
     assert np.isnan(prepare_column(odd, "chatgpt_o", trait=False).values[[0, 4]]).all()
+
+
+def test_an_id_spelled_like_a_missing_marker_is_an_id(tmp_path):
+    # "NA" (a person's id) was read as missing: validate called a valid table's id empty
+    from personax.data import validate_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("id,final_o,height\nNA,1,NA\nnull,2,180\nnan,3,\n,2,170\n")
+    table = read_raw_table(path)
+    assert table["id"].tolist()[:3] == ["NA", "null", "nan"] and pd.isna(table["id"][3])
+    assert table["height"].isna().tolist() == [True, False, True, False]  # other columns as before
+    errors = [i.message for i in validate_table(path).errors]
+    assert len(errors) == 1 and "empty id" in errors[0]  # only the truly empty one

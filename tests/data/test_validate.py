@@ -6,6 +6,7 @@ import pytest
 
 from personax.data.sample import make_sample, write_sample
 from personax.data.validate import validate_table
+from personax.errors import BadInput
 
 
 def _good(n: int = 4) -> pd.DataFrame:
@@ -188,3 +189,23 @@ def test_ids_stored_as_numbers_are_a_warning(ids, fragment):
     warning = next(i for i in report.issues if i.column == "id")
     assert warning.severity == "warning" and fragment in warning.message
     assert "store the ids as text" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        ('"[1, ""2"", 0.5]"', "is not a non-empty list of numbers"),
+        ('"[true, 1.0, 0.5]"', "is not a non-empty list of numbers"),
+        ('"[]"', "is not a non-empty list of numbers"),
+    ],
+)
+def test_validate_refuses_the_embeddings_reading_refuses(tmp_path, cell, problem):
+    # validate said "valid" while data info and demo --data refused the same cell
+    from personax.data.table import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text(f'id,final_o,face_emb\np1,1,"[0.1, 0.2, 0.3]"\np2,2,{cell}\n')
+    report = validate_table(path)
+    assert [e.row for e in report.errors] == [2] and problem in report.errors[0].message
+    with pytest.raises(BadInput, match="row 2: expected a non-empty JSON list of numbers"):
+        read_table(path)

@@ -258,3 +258,52 @@ def test_a_crl_run_without_ground_truth_is_not_reported_as_missing_files(tiny_ru
     shutil.copytree(tiny_run.out_dir, run)
     (run / "crl" / "metrics.json").unlink()
     assert "is missing from the run folder" not in render_report(run)
+
+
+def test_the_learned_graph_caption_gives_the_cut_it_applied(tiny_run):
+    # it said "|weight| ≥ 0.05" for a cut of 5 % of the strongest edge (0.0134 there)
+    graph = json.loads((tiny_run.out_dir / "crl" / "graph.json").read_text())
+    html = tiny_run.report.read_text(encoding="utf-8")
+    expected = f"|weight| ≥ {graph['absolute_cut']:.4g} ({graph['threshold']:.0%} of the strongest)"
+    assert expected in html
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            lambda m: m["parameters"].update(alpha="abc"),
+            "'parameters.alpha' is 'abc', not a number",
+        ),
+        (lambda m: m.update(total_seconds="abc"), "'total_seconds' is 'abc', not a number"),
+        (lambda m: m["steps"][0].update(status=["x"]), "step 1's 'status' is ['x'], not text"),
+        (lambda m: m.update(table=5), "'table' is 5, not a file name"),
+    ],
+)
+def test_a_run_json_field_of_the_wrong_type_exits_2(
+    cli, tmp_path, tiny_run, capsys, change, fragment
+):
+    # they crashed with exit 1 (ValueError, TypeError)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.out_dir, copy)
+    manifest = json.loads((copy / "run.json").read_text())
+    change(manifest)
+    (copy / "run.json").write_text(json.dumps(manifest))
+    assert cli("report", str(copy)) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("rel", "content"),
+    [("discovery/explain/labels.csv", "x,y\n1,2\n"), ("discovery/explain/labels.csv", "")],
+)
+def test_a_damaged_csv_of_the_run_exits_2(cli, tmp_path, tiny_run, capsys, rel, content):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run.out_dir, copy)
+    (copy / rel).write_text(content)
+    before = (copy / "report.html").read_bytes()
+    assert cli("report", str(copy)) == 2
+    err = capsys.readouterr().err
+    assert "not in the shape personax writes" in err and "Traceback" not in err
+    assert (copy / "report.html").read_bytes() == before

@@ -234,9 +234,19 @@ def _read_csv_strict(path: Path, sep: str, dtype: dict) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(
+            frame = pd.read_csv(
                 path, sep=sep, dtype=dtype, keep_default_na=True, low_memory=False, index_col=False
             )
+            if dtype:
+                # Ids as written: "NA", "null" or "nan" is someone's id, not a missing one; only
+                # an empty cell is missing (the other columns keep pandas' missing markers).
+                ids = pd.read_csv(
+                    path, sep=sep, usecols=list(dtype), dtype=str, keep_default_na=False,
+                    na_values=[""], low_memory=False, index_col=False,
+                )  # fmt: skip
+                for column in dtype:
+                    frame[column] = ids[column].to_numpy()
+            return frame
         except (pd.errors.ParserWarning, pd.errors.ParserError):
             line = _first_long_line(path, sep)
             if line is None:
@@ -507,6 +517,16 @@ def _is_missing(value: object) -> bool:
     return value is None or bool(pd.isna(value))
 
 
+def is_number_list(value: object) -> bool:
+    """Is a decoded embedding cell a non-empty list of JSON numbers (``true`` and ``"2"`` are
+    not)? One rule for reading and for ``data validate``."""
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+    )
+
+
 def parse_csv_embeddings(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Turn ``*_emb`` columns holding JSON lists (as written by ``write_table``) into lists.
 
@@ -527,13 +547,12 @@ def parse_csv_embeddings(df: pd.DataFrame, source: str) -> pd.DataFrame:
                 continue
             try:
                 vec = json.loads(str(value))
-                if not isinstance(vec, list) or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in vec
-                ):
+                if not is_number_list(vec):
                     raise ValueError
             except ValueError as exc:
                 raise BadInput(
-                    f"{source}: column '{name}', row {row + 1}: expected a JSON list of numbers, "
+                    f"{source}: column '{name}', row {row + 1}: expected a non-empty JSON list of "
+                    "numbers, "
                     f"got {str(value)[:40]!r}."
                 ) from exc
             parsed.append(np.asarray(vec, dtype=float))

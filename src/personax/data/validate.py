@@ -508,12 +508,20 @@ def _holds_lists(series: pd.Series) -> bool:
 
 def _embedding_length(value: object) -> tuple[int | None, str | None]:
     """(length, problem) of one embedding cell; (None, None) when missing."""
+    from personax.data.table import is_number_list  # table imports this module
+
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            decoded = json.loads(value)
         except ValueError:
             return None, f"{_show(value)} is not a list of numbers."
+        # As reading does (parse_csv_embeddings): "2" and true in the list are no numbers.
+        if not is_number_list(decoded):
+            return None, f"{_show(value)} is not a non-empty list of numbers."
+        value = decoded
     if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) == 0:
+            return None, "the embedding is empty (a list of no numbers)."
         try:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):

@@ -663,16 +663,24 @@ def _level2(run_dir: Path, manifest: dict) -> str:
     with _step_file(folder / "graph.json") as graph:
         if graph:
             nodes, edges = _graph_edges(graph)
-            threshold = graph.get("threshold")
+            # "threshold" is a fraction of the strongest edge; "absolute_cut" is the weight.
+            threshold, cut = graph.get("threshold"), graph.get("absolute_cut")
+            if cut is not None and threshold is not None:
+                kept = (
+                    f" with |weight| ≥ {float(cut):.4g} ({float(threshold):.0%} of the strongest)"
+                )
+            elif threshold is not None:
+                kept = f" with |weight| ≥ {float(threshold):.0%} of the strongest edge's"
+            else:
+                kept = ""
             if nodes:
                 figs.append(
                     figure(
                         figures.graph_svg(nodes, edges, "Learned latent graph (CRL adjacency)"),
                         "image/svg+xml",
                         "Learned latent graph",
-                        f"Learned adjacency over the latents: {len(edges)} edges"
-                        + (f" with |weight| ≥ {threshold}" if threshold is not None else "")
-                        + "; causal order = index order (shared latents first).",
+                        f"Learned adjacency over the latents: {len(edges)} edges{kept}"
+                        "; causal order = index order (shared latents first).",
                     )
                 )
     if figs:
@@ -869,6 +877,23 @@ def _run_details(manifest: dict) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_manifest_fields(manifest: dict, path: Path) -> None:
+    """BadInput naming ``run.json`` for the fields the report computes with, when of the
+    wrong type (text for alpha or the total time, a list as a step's status)."""
+    alpha = manifest.get("parameters", {}).get("alpha", 0.05)
+    total = manifest.get("total_seconds")
+    numbers = {"parameters.alpha": alpha, "total_seconds": total}
+    for name, value in numbers.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise BadInput(f"{path}: '{name}' is {value!r}, not a number.")
+    if not isinstance(manifest.get("table", ""), str | None):
+        raise BadInput(f"{path}: 'table' is {manifest['table']!r}, not a file name.")
+    for k, step in enumerate(manifest["steps"], start=1):
+        for key in ("name", "status"):
+            if not isinstance(step.get(key, ""), str):
+                raise BadInput(f"{path}: step {k}'s '{key}' is {step[key]!r}, not text.")
+
+
 def render_report(run_dir: str | Path) -> str:
     """The report of ``run_dir`` as one self-contained HTML string."""
     run_dir = Path(run_dir)
@@ -887,17 +912,21 @@ def render_report(run_dir: str | Path) -> str:
     for key in ("parameters", "versions"):
         if not isinstance(manifest.get(key, {}), dict):
             raise BadInput(f"{manifest_path}: '{key}' is not an object.")
-    body = "".join(
-        [
-            _glance(run_dir, manifest),
-            _restrictions(manifest),
-            _dataset(run_dir, manifest),
-            _level1(run_dir, manifest),
-            _level2(run_dir, manifest),
-            _discovery(run_dir, manifest),
-            _run_details(manifest),
-        ]
-    )
+    _check_manifest_fields(manifest, manifest_path)
+    # The files are read where they are used, most under _damaged naming each one; anything
+    # else a damaged file breaks is still bad input (exit 2), named by the run folder.
+    with _damaged(run_dir / "(a file of this run)"):
+        body = "".join(
+            [
+                _glance(run_dir, manifest),
+                _restrictions(manifest),
+                _dataset(run_dir, manifest),
+                _level1(run_dir, manifest),
+                _level2(run_dir, manifest),
+                _discovery(run_dir, manifest),
+                _run_details(manifest),
+            ]
+        )
     template = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
     synthetic = " (synthetic sample)" if manifest.get("synthetic_sample") else ""
     return template.substitute(
