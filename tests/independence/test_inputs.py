@@ -171,7 +171,13 @@ def test_rcit_uses_the_lpb4_null_it_names():
     x = rng.standard_normal(400)
     result = rcit(x, x + rng.standard_normal(400))
     assert result.params["null_method"] == "lpb4" and result.null == "lpb4"
-    assert 0 < 1 - lpb4(np.array([1.0, 0.5, 0.25]), 2.0) < 1  # the library call itself works
+    weights = np.array([1.0, 0.5, 0.25, 0.2, 0.1])
+    assert 0 < 1 - lpb4(weights, 2.0) < 1  # the library call itself works
+    from personax.independence.rcit import weighted_chi2_sf
+
+    assert weighted_chi2_sf(weights, 2.0)[1] == "lpb4"
+    # with fewer than four weights momentchi2 runs HBE itself: the method says so
+    assert weighted_chi2_sf(weights[:3], 2.0)[1] == "hbe"
 
 
 def test_paper_rcit_without_a_width_is_a_row_with_a_note_not_a_crash(tmp_path):

@@ -26,6 +26,7 @@ from personax.independence.kernels import (
 from personax.independence.result import TestResult, invalid_result
 
 NULL = "lpb4"
+LPB4_MIN_WEIGHTS = 4  # momentchi2's LPB4 needs four moments' worth of weights
 NUM_FEATURES = 5  # causal-learn's RIT uses 5 features per variable
 PAPER_MEDIAN_ROWS = 500  # causal-learn takes the median distance over the first 500 rows
 
@@ -72,6 +73,9 @@ def weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            if len(weights) < LPB4_MIN_WEIGHTS:
+                # momentchi2 itself runs HBE then (with a warning); say so in the null column
+                raise ValueError("too few weights for LPB4")
             p = 1 - lpb4(weights, statistic)
             method = "lpb4"
         except Exception:  # noqa: BLE001 — lpb4 fails on degenerate moments; causal-learn falls back
