@@ -202,6 +202,11 @@ def test_user_table_without_embeddings(tmp_path):
     assert not (tmp_path / "run" / "scoring" / "level1.json").exists()
     html = result.report.read_text(encoding="utf-8")
     assert "user data" in html and "synthetic sample —" not in html
+    # the report said "nothing is scored against planted truth" above CRL and discovery
+    # scores against the benchmark's planted graph
+    if result.step("crl").status == "ok":
+        assert manifest["crl_on_benchmark"] is True
+        assert "scored against that benchmark's planted latents and graph" in html
 
 
 def test_user_table_with_zero_padded_ids_names_its_latents(tmp_path):

@@ -589,6 +589,8 @@ def run_demo(
                 "synthetic_sample": data is None,
                 "table": table_rel,
                 "crl_input": state.extra.get("crl_input"),
+                # True when the table had no embeddings and CRL ran on the tabular benchmark
+                "crl_on_benchmark": "crl_input" in state.extra and not state.crl_on_table,
                 "versions": versions(),
                 "steps": [asdict(o) for o in outcomes],
                 "total_seconds": round(time.perf_counter() - started, 3),

@@ -198,8 +198,15 @@ def _restrictions(manifest: dict) -> str:
         "real person. Its dependencies and latent graph are known, so this report scores "
         "each step against them.</p>"
         if synthetic
-        else "<p>This run used a user-supplied table; no ground truth is known, so nothing is "
-        "scored against planted truth.</p>"
+        else "<p>This run used a user-supplied table; no ground truth is known for it, so its "
+        "results are not scored against planted truth."
+        + (
+            " The table has no face and text embeddings, so the CRL and discovery steps ran on "
+            "the tabular synthetic benchmark instead, and those two are scored against that "
+            "benchmark's planted latents and graph (its rows, not this table's people).</p>"
+            if manifest.get("crl_on_benchmark")
+            else "</p>"
+        )
     )
     inner = (
         "<p>PersonaX datasets hold <strong>LLM-inferred</strong> behaviour-trait labels of public "
