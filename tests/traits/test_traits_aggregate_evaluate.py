@@ -293,3 +293,17 @@ def test_vectorised_repeats_rule_matches_the_definition(groups):
     )
     got = most_common_levels(long, ["group"])
     assert [int(got[g]) for g in range(len(groups))] == [_brute_force_mode(x) for x in groups]
+
+
+def test_mean_attempts_counts_the_attempts_of_earlier_runs_too(tmp_path, llm_server):
+    # a cell that failed in one run and was answered in the next counted only the last attempt
+    server = llm_server(faults={"Person 1": ["500", "500"]})
+    models = [ModelSpec("m", server.base_url, "x", timeout=1.0, max_retries=1, backoff_base=0.01)]
+    path = tmp_path / "s.sqlite"
+    fmt = get_format("number-l3-inc")
+    roster = make_roster(2)
+    assert run_inference(path, roster, models, fmt).error == 1  # two attempts, both 500
+    assert run_inference(path, roster, models, fmt).ok == 1  # answered at the first attempt
+    with TraitStore(path) as store:
+        row = evaluate_store(store).models.iloc[0]
+    assert row["mean_attempts"] == pytest.approx((1 + 3) / 2)  # Person 0: 1; Person 1: 2 + 1

@@ -67,6 +67,13 @@ def _model_table(store: TraitStore) -> pd.DataFrame:
     counts = {(c.model, c.prompt_version): c for c in store.cell_counts()}
     log = store.answer_log()
     answers = store.answers()
+    # HTTP attempts per cell over every run: an answer records only its own run's attempts,
+    # and a cell that errored in an earlier run was asked (and paid for) then too.
+    cell = ["id", "model", "prompt_version", "repeat"]
+    requests = store.request_log()
+    per_cell = requests.groupby(cell).size().rename("all_attempts").reset_index()
+    log = log.merge(per_cell, on=cell, how="left")
+    log["all_attempts"] = log["all_attempts"].fillna(log["attempts"])
     rows = []
     for (model, version), c in counts.items():
         mine = log[(log["model"] == model) & (log["prompt_version"] == version)]
@@ -91,7 +98,7 @@ def _model_table(store: TraitStore) -> pd.DataFrame:
                 "latency_p50_s": _percentile(latency, 50),
                 "latency_p90_s": _percentile(latency, 90),
                 "latency_p99_s": _percentile(latency, 99),
-                "mean_attempts": float(mine["attempts"].mean()) if len(mine) else float("nan"),
+                "mean_attempts": float(mine["all_attempts"].mean()) if len(mine) else float("nan"),
                 "prompt_tokens": int(mine["prompt_tokens"].fillna(0).sum()),
                 "completion_tokens": int(mine["completion_tokens"].fillna(0).sum()),
             }
