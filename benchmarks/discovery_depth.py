@@ -22,20 +22,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+# The script's own folder is on sys.path: the main discovery benchmark's scoring.
+from discovery import skeleton_scores  # noqa: E402
 from personax.discovery import discover  # noqa: E402
 from personax.discovery.simulate import random_dag, simulate  # noqa: E402
 
 # (nodes, edge probability, rows, test)
 SETTINGS = [(15, 0.35, 1000, "fisherz"), (20, 0.3, 1000, "fisherz"), (10, 0.45, 200, "kci")]
 DEPTHS = [None, 1, 2, 3]
-
-
-def _skeleton_scores(true: set[frozenset], found: set[frozenset]) -> tuple[int, float]:
-    tp = len(true & found)
-    precision = tp / len(found) if found else 1.0
-    recall = tp / len(true) if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return len(true ^ found), f1
 
 
 def main() -> int:
@@ -57,7 +51,7 @@ def main() -> int:
                 graph = discover(data, test=test, seed=seed, max_depth=depth)
                 seconds = time.perf_counter() - start
                 tests = int(graph.notes[0].rsplit(";", 1)[1].split()[0])
-                shd, f1 = _skeleton_scores(truth, graph.skeleton())
+                shd, f1 = skeleton_scores(truth, graph.skeleton())
                 rows.append(
                     {"nodes": nodes, "n": n, "test": test, "seed": seed,
                      "mean_degree": 2 * len(truth) / nodes,

@@ -88,8 +88,6 @@ def register(app: typer.Typer) -> None:
 
         if max_rows_kci < 10:
             raise BadInput(f"--max-rows-kci must be at least 10, got {max_rows_kci}.")
-        if max_depth is not None and max_depth < 0:
-            raise BadInput(f"--max-depth must be a whole number >= 0, got {max_depth}.")
         raw = read_raw_table(table)
         refuse_bad_ids_and_scores(raw, str(table))  # before the split: rows as in the file
         df = select_split(raw, split, source=str(table))

@@ -221,7 +221,6 @@ def train_method(
     if shared_dims < 0:
         raise BadInput(f"--shared-dims must be >= 0, got {shared_dims}.")
     check_code_sizes(dataset, shared_dims, config or CRLConfig())
-    dataset, latent_dims = in_latent_dims_order(dataset, latent_dims)
     if method == "personax":
         return train_crl(
             dataset, latent_dims, shared_dims, config, seed, progress, device, checkpoint=checkpoint

@@ -137,7 +137,7 @@ class CRLDataset:
         """The same dataset with its modalities in ``order`` (every modality once). The model's
         causal order follows the modalities' order, so it is the user's (``--latent-dims``),
         not the order in which a file happens to store its keys."""
-        if sorted(order) != sorted(self.measurements) or len(set(order)) != len(order):
+        if sorted(order) != sorted(self.measurements):
             raise BadInput(
                 f"modality order {', '.join(order)} does not name each of "
                 f"{', '.join(self.measurements)} once."

@@ -237,9 +237,10 @@ def _read_csv_strict(path: Path, sep: str, dtype: dict) -> pd.DataFrame:
             frame = pd.read_csv(
                 path, sep=sep, dtype=dtype, keep_default_na=True, low_memory=False, index_col=False
             )
-            if dtype:
+            if dtype and frame[list(dtype)].isna().any().any():
                 # Ids as written: "NA", "null" or "nan" is someone's id, not a missing one; only
                 # an empty cell is missing (the other columns keep pandas' missing markers).
+                # Read again only then: most tables have no missing-looking id.
                 ids = pd.read_csv(
                     path, sep=sep, usecols=list(dtype), dtype=str, keep_default_na=False,
                     na_values=[""], low_memory=False, index_col=False,

@@ -59,23 +59,19 @@ def restore_numpy_math_alias() -> None:
 restore_numpy_math_alias()
 
 
-def _momentchi2():
-    from momentchi2 import hbe, lpb4
-
-    return hbe, lpb4
-
-
 def weighted_chi2_sf(weights: np.ndarray, statistic: float) -> tuple[float, str]:
-    hbe, lpb4 = _momentchi2()
+    from momentchi2 import hbe, lpb4
 
     if statistic <= 0:
         return 1.0, ""
+    if len(weights) < LPB4_MIN_WEIGHTS:
+        # momentchi2 itself runs HBE then (with a warning); say so in the null column
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(max(1 - hbe(weights, statistic), 0.0)), "hbe"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if len(weights) < LPB4_MIN_WEIGHTS:
-                # momentchi2 itself runs HBE then (with a warning); say so in the null column
-                raise ValueError("too few weights for LPB4")
             p = 1 - lpb4(weights, statistic)
             method = "lpb4"
         except Exception:  # noqa: BLE001 — lpb4 fails on degenerate moments; causal-learn falls back

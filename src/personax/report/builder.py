@@ -72,7 +72,7 @@ def _read_json(path: Path) -> dict | None:
 
 
 @contextmanager
-def _damaged(path: Path) -> Iterator[None]:
+def _damaged(path: Path | str) -> Iterator[None]:
     """Turn a step file of the wrong shape (a missing key, a list where an object belongs)
     into BadInput naming it: a report must not crash on a file damaged after the run."""
     try:
@@ -922,7 +922,7 @@ def render_report(run_dir: str | Path) -> str:
     _check_manifest_fields(manifest, manifest_path)
     # The files are read where they are used, most under _damaged naming each one; anything
     # else a damaged file breaks is still bad input (exit 2), named by the run folder.
-    with _damaged(run_dir / "(a file of this run)"):
+    with _damaged(f"a file of the run folder {run_dir}"):
         body = "".join(
             [
                 _glance(run_dir, manifest),

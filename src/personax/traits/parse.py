@@ -118,6 +118,19 @@ def _looks_like_contract(obj: dict) -> bool:
     return any(k in keys for k in TRAIT_KEYS)
 
 
+def _whole_number(value: object) -> int | None:
+    """A score written as a whole number (``2``, ``2.0``, ``"2"``; not ``true``), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
 def _level(value: object, fmt: PromptFormat) -> tuple[int | None, str]:
     """(level, raw text) of one score value, level None when not on the format's scale."""
     if (
@@ -126,15 +139,8 @@ def _level(value: object, fmt: PromptFormat) -> tuple[int | None, str]:
         return (value if value in fmt.allowed_levels else None), str(value)
     raw = value if isinstance(value, str) else json.dumps(value)
     if fmt.answer == "number":
-        if isinstance(value, bool):
-            return None, raw
-        if isinstance(value, int):
-            level = value
-        elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            level = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            level = int(value)
-        else:
+        level = _whole_number(value)
+        if level is None:
             return None, raw
     else:
         if not isinstance(value, str):
@@ -199,10 +205,7 @@ def _is_scored_attempt(obj: dict, fmt: PromptFormat) -> bool:
         if not isinstance(entry, dict):
             return False
         score = {str(k).strip().lower(): v for k, v in entry.items()}.get("score")
-        whole = (isinstance(score, int) and not isinstance(score, bool)) or (
-            isinstance(score, float) and math.isfinite(score) and score.is_integer()
-        )
-        if not (whole or (isinstance(score, str) and re.fullmatch(r"\s*-?\d+\s*", score))):
+        if _whole_number(score) is None:
             return False
     return True
 
