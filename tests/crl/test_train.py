@@ -12,6 +12,7 @@ import torch
 from personax.crl.baselines import METHODS, train_method
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, split_indices
+from personax.crl.metrics import ALL_LATENTS
 from personax.crl.train import recovery_of, train_crl, write_crl_run
 from personax.data.crl_synthetic import make_tabular
 from personax.errors import BadInput
@@ -237,12 +238,25 @@ def test_baselines_run_in_the_same_harness(method, data):
     )
     # The recovery diagnosis reads the method's own blocks: one for the β-VAE's single code.
     blocks = set(result.metrics["recovery"]["r2"])
-    assert blocks == ({"latents", "all"} if method == "betavae" else {"m1", "m2", "all"})
+    assert blocks == (
+        {"latents", ALL_LATENTS} if method == "betavae" else {"m1", "m2", ALL_LATENTS}
+    )
     # It reuses the run's own Pearson matching; computed afresh it is the same.
     estimated = result.latents.drop(columns=["split"]).to_numpy(dtype=np.float64)
     splits = {name: np.flatnonzero(result.latents["split"] == name) for name in ("train", "test")}
     afresh = recovery_of(data, estimated, splits, list(result.latents.columns[1:]))
     assert afresh == result.metrics["recovery"]
+
+
+def test_a_modality_named_all_keeps_its_own_recovery_block(data):
+    # The union of every latent is a block too; a modality called "all" must not overwrite it.
+    rng = np.random.default_rng(0)
+    estimated = np.column_stack([data.latents[:, :2], rng.standard_normal((data.n, 2))])
+    splits = split_indices(data.n, seed=0)
+    out = recovery_of(data, estimated, splits, ["z_m1_0", "z_m1_1", "z_all_0", "z_all_1"])
+    assert set(out["r2"]) == {"m1", "all", ALL_LATENTS}
+    assert max(out["r2"]["all"]) < 0.2  # the noise block holds nothing
+    assert min(out["r2"][ALL_LATENTS][:2]) > 0.8
 
 
 def test_wrong_latent_dims_and_methods_are_bad_input(data):

@@ -266,6 +266,9 @@ def r2_kernel(
 # nearest-neighbour R²) while its matched correlation stays below MIXED_MATCH; "missing" when
 # no block holds it at MISSING_R2.
 HELD_R2, MIXED_MATCH, MISSING_R2 = 0.8, 0.8, 0.5
+# The block of every estimated latent together: a name with a space, so that no modality
+# (letters, digits, "_", "-") can take it.
+ALL_LATENTS = "all latents"
 
 
 def recovery_by_block(
@@ -306,7 +309,7 @@ def recovery_by_block(
         ]
     readings = []
     for j, name in enumerate(names):
-        scores = {block: values[j] for block, values in held.items() if block != "all"}
+        scores = {block: values[j] for block, values in held.items() if block != ALL_LATENTS}
         best = max(scores, key=scores.get) if scores else None
         best_r2 = scores[best] if best is not None else float("nan")
         match = float(matched.get(j, 0.0))

@@ -601,7 +601,7 @@ def recovery_of(
     ``z_<modality>_<i>`` (that modality's block), or a β-VAE's ``z_<i>`` (one block,
     "latents"). ``pearson``: the held-out Pearson MCC details of :func:`evaluate_latents`
     (``metrics["details"]["pearson"]``), whose matching is reused; None computes it."""
-    from personax.crl.metrics import mcc, recovery_by_block
+    from personax.crl.metrics import ALL_LATENTS, mcc, recovery_by_block
 
     blocks: dict[str, list[int]] = {}
     for i, name in enumerate(names):
@@ -611,7 +611,7 @@ def recovery_of(
             modality, _, index = name[2:].rpartition("_")
             block = modality if modality and index.isdigit() else "latents"
         blocks.setdefault(block, []).append(i)
-    blocks["all"] = list(range(len(names)))
+    blocks[ALL_LATENTS] = list(range(len(names)))
     true = np.asarray(dataset.latents, dtype=np.float64)
     test = splits["test"]
     if pearson is None:
