@@ -168,9 +168,8 @@ def _load_input(data: str | Path | None, kind: str, seed: int, settings: DemoSet
         if not groups.attributes:
             raise BadInput(f"{data}: the table has no attribute column to test the traits against.")
         return df, None
-    if kind not in ("athlete", "celebrity"):
-        raise BadInput(f"--kind must be 'athlete' or 'celebrity', got {kind!r}.")
-    make_sample = _require("personax.data.sample", "make_sample")
+    check_kind, make_sample = _require("personax.data.sample", "check_kind", "make_sample")
+    check_kind(kind, "--kind")
     sample = make_sample(kind, n=settings.n, seed=seed)
     return sample.table, sample
 

@@ -188,7 +188,7 @@ def test_load_truth_missing_sidecar(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "robot"}, "unknown sample kind"),
+        ({"kind": "robot"}, "the sample kind must be one of athlete, celebrity"),
         ({"kind": "athlete", "n": 0}, "at least 1"),
         ({"kind": "athlete", "seed": -1}, "non-negative"),
         ({"kind": "athlete", "face_dim": 0}, "positive"),

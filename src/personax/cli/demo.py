@@ -57,12 +57,12 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from personax.data.sample import KINDS
+        from personax.data.sample import check_kind
         from personax.errors import BadInput
         from personax.pipeline import STEP_TITLES, DemoSettings, run_demo
 
-        if data is None and kind not in KINDS:  # before the progress display is drawn
-            raise BadInput(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}.")
+        if data is None:  # before the progress display is drawn
+            check_kind(kind, "--kind")
         if discovery_test not in ("fisherz", "kci", "rcit"):
             raise BadInput(
                 f"--discovery-test must be fisherz, kci or rcit, got {discovery_test!r}."

@@ -578,6 +578,12 @@ def median_of_nonzero(scores: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_kind(kind: object, what: str = "the sample kind") -> None:
+    """Raise BadInput unless ``kind`` names an embedded sample; ``what`` names the option."""
+    if kind not in KINDS:
+        raise BadInput(f"{what} must be one of {', '.join(KINDS)}, got {kind!r}.")
+
+
 def make_sample(
     kind: Kind,
     n: int | None = None,
@@ -590,8 +596,7 @@ def make_sample(
 
     Deterministic: the same arguments give equal tables.
     """
-    if kind not in KINDS:
-        raise BadInput(f"unknown sample kind '{kind}'; use one of: {', '.join(KINDS)}.")
+    check_kind(kind)
     n = DEFAULT_N[kind] if n is None else int(n)
     if n < 1:
         raise BadInput(f"--n must be at least 1 (got {n}).")
