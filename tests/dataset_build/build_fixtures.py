@@ -29,11 +29,13 @@ class Project:
     unreadable_image_ids: tuple[str, ...]
 
 
-def write_store(path: Path, descriptions: dict, scores: dict) -> None:
-    """A trait store through the trait-inference API, with ok answers for every cell given."""
+def write_store(path: Path, descriptions: dict, scores: dict, roster: pd.DataFrame) -> None:
+    """A trait store through the trait-inference API, with ok answers for every cell given,
+    asked about the people of ``roster`` (id, name, context)."""
     from personax.traits.store import AnswerRecord, Cell, RequestRecord, TraitStore
 
     people = sorted({pid for pid, _ in descriptions})
+    asked = roster.set_index("id").loc[people, ["name", "context"]].reset_index()
     models = sorted({m for _, m in descriptions})
     with TraitStore(path, create=True) as store:
         store.register_run(
@@ -45,7 +47,7 @@ def write_store(path: Path, descriptions: dict, scores: dict) -> None:
                 "insufficient": True,
             },
             models=[{"name": m} for m in models],
-            people=pd.DataFrame({"id": people, "name": people, "context": "-"}),
+            people=asked,
             cells=[Cell(pid, m, PROMPT_VERSION, 0) for pid in people for m in models],
         )
         for (pid, model), texts in sorted(descriptions.items()):
@@ -94,7 +96,7 @@ def make_project(root: Path, n: int = 12, seed: int = 0) -> Project:
             }
             scores[(pid, m)] = {t: int(rng.integers(0, 4)) for t in TRAITS}
     store = root / "store.sqlite"
-    write_store(store, descriptions, scores)
+    write_store(store, descriptions, scores, people)
 
     rows = []
     for pid in people["id"]:

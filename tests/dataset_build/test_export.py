@@ -235,7 +235,7 @@ def test_roster_columns_with_names_or_free_text_are_refused(
     roster["note"] = "NBA"
     roster.loc[3, "note"] = value
     roster.to_csv(project.roster, index=False)
-    with pytest.raises(BadInput, match=f"'note' holds .*{needle}.*row 5"):
+    with pytest.raises(BadInput, match=f"'note' holds .*{needle}.*row 4"):
         _build(project, tmp_path / "x", minilm)
     assert not (tmp_path / "x").exists()
 
@@ -602,9 +602,7 @@ def test_store_with_several_prompt_versions_needs_a_choice(tmp_path, minilm):
             },
             models=[{"name": "chatgpt"}],
             # as the fixture's store knows the person (an answered id keeps its name)
-            people=pd.DataFrame({"id": [project.people["id"][0]]}).assign(
-                name=lambda d: d["id"], context="-"
-            ),
+            people=project.people.loc[[0], ["id", "name", "context"]],
             cells=[Cell(project.people["id"][0], "chatgpt", other, 0)],
         )
     with pytest.raises(BadInput, match="several prompt versions"):
@@ -651,7 +649,7 @@ def _names_roster(name: str, value: object) -> pd.DataFrame:
 def test_names_in_other_order_or_normalisation_are_refused(name, value):
     from personax.build.export import _check_no_names
 
-    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 2\\)"):
+    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 1\\)"):
         _check_no_names(_names_roster(name, value), ["note"], "r.csv")
 
 
@@ -659,7 +657,7 @@ def test_names_in_other_order_or_normalisation_are_refused(name, value):
 def test_a_part_of_the_rows_own_name_is_refused(value):
     from personax.build.export import _check_no_names
 
-    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 2"):
+    with pytest.raises(BadInput, match="'note' holds a person's name \\(row 1"):
         _check_no_names(_names_roster("Jane Roe", value), ["note"], "r.csv")
 
 
@@ -678,7 +676,7 @@ def test_a_value_that_equals_a_part_of_its_own_name_in_one_row_only_is_kept():
     )
     _check_no_names(roster, ["ethnicity", "team_city", "code"], "r.csv")
     roster["last"] = ["White", "Houston", "Roe", "x"]  # three of four rows: a name column
-    with pytest.raises(BadInput, match="'last' holds a person's name \\(row 2: .* 3 of its 4"):
+    with pytest.raises(BadInput, match="'last' holds a person's name \\(row 1: .* 3 of its 4"):
         _check_no_names(roster, ["last"], "r.csv")
 
 
@@ -695,7 +693,7 @@ def test_a_value_that_equals_a_part_of_its_own_name_in_one_row_only_is_kept():
 def test_contact_details_without_a_scheme_are_refused(value, reason):
     from personax.build.export import _check_no_names
 
-    with pytest.raises(BadInput, match=f"row 2: it looks like {reason}\\)"):
+    with pytest.raises(BadInput, match=f"row 1: it looks like {reason}\\)"):
         _check_no_names(_names_roster("Jane Roe", value), ["note"], "r.csv")
 
 
@@ -751,7 +749,7 @@ def test_attribute_repeating_the_ids_is_refused(copy):
     from personax.build.export import _check_no_ids
 
     roster = pd.DataFrame({"id": ["a1", "a2"], "name": ["A B", "C D"], "player_id": copy})
-    with pytest.raises(BadInput, match="'player_id' repeats the person's id \\(row 2\\)"):
+    with pytest.raises(BadInput, match="'player_id' repeats the person's id \\(row 1\\)"):
         _check_no_ids(roster, ["player_id"], "r.csv")
 
 
@@ -825,7 +823,7 @@ def test_free_text_message_states_the_reason(value, reason):
     from personax.build.export import _check_no_names
 
     roster = pd.DataFrame({"id": ["a1"], "name": ["Jane Roe"], "note": [value]})
-    with pytest.raises(BadInput, match=f"row 2: {reason}\\)"):
+    with pytest.raises(BadInput, match=f"row 1: {reason}\\)"):
         _check_no_names(roster, ["note"], "r.csv")
 
 
@@ -863,6 +861,16 @@ def _edited_traits(project, tmp_path, edit) -> Path:
     return path
 
 
+def _assert_refused(project, roster, traits, out, minilm, message) -> None:
+    """build_dataset raises BadInput matching ``message`` and leaves no ``out``."""
+    with pytest.raises(BadInput, match=message):
+        build_dataset(
+            roster=roster, traits=traits, store=project.store,
+            key=read_key(project.key), out=out, text_embedder=minilm,
+        )  # fmt: skip
+    assert not out.exists()
+
+
 def _bump_one_score(table: pd.DataFrame) -> pd.DataFrame:
     table.loc[1, "chatgpt_o"] = table.loc[1, "chatgpt_o"] % 3 + 1
     return table
@@ -882,12 +890,37 @@ def test_build_refuses_traits_that_are_not_the_stores_answers(tmp_path, minilm, 
     # whichever prompt version or models the table came from
     project = make_project(tmp_path / "project")
     traits = _edited_traits(project, tmp_path, edit)
-    with pytest.raises(BadInput, match=message):
-        build_dataset(
-            roster=project.roster, traits=traits, store=project.store,
-            key=read_key(project.key), out=tmp_path / "ds", text_embedder=minilm,
-        )  # fmt: skip
-    assert not (tmp_path / "ds").exists()
+    _assert_refused(project, project.roster, traits, tmp_path / "ds", minilm, message)
+
+
+def test_build_refuses_aggregated_scores_the_store_does_not_give(tmp_path, minilm):
+    # a table of id and final_* only passed the store check whatever its scores were
+    project = make_project(tmp_path / "project")
+    table = pd.read_csv(project.traits, dtype={"id": str})
+    finals = table[["id", *(f"final_{t}" for t in "ocean")]].copy()
+    path = tmp_path / "finals.csv"
+    finals.to_csv(path, index=False)
+    build_dataset(
+        roster=project.roster, traits=path, store=project.store,
+        key=read_key(project.key), out=tmp_path / "ok", text_embedder=minilm,
+    )  # fmt: skip
+    finals.loc[2, "final_e"] = 3.0 if finals.loc[2, "final_e"] != 3.0 else 1.0
+    finals.to_csv(path, index=False)
+    message = f"id '{finals.loc[2, 'id']}', column 'final_e' is .*, but the answers of prompt"
+    _assert_refused(project, project.roster, path, tmp_path / "ds", minilm, message)
+
+
+def test_build_refuses_a_roster_whose_id_names_another_person(tmp_path, minilm):
+    # the build joined the store's traits to the roster's attributes by id alone
+    project = make_project(tmp_path / "project")
+    people = pd.read_csv(project.roster, dtype={"id": str})
+    people.loc[2, "name"] = "Dorn Brackwell"
+    roster = tmp_path / "roster.csv"
+    people.to_csv(roster, index=False)
+    message = (
+        f"{roster}: row 3, id 'ath002' is 'Dorn Brackwell' .* asked about 'Brantley Fenwhistle2'"
+    )
+    _assert_refused(project, roster, project.traits, tmp_path / "ds", minilm, message)
 
 
 def test_build_refuses_roster_attributes_that_validate_rejects(tmp_path, minilm):

@@ -44,6 +44,10 @@ def test_roster_validation(tmp_path):
     parquet = tmp_path / "r.parquet"
     make_roster(2).assign(context=[None, "NFL"]).to_parquet(parquet)
     assert list(load_roster(parquet)["context"]) == ["", "NFL"]
+    # A numeric context with a blank reads as floats; the prompt says 2019, not 2019.0.
+    years = tmp_path / "years.csv"
+    years.write_text("id,name,context\na,Ann,2019\nb,Bob,\nc,Cy,2.5\n")
+    assert list(load_roster(years)["context"]) == ["2019", "", "2.5"]
 
 
 def test_store_refuses_missing_and_foreign_files(tmp_path):

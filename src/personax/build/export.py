@@ -152,15 +152,21 @@ def _check_traits_match_store(
             f"prompt version '{version}'; build from the traits table `personax infer aggregate` "
             "writes for that store and version."
         )
-    joined = table[["id", *table_columns]].merge(
+    # The aggregated scores are what the analyses read: a table whose final_* were edited or
+    # aggregated from other answers is refused like one whose per-LLM scores were.
+    store_columns.update({c: c for c in from_store.columns if str(c).startswith("final_")})
+    compared = [*table_columns, *(c for c in table.columns if c.startswith("final_"))]
+    joined = table[["id", *compared]].merge(
         from_store.assign(id=from_store["id"].astype(str)), on="id", suffixes=("", "@store")
     )
-    for column in table_columns:
+    for column in compared:
         ours = pd.to_numeric(joined[column], errors="coerce").astype("float64").to_numpy()
         theirs = joined[f"{store_columns[column]}@store"].astype("float64").to_numpy()
         # 0 ("insufficient information") and no answer are both missing to every analysis.
         ours_cmp, theirs_cmp = (np.where(v == 0, np.nan, v) for v in (ours, theirs))
-        differ = ~((ours_cmp == theirs_cmp) | (np.isnan(ours_cmp) & np.isnan(theirs_cmp)))
+        # Medians of levels are exact in float64; the tolerance only forgives a CSV's rounding.
+        same = np.isclose(ours_cmp, theirs_cmp, rtol=0.0, atol=1e-6)
+        differ = ~(same | (np.isnan(ours_cmp) & np.isnan(theirs_cmp)))
         if differ.any():
             row = int(np.flatnonzero(differ)[0])
             shown = ["missing" if np.isnan(v) else f"{v:g}" for v in (ours[row], theirs[row])]
@@ -169,6 +175,29 @@ def _check_traits_match_store(
                 f"the answers of prompt version '{version}' in {store} give {shown[1]}; "
                 f"aggregate that version (`personax infer aggregate --prompt {version}`) or "
                 "build with the --prompt the table came from."
+            )
+
+
+def _check_roster_names_the_stores_people(
+    people: pd.DataFrame, asked: pd.DataFrame, roster: object, store: Path
+) -> None:
+    """BadInput when a roster id names another person than the one the store asked about:
+    the build joins descriptions and scores to the roster's attributes by id alone, so a
+    reused or shifted id would publish one person's traits beside another's attributes."""
+    from personax.traits.runner import roster_text
+
+    stored = {
+        str(pid): (name, context)
+        for pid, name, context in asked[["id", "name", "context"]].itertuples(index=False)
+    }
+    names, contexts = roster_text(people["name"]), roster_text(people["context"])
+    for row, pid in enumerate(people["id"]):
+        if pid in stored and stored[pid] != (names[row], contexts[row]):
+            was_name, was_context = stored[pid]
+            raise BadInput(
+                f"{roster}: row {row + 1}, id '{pid}' is '{names[row]}' ({contexts[row]}), but "
+                f"{store} asked about '{was_name}' ({was_context}) under that id; build with "
+                "the roster the traits were inferred from."
             )
 
 
@@ -397,8 +426,8 @@ def _check_no_names(roster: pd.DataFrame, attributes: list[str], path: object) -
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             continue
         present = values.dropna()
-        # The file's line of each value: the header is line 1, the roster's index is 0..n-1.
-        rows = {position: position + 2 for position in present.index}
+        # Data rows counted from 1, as every other message of build and validate counts them.
+        rows = {position: position + 1 for position in present.index}
         texts = {position: str(value).strip() for position, value in present.items()}
         for position, text in texts.items():
             if _holds_a_roster_name(_normal_words(text), names_by_word):
@@ -488,7 +517,7 @@ def _check_no_ids(roster: pd.DataFrame, attributes: list[str], path: object) -> 
         # matches in most rows is a copy of the ids all the same.
         by_chance = numeric_id[same].all() and 2 * int(same.sum()) <= int(values.notna().sum())
         if not by_chance:
-            row = int(np.flatnonzero(same.to_numpy())[0]) + 2  # the file's line
+            row = int(np.flatnonzero(same.to_numpy())[0]) + 1  # data rows counted from 1
             raise BadInput(
                 f"{path}: roster column '{col}' repeats the person's id (row {row}); remove it "
                 "— real ids never leave in a published dataset, only pseudonyms."
@@ -579,9 +608,11 @@ def build_dataset(
         version = choose_prompt_version(trait_store, prompt_version)
         answers = trait_store.answers(version)
         from_store = aggregate_traits(trait_store, version)
+        asked = trait_store.people(version)
     if answers.empty:
         raise BadInput(f"{store_path}: no ok answers for prompt version '{version}' to build from.")
     _check_traits_match_store(trait_table, from_store, traits, store_path, version)
+    _check_roster_names_the_stores_people(people, asked, roster, store_path)
 
     ids = people["id"].tolist()
     groups = column_groups(people)

@@ -53,9 +53,20 @@ def load_roster(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise BadInput(
             f"{path}: row {int(no_name[0]) + 1} (id '{df['id'][no_name[0]]}') has no name."
         )
-    df["name"] = df["name"].astype(str).str.strip()
-    df["context"] = df["context"].fillna("").astype(str).str.strip()
+    df["name"] = roster_text(df["name"])
+    df["context"] = roster_text(df["context"])
     return df.reset_index(drop=True)
+
+
+def roster_text(values: pd.Series) -> pd.Series:
+    """A roster's name or context column as the prompt spells it: stripped text, "" where
+    missing. A numeric column with a blank cell reads as floats; its whole numbers are
+    written as the file wrote them ("2019", not "2019.0")."""
+    if pd.api.types.is_float_dtype(values):
+        values = values.map(
+            lambda v: "" if pd.isna(v) else str(int(v)) if float(v).is_integer() else str(v)
+        )
+    return values.fillna("").astype(str).str.strip()
 
 
 @dataclass(frozen=True)
