@@ -172,6 +172,18 @@ def test_bench_impossible_shared_dims_exit_2(tmp_path, capsys, benchmark, value)
     assert "--shared-dims" in capsys.readouterr().err and not out.exists()
 
 
+def test_a_run_with_one_diverged_restart_is_written_and_says_so(npz, tmp_path, capsys):
+    # At this seed and rate one of the three restarts diverges (an infinite validation loss,
+    # which once crashed the JSON writer, exit 1); the finite restart is kept.
+    out = tmp_path / "o"
+    args = ["--latent-dims", "m1=2,m2=2", "--lr", "100", "--out", str(out), *FAST]
+    assert main(["crl", "train", str(npz), *args]) == 0, capsys.readouterr().err
+    assert "1 diverged, a lower --lr may do better" in capsys.readouterr().out
+    losses = json.loads((out / "metrics.json").read_text())["restart_val_losses"]
+    assert losses.count(None) == 1 and len(losses) == 3
+    assert not (tmp_path / ".o.checkpoint.pt").exists()
+
+
 @pytest.mark.parametrize(
     ("option", "value", "needle"),
     [

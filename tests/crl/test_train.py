@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -217,6 +219,18 @@ def test_run_folder_has_every_output(data, run, tmp_path):
     # The truth kept for the scatter plot is the test rows' own.
     test_rows = run.latents["split"].to_numpy() == "test"
     np.testing.assert_array_equal(run.truth.to_numpy(), np.asarray(data.latents)[test_rows])
+
+
+def test_a_diverged_restart_is_written_as_null_and_the_finite_one_is_kept(run, tmp_path):
+    # A restart whose every epoch diverged has an infinite best validation loss; JSON cannot
+    # hold it, and the run (kept from a finite restart) must still be written whole.
+    metrics = {**run.metrics, "restart_val_losses": [math.inf, 1.5, math.nan]}
+    metrics["restart_scores"] = [np.float64(-math.inf), np.float32(1.5), math.nan]
+    out = write_crl_run(dataclasses.replace(run, metrics=metrics), tmp_path / "diverged")
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["restart_val_losses"] == [None, 1.5, None]
+    assert written["restart_scores"] == [None, 1.5, None]
+    assert written["mcc"] == pytest.approx(run.metrics["mcc"])
 
 
 def test_without_ground_truth_there_are_no_metrics(data, tmp_path):

@@ -202,9 +202,8 @@ def test_shared_pass_over_many_valued_attribute_is_exact(
     df["fine"] = df["final_o"].fillna(2) * 0.3 + rng.normal(size=len(df))  # all values distinct
     df.loc[rng.random(len(df)) < 0.1, "fine"] = np.nan
     traits = ["final_o", "chatgpt_o", "gemini_o"]
-    dense = run_battery(
-        df, traits=traits, attributes=["fine", "height"], tests=("kci", "hsic")
-    ).results
+    columns = {"traits": traits, "attributes": ["fine", "height"], "tests": ("kci", "hsic")}
+    dense = run_battery(df, **columns, compat=compat).results
     monkeypatch.setattr(kernels, "DENSE_LIMIT", 50)
     monkeypatch.setattr(battery, "SMALL_SIDE", 50)
     calls = []
@@ -212,13 +211,40 @@ def test_shared_pass_over_many_valued_attribute_is_exact(
     monkeypatch.setattr(
         battery, "centred_gram_sums_shared_y", lambda *a, **k: calls.append(1) or original(*a, **k)
     )
-    shared = run_battery(
-        df, traits=traits, attributes=["fine", "height"], tests=("kci", "hsic")
-    ).results
-    assert len(calls) == 1  # one shared pass for the many-valued attribute, all traits and tests
+    shared = run_battery(df, **columns, compat=compat).results
+    # One shared pass for the many-valued attribute: of all traits and tests by default; in
+    # paper mode one for HSIC's fixed kernel and one per KCI attribute width (the width is
+    # taken over each pair's complete rows, and these traits are missing on different rows).
+    assert len(calls) == (1 if compat is None else 1 + len(traits))
     np.testing.assert_allclose(shared.statistic, dense.statistic, rtol=1e-9)
     np.testing.assert_allclose(shared.p_value, dense.p_value, rtol=1e-7, atol=1e-12)
     assert (shared.n == dense.n).all()
+
+
+@pytest.mark.parametrize("compat", [None, "paper"])
+def test_a_degenerate_trait_beside_a_many_valued_attribute_gets_a_note(
+    monkeypatch: pytest.MonkeyPatch, compat: str | None
+) -> None:
+    # A constant, empty or one-row trait has no kernel width; paper mode's KCI once divided
+    # by that zero width in the shared pass (ZeroDivisionError, exit 1).
+    from personax.independence import battery
+
+    monkeypatch.setattr(battery, "SMALL_SIDE", 50)
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "final_o": rng.choice([1.0, 2.0, 3.0], n),
+            "final_c": 2.0,
+            "final_e": np.nan,
+            "final_a": [1.0] + [np.nan] * (n - 1),
+            "fine": rng.normal(size=n),
+        }
+    )
+    frame = run_battery(df, tests=("kci", "hsic"), compat=compat).results
+    degenerate = frame[frame.trait != "final_o"]
+    assert degenerate.p_value.isna().all() and (degenerate.note.str.len() > 0).all()
+    assert frame[frame.trait == "final_o"].p_value.notna().all()
 
 
 @pytest.mark.parametrize(

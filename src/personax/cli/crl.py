@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import NoReturn
 
@@ -232,6 +233,10 @@ def register(app: typer.Typer) -> None:
         if config.restarts > 1:
             kept = run.history.attrs["restart_kept"]
             message += f", restart {kept + 1} of {config.restarts} kept"
+            losses = run.history.attrs.get("restart_val_losses", [])
+            diverged = sum(not math.isfinite(loss) for loss in losses)
+            if diverged:
+                message += f"; {diverged} diverged, a lower --lr may do better"
         message += ")"
         if run.resumed:
             message += ", resumed from an interrupted run"

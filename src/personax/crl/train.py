@@ -623,7 +623,8 @@ def recovery_of(
 
 
 def _as_plain(result: Any) -> Any:
-    """A dataclass result as JSON-ready values (numpy arrays → lists)."""
+    """A dataclass result as JSON-ready values (numpy arrays → lists; a non-finite number,
+    such as a diverged restart's validation loss, → None, which JSON can hold)."""
     import dataclasses
 
     if dataclasses.is_dataclass(result):
@@ -631,11 +632,13 @@ def _as_plain(result: Any) -> Any:
     if isinstance(result, dict):
         return {str(k): _as_plain(v) for k, v in result.items()}
     if isinstance(result, np.ndarray):
-        return result.tolist()
+        return _as_plain(result.tolist())
     if isinstance(result, (list, tuple)):
         return [_as_plain(v) for v in result]
     if isinstance(result, np.generic):
-        return result.item()
+        result = result.item()
+    if isinstance(result, float) and not math.isfinite(result):
+        return None
     return result
 
 

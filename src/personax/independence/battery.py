@@ -204,6 +204,10 @@ def _pair_kernels(test: str, trait: Column, attribute: Column, compat: str | Non
     )
 
 
+def _usable(kernel: Kernel) -> bool:
+    return isinstance(kernel, DeltaKernel) or bool(np.isfinite(kernel.sigma) and kernel.sigma > 0)
+
+
 def _shared_sums(
     attribute: Column, traits: Sequence[Column], tests: Sequence[str], compat: str | None
 ) -> dict[tuple[str, str], CentredGramSums]:
@@ -223,7 +227,9 @@ def _shared_sums(
         for trait in small:
             with np.errstate(all="ignore"):
                 kx, ky = _pair_kernels(tests_of_pass[0], trait, attribute, compat)
-            if np.isfinite(ky.sigma) or isinstance(ky, DeltaKernel):
+            # A zero or undefined width (a constant trait, too few complete rows) cannot be
+            # shared; the test itself answers such a pair with its own degenerate result.
+            if _usable(kx) and _usable(ky):
                 groups.setdefault(ky, []).append((trait, kx))
         for ky, members in groups.items():
             with np.errstate(all="ignore"):  # degenerate pairs are answered by the tests
