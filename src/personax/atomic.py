@@ -243,6 +243,18 @@ def _check_writable(target: Path, name: str) -> None:
     os.unlink(probe)
 
 
+def refuse_overwriting(
+    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], what: str = "path"
+) -> None:
+    """Raise BadInput when the output file ``out`` is one of ``inputs`` (links and ``..``
+    resolved): writing it would destroy what it is made from."""
+    from personax.errors import BadInput
+
+    for source in inputs:
+        if is_inside(out, source):
+            raise BadInput(f"--out {out} would overwrite {source}; give another {what}.")
+
+
 def check_inputs_outside(
     out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]
 ) -> None:

@@ -8,7 +8,8 @@ person's name, the model and the request seed, and can inject faults per person:
 successive requests (per model); once the list is used up the server answers normally.
 Actions: ``ok``, ``429`` (with ``Retry-After``), any other status code such as ``500`` or
 ``401``, ``hang`` (never answers),
-``garbage`` (HTTP 200 with a non-JSON body), ``drop`` (closes the connection without a reply),
+``garbage`` (HTTP 200 with a non-JSON body), ``nochoice`` (a completion with no choice),
+``parts`` (the answer as a list of content parts), ``drop`` (closes the connection without a reply),
 ``refuse`` (a polite refusal), ``prose`` (text without the JSON object), ``fence`` (the JSON
 inside a ```json fence with prose around it), ``outofscale`` (a score of 7), ``filter``
 (empty content with finish_reason ``content_filter``), ``echo-auth`` (puts the received
@@ -203,8 +204,13 @@ class FakeLLMServer:
                     self._write(writer, int(action), b'{"error": "injected"}')
                 elif action == "garbage":
                     self._write(writer, 200, b"<html>upstream proxy error</html>")
+                elif action == "nochoice":
+                    self._write(writer, 200, b'{"object": "chat.completion", "choices": []}')
                 else:
                     content, finish = _answer_content(request, action, auth)
+                    # "parts": the same answer as a list of content parts, split mid-way
+                    middle = len(content) // 2
+                    parts = [{"type": "text", "text": content[:middle]}, content[middle:]]
                     reply = {
                         "id": "fake",
                         "object": "chat.completion",
@@ -212,7 +218,10 @@ class FakeLLMServer:
                         "choices": [
                             {
                                 "index": 0,
-                                "message": {"role": "assistant", "content": content},
+                                "message": {
+                                    "role": "assistant",
+                                    "content": parts if action == "parts" else content,
+                                },
                                 "finish_reason": finish,
                             }
                         ],

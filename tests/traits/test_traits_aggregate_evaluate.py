@@ -307,3 +307,11 @@ def test_mean_attempts_counts_the_attempts_of_earlier_runs_too(tmp_path, llm_ser
     with TraitStore(path) as store:
         row = evaluate_store(store).models.iloc[0]
     assert row["mean_attempts"] == pytest.approx((1 + 3) / 2)  # Person 0: 1; Person 1: 2 + 1
+
+
+def test_evaluating_a_store_with_nothing_planned_is_bad_input(tmp_path):
+    # It used to crash on an empty model table (KeyError 'fmt fail'), exit 1.
+    path = tmp_path / "empty.sqlite"
+    with TraitStore(path, create=True) as store:
+        with pytest.raises(BadInput, match="holds no planned cells yet; nothing to evaluate"):
+            evaluate_store(store)

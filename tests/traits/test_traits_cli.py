@@ -34,6 +34,11 @@ def test_run_status_aggregate_evaluate(tmp_path, llm_server, capsys, monkeypatch
     assert "28 done, 4 failed" in out and "0 pending of 32 cells" in out
     traits = tmp_path / "traits.csv"
     assert main(["infer", "aggregate", "--store", str(store), "--out", str(traits)]) == 0
+    # The store holds every paid answer: a table written over it is refused, the store kept.
+    before = store.read_bytes()
+    assert main(["infer", "aggregate", "--store", str(store), "--out", str(store)]) == 2
+    assert f"--out {store} would overwrite {store}" in capsys.readouterr().err
+    assert store.read_bytes() == before
     table = pd.read_csv(traits, dtype={"id": str})
     assert list(table.columns[:6]) == [
         "id",

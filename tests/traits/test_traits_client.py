@@ -168,6 +168,16 @@ def test_transient_faults_are_retried(llm_server, fault):
     assert server.counts["Flaky Fred|fake-m"] == 2
 
 
+def test_a_reply_in_parts_or_without_a_choice_is_answered_once_not_retried(llm_server):
+    server = llm_server(faults={"Parts": ["parts"], "Empty": ["nochoice"]})
+    whole = ask(spec(server), "Parts Pat", seed=1)
+    parted = ask(spec(server), "Parts Pat", seed=1)  # the fault list is used up: a plain reply
+    assert len(whole.attempts) == 1 and whole.content == parted.content
+    empty = ask(spec(server, max_retries=5), "Empty Em")
+    assert empty.ok and empty.content is None and len(empty.attempts) == 1
+    assert server.counts["Empty Em|fake-m"] == 1
+
+
 def test_persistent_failure_is_bounded(llm_server):
     server = llm_server(faults={"Down": ["500"] * 50})
     result = ask(spec(server, max_retries=4), "Down Dan")
@@ -282,3 +292,32 @@ def test_a_structured_refusal_is_a_refusal_whatever_its_wording(message, refused
     completion = Completion(True, decoded[0], decoded[1], None, None, (), refused=decoded[-1])
     status = classify(completion, get_format("number-l3-inc")).status
     assert (status == "refusal") is refused
+
+
+@pytest.mark.parametrize(
+    ("body", "decoded"),
+    [
+        # The reply as a list of parts: its text parts, joined (it used to be retried forever).
+        (
+            {"choices": [{"message": {"content": [{"type": "text", "text": '{"O": '}, "3}"]}}]},
+            ('{"O": 3}', None, None, None, False),
+        ),
+        # A completion with no choice, or a choice without a message: an empty answer, stored.
+        ({"choices": []}, (None, None, None, None, False)),
+        (
+            {"choices": [{"finish_reason": "content_filter"}]},
+            (None, "content_filter", None, None, False),
+        ),
+        ({"choices": [{"message": {"content": 3}}]}, (None, None, None, None, False)),
+        # Not a chat completion at all: None, which the client retries.
+        ({"error": "busy"}, None),
+        ({"choices": "none"}, None),
+    ],
+)
+def test_every_chat_completion_shape_decodes_and_only_non_completions_are_retried(body, decoded):
+    import json
+
+    from personax.traits.client import _decode_completion
+
+    assert _decode_completion(json.dumps(body)) == decoded
+    assert _decode_completion("<html>bad gateway</html>") is None

@@ -275,7 +275,7 @@ def register(app: typer.Typer) -> None:
         seed: int = seed_option("Accepted like every command's; encoding is deterministic."),
     ) -> None:
         """Latents of new rows from a trained model: one row per input row, in input order."""
-        from personax.atomic import OUTPUT_MARKER, check_output_file, is_inside, write_text
+        from personax.atomic import OUTPUT_MARKER, check_output_file, refuse_overwriting, write_text
         from personax.crl.dataset import load_crl_dataset
         from personax.crl.encode import encode_dataset, load_crl_model
         from personax.crl.metrics import mcc
@@ -295,9 +295,7 @@ def register(app: typer.Typer) -> None:
         protected = [data, run_dir / "model.pt" if model.is_dir() else model]
         if (run_dir / OUTPUT_MARKER).exists():
             protected += [run_dir / name for name in (*RUN_FILES, OUTPUT_MARKER)]
-        for source in protected:
-            if is_inside(out, source):
-                raise BadInput(f"--out {out} would overwrite {source}; give another CSV path.")
+        refuse_overwriting(out, protected, "CSV path")
         trained = load_crl_model(model)
         dataset = load_crl_dataset(data)
         _check_device(device)

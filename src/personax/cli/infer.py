@@ -198,10 +198,13 @@ def register(app: typer.Typer) -> None:
         seed: int = unused_seed_option(),
     ) -> None:
         """Write id, <llm>_<t> (most common level over repeats) and final_<t> (median of non-zero)."""
+        from personax.atomic import check_output_file, refuse_overwriting
         from personax.data import write_table
         from personax.traits.aggregate import aggregate_traits
         from personax.traits.store import TraitStore
 
+        check_output_file(out)
+        refuse_overwriting(out, (store,), "table path")  # the store holds every paid answer
         with TraitStore(store) as st:
             table = aggregate_traits(st, prompt)
         write_table(table, out)

@@ -388,14 +388,18 @@ def _decode_completion(
     chat-completion body."""
     try:
         doc = json.loads(text)
-        choice = doc["choices"][0]
-        message = choice.get("message") or {}
-        content = message.get("content")
-        if content is not None and not isinstance(content, str):
+        choices = doc["choices"]
+        if not isinstance(choices, list):
             return None
         usage = doc.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # not a chat completion at all (a proxy's HTML page, say): retried
+    # A well-formed completion with no choice (a filtered reply) is an answer with no
+    # content, stored and classified like one; asking again would spend tokens for nothing.
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
+    content = _content_text(message.get("content"))
     # Some providers put the refusal in a separate field; keep it as the content, and the fact
     # that it is one (its wording need not match any refusal phrase).
     refused = False
@@ -411,6 +415,21 @@ def _decode_completion(
         _token_count(usage, "completion_tokens"),
         refused,
     )
+
+
+def _content_text(content: object) -> str | None:
+    """A message's content as text: some servers send a list of parts
+    (``[{"type": "text", "text": ...}, ...]``), whose text parts are the reply, joined."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            part if isinstance(part, str) else part.get("text")
+            for part in content
+            if isinstance(part, (str, dict))
+        ]
+        return "".join(t for t in texts if isinstance(t, str))
+    return None
 
 
 INT64_MAX = 2**63 - 1

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from personax import TRAITS
+from personax.errors import BadInput
 from personax.plotting import literal_text
 from personax.traits.aggregate import aggregate_traits
 from personax.traits.agreement import (
@@ -226,6 +227,8 @@ def _trait_order(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def evaluate_store(store: TraitStore) -> Evaluation:
     """Every evaluation table of the store."""
+    if not store.cell_counts():
+        raise BadInput(f"{store.path}: the store holds no planned cells yet; nothing to evaluate.")
     answers = store.answers()
     return Evaluation(
         models=_model_table(store),
