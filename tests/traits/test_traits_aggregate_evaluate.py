@@ -313,5 +313,8 @@ def test_evaluating_a_store_with_nothing_planned_is_bad_input(tmp_path):
     # It used to crash on an empty model table (KeyError 'fmt fail'), exit 1.
     path = tmp_path / "empty.sqlite"
     with TraitStore(path, create=True) as store:
-        with pytest.raises(BadInput, match="holds no planned cells yet; nothing to evaluate"):
+        with pytest.raises(
+            BadInput,
+            match="holds no planned cells yet, so there is nothing to evaluate; fill it with",
+        ):
             evaluate_store(store)

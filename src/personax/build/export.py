@@ -154,8 +154,9 @@ def _check_traits_match_store(
         )
     # The aggregated scores are what the analyses read: a table whose final_* were edited or
     # aggregated from other answers is refused like one whose per-LLM scores were.
-    store_columns.update({c: c for c in from_store.columns if str(c).startswith("final_")})
-    compared = [*table_columns, *(c for c in table.columns if c.startswith("final_"))]
+    final_columns = list(column_groups(table).final_traits)
+    store_columns.update({c: c for c in final_columns})
+    compared = [*table_columns, *final_columns]
     joined = table[["id", *compared]].merge(
         from_store.assign(id=from_store["id"].astype(str)), on="id", suffixes=("", "@store")
     )

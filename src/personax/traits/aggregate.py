@@ -106,7 +106,9 @@ def choose_prompt_version(store: TraitStore, prompt_version: str | None) -> str:
             f"({', '.join(matches)}); give the full version id."
         )
     if not versions:
-        raise BadInput(f"{store.path}: the store holds no answers yet.")
+        raise BadInput(
+            f"{store.path}: the store holds no answers yet; fill it with `personax infer run` first."
+        )
     if len(versions) > 1:
         raise BadInput(
             f"{store.path}: the store holds several prompt versions ({', '.join(versions)}); "

@@ -35,7 +35,7 @@ from personax.traits.agreement import (
     icc_agreement,
     krippendorff_alpha_ordinal,
 )
-from personax.traits.store import TraitStore
+from personax.traits.store import CellCounts, TraitStore
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if values.size else float("nan")
 
 
-def _model_table(store: TraitStore) -> pd.DataFrame:
-    counts = {(c.model, c.prompt_version): c for c in store.cell_counts()}
+def _model_table(store: TraitStore, cell_counts: list[CellCounts]) -> pd.DataFrame:
+    counts = {(c.model, c.prompt_version): c for c in cell_counts}
     log = store.answer_log()
     answers = store.answers()
     # HTTP attempts per cell over every run: an answer records only its own run's attempts,
@@ -227,11 +227,15 @@ def _trait_order(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def evaluate_store(store: TraitStore) -> Evaluation:
     """Every evaluation table of the store."""
-    if not store.cell_counts():
-        raise BadInput(f"{store.path}: the store holds no planned cells yet; nothing to evaluate.")
+    cell_counts = store.cell_counts()
+    if not cell_counts:
+        raise BadInput(
+            f"{store.path}: the store holds no planned cells yet, so there is nothing to "
+            "evaluate; fill it with `personax infer run` first."
+        )
     answers = store.answers()
     return Evaluation(
-        models=_model_table(store),
+        models=_model_table(store, cell_counts),
         retest=_retest_table(answers),
         inter_model=_inter_model_table(store),
         formats=_formats_table(store, answers),
