@@ -118,3 +118,23 @@ def test_low_rank_kci_agrees_with_the_exact_computation(monkeypatch):
     exact = kci_ci(x, y, z)
     assert fast.statistic == pytest.approx(exact.statistic, rel=1e-3)
     assert fast.p_value == pytest.approx(exact.p_value, rel=1e-2, abs=1e-4)
+
+
+def test_low_rank_kci_uses_the_exact_kernel_when_the_factor_would_be_cut_short(monkeypatch):
+    # A factor stopped at LOW_RANK_MAX columns before reaching LOW_RANK_TOL moved p-values
+    # by up to 170% (review, n = 1,500); such a kernel must be used exact.
+    import personax.independence.conditional as conditional
+
+    rng = np.random.default_rng(10)
+    n = 300
+    z = rng.standard_normal((n, 4))
+    x = z.sum(axis=1) + rng.standard_normal(n)
+    y = np.sin(z[:, 0]) + z[:, 1] + 0.05 * x + rng.standard_normal(n)
+    monkeypatch.setattr(conditional, "LOW_RANK_MAX", 10)
+    assert conditional._low_rank_features(z, 1.0, conditional.LOW_RANK_TOL, 10) is None
+    capped = kci_ci(x, y, z)
+    monkeypatch.setattr(conditional, "LOW_RANK_TOL", 0.0)
+    monkeypatch.setattr(conditional, "LOW_RANK_MAX", n)
+    exact = kci_ci(x, y, z)
+    assert capped.statistic == pytest.approx(exact.statistic, rel=1e-9)
+    assert capped.p_value == pytest.approx(exact.p_value, rel=1e-9)
