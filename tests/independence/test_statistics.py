@@ -190,3 +190,15 @@ def test_fisherz_does_not_depend_on_a_columns_scale():
     y = x + z + rng.normal(size=300)
     plain = fisherz(x, y, z).p_value
     assert fisherz(x * 1e155, y, z * 1e-150).p_value == pytest.approx(plain, rel=1e-9)
+
+
+@pytest.mark.parametrize("levels", [2, 3, 5])
+def test_contingency_effect_size_is_cramers_v_for_both_tests(levels):
+    # A perfect association has V = 1; the G statistic (2n·ln k here) would give more than 1.
+    x = np.repeat(np.arange(levels, dtype=float), 40)
+    for test in (chisq, gsq):
+        assert test(x, x.copy()).effect_size == pytest.approx(1.0)
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, levels, 400), rng.integers(0, levels, 400)
+    v_chisq, v_gsq = chisq(a, b).effect_size, gsq(a, b).effect_size
+    assert v_gsq == pytest.approx(v_chisq) and 0 <= v_gsq < 0.2

@@ -27,8 +27,9 @@ def _test(x: Any, y: Any, name: str, compat: str | None) -> TestResult:
     if dof == 0 and compat is None:
         return invalid_result(name, n, "chi2", "only one distinct value in this pair", dof=0)
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
+    pearson = float(np.sum((table - expected) ** 2 / expected))
     if name == "chisq":
-        statistic = float(np.sum((table - expected) ** 2 / expected))
+        statistic = pearson
     else:
         ratio = np.where(table > 0, table / expected, 1.0)
         statistic = float(2 * np.sum(table * np.log(ratio)))
@@ -42,8 +43,9 @@ def _test(x: Any, y: Any, name: str, compat: str | None) -> TestResult:
             f"(min {expected.min():.2g}); the chi-square approximation may be poor"
         )
     smaller = min(rows, cols) - 1
-    # Cramér's V from the test's own statistic (for G-square: its likelihood-ratio analogue)
-    effect = math.sqrt(statistic / (n * smaller)) if smaller > 0 else math.nan
+    # Cramér's V, from the Pearson statistic for both tests: the G statistic can exceed
+    # n·(min(r, c) − 1) (2n·ln 2 for a perfect 2×2 association), so a "V" from it exceeds 1.
+    effect = math.sqrt(pearson / (n * smaller)) if smaller > 0 else math.nan
     return TestResult(
         test=name,
         statistic=statistic,
