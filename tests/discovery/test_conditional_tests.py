@@ -138,3 +138,14 @@ def test_low_rank_kci_uses_the_exact_kernel_when_the_factor_would_be_cut_short(m
     exact = kci_ci(x, y, z)
     assert capped.statistic == pytest.approx(exact.statistic, rel=1e-9)
     assert capped.p_value == pytest.approx(exact.p_value, rel=1e-9)
+
+
+def test_rcit_ci_takes_a_numpy_integer_seed_as_the_same_seed():
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal(200)
+    x, y = z + rng.standard_normal(200), z + rng.standard_normal(200)
+    for conditioning in (None, z):
+        plain = rcit_ci(x, y, conditioning, seed=5)
+        numpy_seed = rcit_ci(x, y, conditioning, seed=np.int64(5))
+        assert numpy_seed.p_value == plain.p_value
+        assert numpy_seed.statistic == plain.statistic

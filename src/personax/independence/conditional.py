@@ -19,6 +19,7 @@ kernel tests delegate to the unconditional ``kci`` / ``rcit`` of this package.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -338,6 +339,9 @@ def rcit_ci(
     """
     if variant not in ("rcit", "rcot"):
         raise ValueError(f"unknown variant {variant!r}; use 'rcit' or 'rcot'.")
+    # A numpy integer is the same seed as the Python int of its value (it used to be taken
+    # as a sequence: another stream unconditionally, a TypeError given z).
+    seed = int(seed) if isinstance(seed, numbers.Integral) else [int(s) for s in seed]
     xm, ym, zm = _inputs(x, y, z)
     if zm.shape[1] == 0:
         from personax.independence.rcit import rcit
