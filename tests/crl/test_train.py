@@ -344,3 +344,20 @@ def test_an_option_error_names_only_the_value_given():
         BadInput, match=r"--epochs 0: CRL config epochs must be at least 1, got 0\."
     ):
         CRLConfig().with_options({"epochs": ("--epochs", 0)})
+
+
+@pytest.mark.parametrize("unit", [1e-9, 1e-30, 1e200])
+def test_standardise_is_relative_to_the_measurement_s_magnitude(unit):
+    # A measurement recorded in tiny (or huge) units varies as much as in unit ones; an
+    # absolute "scale <= 1e-12" called it constant, and 1e200 overflowed the variance.
+    from personax.crl.train import standardise
+
+    data = make_tabular(100, seed=0)
+    keys, train = ["m2.0"], np.arange(70)
+    reference, _ = standardise(data, keys, train)
+    data.measurements["m2"][0] = data.measurements["m2"][0].astype(np.float64) * unit
+    scaled, _ = standardise(data, keys, train)
+    np.testing.assert_allclose(scaled["m2.0"], reference["m2.0"], rtol=1e-5, atol=1e-6)
+    data.measurements["m2"][0] = np.full(data.measurements["m2"][0].shape, 3 * unit)
+    with pytest.raises(BadInput, match="'m2.0' is constant"):
+        standardise(data, keys, train)

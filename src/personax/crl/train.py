@@ -120,8 +120,12 @@ def standardise(
         modality, k = key.rsplit(".", 1)
         x = np.asarray(dataset.measurements[modality][int(k)], dtype=np.float64)
         mean = x[train].mean(axis=0)
-        scale = float(np.sqrt(x[train].var(axis=0).mean()))
-        if scale <= 1e-12:
+        # Relative to the measurement's magnitude (computed on x / magnitude so that values
+        # near 1e200 do not overflow the variance): data in tiny units are not "constant".
+        magnitude = float(np.abs(x[train]).max()) if x[train].size else 0.0
+        relative = x[train] / magnitude if magnitude > 0 else x[train]
+        scale = magnitude * float(np.sqrt(relative.var(axis=0).mean())) if magnitude > 0 else 0.0
+        if not scale > 1e-12 * magnitude:
             # Training on it would only teach the decoder a constant; say so instead.
             raise BadInput(
                 f"measurement '{key}' is constant on the {len(train)} training rows (every "
