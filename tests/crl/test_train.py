@@ -242,9 +242,17 @@ def test_without_ground_truth_there_are_no_metrics(data, tmp_path):
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "personax"])
-def test_baselines_run_in_the_same_harness(method, data):
+def test_baselines_run_in_the_same_harness(method, data, tmp_path):
     result = train_method(method, data, DIMS, config=TINY.replace(epochs=3), seed=0)
     assert result.method == method
+    # Every method writes graph.json (INTERFACES); one without a causal module says it
+    # learned none, and is not scored against the true graph as if it had found no edge.
+    graph = json.loads((write_crl_run(result, tmp_path / method) / "graph.json").read_text())
+    assert graph["nodes"] == list(result.latents.columns[1:])
+    assert graph["learned"] is (method == "mmcrl")
+    if method != "mmcrl":
+        assert graph["edges"] == [] and "learns no graph" in graph["notes"][0]
+        assert "graph" not in result.metrics
     assert result.latents.shape == (data.n, 1 + 4)
     assert result.metrics["split"] == "test"
     assert result.best_epoch == int(

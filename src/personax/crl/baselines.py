@@ -18,7 +18,14 @@ from torch import nn
 from personax.crl.config import CRLConfig
 from personax.crl.dataset import CRLDataset, check_code_sizes, in_latent_dims_order
 from personax.crl.model import _noise_like, _symmetric_cross_entropy, mlp
-from personax.crl.train import CRLRun, Progress, _finish_run, fit_latent_model, train_crl
+from personax.crl.train import (
+    CRLRun,
+    Progress,
+    _finish_run,
+    fit_latent_model,
+    no_graph_dict,
+    train_crl,
+)
 from personax.errors import BadInput
 
 METHODS = ("personax", "mmcrl", "betavae", "mcl")
@@ -143,7 +150,8 @@ def train_betavae(
         checkpoint=checkpoint,
     )
     names = [f"z_{i}" for i in range(latent)]
-    return _finish_run("betavae", dataset, fit, names, None, config, dims, shared_dims, seed)
+    graph = no_graph_dict("betavae", names)
+    return _finish_run("betavae", dataset, fit, names, graph, config, dims, shared_dims, seed)
 
 
 def train_mcl(
@@ -175,7 +183,9 @@ def train_mcl(
         checkpoint=checkpoint,
     )
     names = [f"z_{m}_{i}" for m in dims for i in range(dims[m])]
-    return _finish_run("mcl", dataset, fit, names, None, config, dims, 0, seed)
+    return _finish_run(
+        "mcl", dataset, fit, names, no_graph_dict("mcl", names), config, dims, 0, seed
+    )
 
 
 def train_mmcrl(

@@ -770,7 +770,7 @@ def graph_against_truth(
 ) -> dict[str, Any] | None:
     """SHD, precision and recall of the learned graph, latents matched to the true ones by
     the MCC matching (None without a true graph or when the latent counts differ)."""
-    if graph is None or dataset.graph is None:
+    if graph is None or dataset.graph is None or not graph.get("learned", True):
         return None
     adjacency = np.abs(np.asarray(graph["adjacency"], dtype=float))
     truth = np.asarray(dataset.graph)
@@ -812,11 +812,27 @@ def graph_dict(names: list[str], adjacency: np.ndarray, threshold: float) -> dic
     ]
     return {
         "nodes": list(names),
+        "learned": True,
         "adjacency": np.round(adjacency, 6).tolist(),
         "threshold": threshold,
         "threshold_relative_to": "strongest edge",
         "absolute_cut": round(cut, 6),
         "edges": edges,
+    }
+
+
+def no_graph_dict(method: str, names: list[str]) -> dict[str, Any]:
+    """graph.json of a method without a latent causal module (β-VAE, MCL): the latents, no
+    edges, and a note saying the empty edge list is by construction, not a finding."""
+    return {
+        "nodes": list(names),
+        "learned": False,
+        "edges": [],
+        "notes": [
+            f"{method} has no latent causal module, so it learns no graph: the empty edge list "
+            "is by construction, not evidence of independence. Run `personax discover` on "
+            "latents.csv for a graph over these latents."
+        ],
     }
 
 

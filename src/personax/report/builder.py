@@ -668,7 +668,8 @@ def _level2(run_dir: Path, manifest: dict) -> str:
             )
         )
     with _step_file(folder / "graph.json") as graph:
-        if graph:
+        # A β-VAE / MCL run's graph.json lists no edges by construction: nothing to draw.
+        if graph and graph.get("learned", True):
             nodes, edges = _graph_edges(graph)
             # "threshold" is a fraction of the strongest edge; "absolute_cut" is the weight.
             threshold, cut = graph.get("threshold"), graph.get("absolute_cut")
@@ -734,7 +735,8 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
     folder = run_dir / "discovery"
     inner = _status_line(step, folder / "graph.json")
     with _step_file(folder / "graph.json") as graph:
-        if graph:
+        # A β-VAE / MCL run's graph.json lists no edges by construction: nothing to draw.
+        if graph and graph.get("learned", True):
             nodes, edges = _graph_edges(graph)
             inner += para(
                 "PC on the learned latents of the held-out people, with background knowledge: "
