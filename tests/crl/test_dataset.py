@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import struct
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -476,3 +478,55 @@ def test_ground_truth_without_latents_is_refused_when_loaded(tmp_path, truth, ke
     path = _write_npz(tmp_path / "d.npz", **{"a.0": x, "b.0": x}, **truth)
     with pytest.raises(BadInput, match=f"d.npz: {key} holds no latents"):
         load_crl_dataset(path)
+
+
+def _npz_with_member(tmp_path, name, edit) -> Path:
+    """A compressed CRL .npz whose member ``name`` has its stored bytes edited by ``edit``."""
+    arrays = {"m1.0": np.arange(600.0).reshape(100, 6), "m2.0": np.ones((100, 3))}
+    source = tmp_path / "good.npz"
+    np.savez_compressed(source, **arrays)
+    out = tmp_path / f"bad_{name}.npz"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            payload = src.read(info.filename)
+            dst.writestr(info.filename, edit(payload) if info.filename == name else payload)
+    return out
+
+
+def test_a_damaged_member_is_named_with_its_reason(tmp_path):
+    # A half-length member (truncated data) and a bad .npy header used to be reported as
+    # "Python objects"; the message now names the array and says it is damaged.
+    short = _npz_with_member(tmp_path, "m2.0.npy", lambda b: b[: len(b) // 2])
+    with pytest.raises(BadInput, match=r"array 'm2\.0' is damaged \(.*expected"):
+        load_crl_dataset(short)
+    header = _npz_with_member(tmp_path, "m1.0.npy", lambda b: b[:10] + b"garbage!" + b[18:])
+    with pytest.raises(BadInput, match=r"array 'm1\.0' is damaged"):
+        load_crl_dataset(header)
+
+
+@pytest.mark.parametrize(
+    ("values", "offset", "reason"),
+    [
+        (np.tile(np.arange(8.0), (200, 1)), 10, "corrupt compressed data"),
+        # Random numbers deflate to literal blocks: flipped bytes still decompress, and only
+        # zip's CRC-32 (which numpy never checked) tells the numbers are wrong.
+        (np.random.default_rng(0).random((200, 8)), 100, "Bad CRC-32"),
+    ],
+)
+def test_a_corrupt_deflate_stream_is_bad_input_naming_the_array(tmp_path, values, offset, reason):
+    # Flipping bytes inside a member's compressed data raised zlib.error (exit 1) or loaded.
+    source = tmp_path / "good.npz"
+    np.savez_compressed(source, **{"m1.0": values, "m2.0": np.ones((200, 2))})
+    data = bytearray(source.read_bytes())
+    info = zipfile.ZipFile(source).getinfo("m1.0.npy")
+    # The local header's name and extra lengths (its extra field differs from the central one).
+    name_length, extra_length = struct.unpack(
+        "<HH", data[info.header_offset + 26 : info.header_offset + 30]
+    )
+    start = info.header_offset + 30 + name_length + extra_length + offset
+    for k in range(8):
+        data[start + k] ^= 0xFF
+    broken = tmp_path / "corrupt.npz"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(BadInput, match=rf"array 'm1\.0' is damaged \({reason}"):
+        load_crl_dataset(broken)

@@ -16,9 +16,10 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -345,6 +346,36 @@ def _checked_names(values: object, what: str, size: int | None) -> list[str] | N
     return names
 
 
+def _read_array(npz: Any, key: str, path: Path) -> np.ndarray:
+    """One array of an open .npz, or BadInput naming the key that cannot be read.
+
+    By hand rather than ``npz[key]``: numpy reads exactly the bytes the header announces, so
+    zip's CRC-32 is never checked and a damaged member could load as wrong numbers.
+    ``ZipFile.read`` reads the whole member and checks it.
+    """
+    names = npz.zip.namelist()
+    member = f"{key}.npy" if f"{key}.npy" in names else key
+    try:
+        raw = npz.zip.read(member)
+        if not raw.startswith(np.lib.format.MAGIC_PREFIX):
+            raise ValueError("not a .npy array")
+        return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # object arrays need pickle, which is never allowed
+            raise BadInput(
+                f"{path}: array '{key}' holds Python objects; store numbers or strings."
+            ) from exc
+        raise BadInput(f"{path}: array '{key}' is damaged ({exc}).") from exc
+    # Damaged bytes surface from numpy's .npy reader as many types (EOFError, zlib.error,
+    # BadZipFile, SyntaxError or tokenize.TokenError from the header literal, ...); each
+    # one is this member's damage, not a defect of ours.
+    except Exception as exc:
+        reason = "corrupt compressed data" if isinstance(exc, zlib.error) else str(exc)
+        raise BadInput(
+            f"{path}: array '{key}' is damaged ({reason or type(exc).__name__})."
+        ) from exc
+
+
 def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
     """Read and validate a CRL dataset ``.npz`` (INTERFACES.md); BadInput names what is wrong."""
     p = Path(path)
@@ -372,13 +403,10 @@ def load_crl_dataset(path: str | os.PathLike[str]) -> CRLDataset:
     if twice:
         loaded.close()
         raise BadInput(f"{p}: holds the array '{twice[0]}' twice.")
-    try:
-        with loaded as npz:
-            contents = {key: npz[key] for key in npz.files}
-    except ValueError as exc:  # object arrays need pickle, which is never allowed
-        raise BadInput(f"{p}: holds an array of Python objects; store numbers or strings.") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise BadInput(f"{p}: is a damaged .npz file ({type(exc).__name__}).") from exc
+    contents: dict[str, np.ndarray] = {}
+    with loaded as npz:
+        for key in npz.files:
+            contents[key] = _read_array(npz, key, p)
     by_modality: dict[str, dict[int, np.ndarray]] = {}
     for key, array in contents.items():
         if key in OPTIONAL_KEYS:
