@@ -44,12 +44,12 @@ def uninterrupted(data):
     return train_method("personax", data, DIMS, config=TINY, seed=0)
 
 
-def _fit(data, method, checkpoint, progress=None, seed=0):
+def _fit(data, method, checkpoint, progress=None, seed=0, dims=DIMS):
     # checkpoint_every=0: save after every epoch, so an interruption anywhere is resumable.
     original = train_module.CHECKPOINT_EVERY_SECONDS
     train_module.CHECKPOINT_EVERY_SECONDS = 0.0
     try:
-        return train_method(method, data, DIMS, config=TINY, seed=seed, progress=progress,
+        return train_method(method, data, dims, config=TINY, seed=seed, progress=progress,
                             checkpoint=checkpoint)  # fmt: skip
     finally:
         train_module.CHECKPOINT_EVERY_SECONDS = original
@@ -261,3 +261,13 @@ def test_bench_progress_counts_epochs_over_all_restarts(tmp_path):
     )  # fmt: skip
     shown = [info["epoch"] for kind, info in events if kind == "epoch"]
     assert shown == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_checkpoint_with_the_modalities_in_another_order_is_not_resumed(data, tmp_path):
+    # β-VAE concatenates the inputs in --latent-dims order: m2,m1 is another model with the
+    # same parameter shapes, and used to resume the m1,m2 run's checkpoint.
+    path = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(data, "betavae", path, Interrupt(3))
+    swapped = _fit(data, "betavae", path, dims={"m2": 2, "m1": 2})
+    assert not swapped.resumed and swapped.checkpoint_ignored == "another run"

@@ -308,13 +308,22 @@ def fit_latent_model(
 def _run_fingerprint(
     probe: nn.Module, arrays: dict[str, np.ndarray], config: CRLConfig, seed: int, device: str
 ) -> str:
-    """What a checkpoint must match to be resumed: the model's parameter names and shapes (the
-    method and its sizes), the standardised inputs, every hyper-parameter, seed and device."""
+    """What a checkpoint must match to be resumed: the model's class, parameter names and
+    shapes (the method and its sizes), the standardised inputs in their order (β-VAE
+    concatenates them in that order, so another order is another model), every
+    hyper-parameter, seed and device."""
     digest = hashlib.sha256()
     layout = [(k, list(v.shape)) for k, v in probe.state_dict().items()]
-    header = {"layout": layout, "config": config.to_dict(), "seed": seed, "device": device}
+    header = {
+        "module": type(probe).__qualname__,
+        "layout": layout,
+        "inputs": list(arrays),
+        "config": config.to_dict(),
+        "seed": seed,
+        "device": device,
+    }
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-    for key in sorted(arrays):
+    for key in arrays:
         digest.update(key.encode())
         digest.update(np.ascontiguousarray(arrays[key]).tobytes())
     return digest.hexdigest()
