@@ -176,6 +176,22 @@ def test_two_answers_with_different_scores_are_a_format_failure():
     assert fenced.status == FORMAT_FAILURE
 
 
+def test_a_partial_correction_after_a_full_answer_is_a_format_failure():
+    # "{all 2} Correction: {openness 3}" was stored as ok with openness 2.
+    fmt = get_format("number-l3-inc")
+    full = answer([2] * 5)
+    correction = json.dumps({"openness": {"score": 3, "description": "more open"}})
+    parsed = parse_answer(f"{full}\nCorrection, on reflection: {correction}", fmt)
+    assert parsed.status == FORMAT_FAILURE
+    assert "scores 'openness' 3 instead of 2" in parsed.reason
+    # A partial echo that agrees, or one with a placeholder, changes nothing.
+    agrees = json.dumps({"openness": {"score": 2, "description": "as said"}})
+    placeholder = json.dumps({"openness": {"score": "<1-3>"}})
+    for extra in (agrees, placeholder):
+        parsed = parse_answer(f"{full}\nNote: {extra}", fmt)
+        assert parsed.status == OK and parsed.levels["o"] == 2
+
+
 def test_the_same_answer_twice_or_beside_a_template_parses():
     fmt = get_format("number-l3-inc")
     body = answer([1, 2, 3, 0, 2])

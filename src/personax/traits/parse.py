@@ -190,24 +190,47 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
             "the reply holds a valid answer and another scored one that is not (a score off "
             "the scale, a malformed entry); which one counts is not guessed",
         )
-    return valid[0]
+    answer = valid[0]
+    for obj in invalid:
+        changed = {
+            letter: score
+            for letter, score in _whole_scores(obj, fmt).items()
+            if score != answer.levels[letter]
+        }
+        if changed:
+            # A partial answer beside the full one that scores a trait otherwise (e.g.
+            # "Correction: openness 3"): the reply does not say which score is meant.
+            letter, score = next(iter(changed.items()))
+            trait = next(key for key, short in TRAIT_KEYS.items() if short == letter)
+            return ParsedAnswer(
+                FORMAT_FAILURE,
+                f"the reply holds a full answer and a partial one that scores '{trait}' "
+                f"{score} instead of {answer.levels[letter]}; which one counts is not guessed",
+            )
+    return answer
+
+
+def _whole_scores(obj: dict, fmt: PromptFormat) -> dict[str, int]:
+    """The traits a contract object scores with a whole number, by trait letter (numeric
+    formats only, as in :func:`_is_scored_attempt`; placeholders are skipped)."""
+    if fmt.answer != "number":
+        return {}
+    entries = {str(k).strip().lower(): v for k, v in obj.items()}
+    scores = {}
+    for key, letter in TRAIT_KEYS.items():
+        entry = entries.get(key)
+        if isinstance(entry, dict):
+            score = {str(k).strip().lower(): v for k, v in entry.items()}.get("score")
+            if (whole := _whole_number(score)) is not None:
+                scores[letter] = whole
+    return scores
 
 
 def _is_scored_attempt(obj: dict, fmt: PromptFormat) -> bool:
     """Does a contract object that failed give a whole-number score for every trait (an
     answer off the scale), rather than a template's placeholders? Numeric formats only: a
     text template's placeholder words cannot be told from an off-scale word."""
-    if fmt.answer != "number":
-        return False
-    entries = {str(k).strip().lower(): v for k, v in obj.items()}
-    for key in TRAIT_KEYS:
-        entry = entries.get(key)
-        if not isinstance(entry, dict):
-            return False
-        score = {str(k).strip().lower(): v for k, v in entry.items()}.get("score")
-        if _whole_number(score) is None:
-            return False
-    return True
+    return len(_whole_scores(obj, fmt)) == len(TRAIT_KEYS)
 
 
 def _parse_contract(found: dict, fmt: PromptFormat) -> ParsedAnswer:
