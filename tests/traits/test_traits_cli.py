@@ -222,3 +222,31 @@ def test_a_run_that_leaves_cells_without_an_answer_exits_1(tmp_path, llm_server,
     server.faults.clear()
     assert main([str(a) for a in args]) == 0
     assert "6 already answered; asked 2: 2 ok" in capsys.readouterr().out
+
+
+def test_a_store_that_is_not_a_trait_store_gets_one_sentence_and_no_bar(
+    tmp_path, llm_server, capsys, monkeypatch
+):
+    # The bar "asking … 0/?" was drawn before the store was opened and found to be a CSV.
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # draw bars even though stderr is captured
+    roster = tmp_path / "r.csv"
+    make_roster(3).to_csv(roster, index=False)
+    models = write_models(tmp_path / "m.toml", llm_server())
+    before = roster.read_bytes()
+    args = [
+        "infer",
+        "run",
+        "--roster",
+        str(roster),
+        "--models",
+        str(models),
+        "--store",
+        str(roster),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"personax: error: {roster}: not a personax trait store (file is not a database).\n"
+    )
+    assert roster.read_bytes() == before

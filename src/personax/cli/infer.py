@@ -152,13 +152,19 @@ def register(app: typer.Typer) -> None:
         )
         task_id = progress.add_task("asking", total=None)
 
+        # The bar appears once the store is open and the plan known, so a bad --store gets
+        # its one sentence on stderr without an empty bar above it.
         def on_plan(planned: int, to_ask: int) -> None:
             progress.update(task_id, total=to_ask)
+            progress.start()
+            started.append(True)
+
+        started: list[bool] = []
 
         # Raised as Abort so the root command maps Ctrl-C to exit code 130 (typer turns a bare
         # KeyboardInterrupt into a return value the non-standalone entry point would drop).
         try:
-            with progress:
+            try:
                 summary = run_inference(
                     store,
                     people,
@@ -170,6 +176,9 @@ def register(app: typer.Typer) -> None:
                     progress=lambda result: progress.advance(task_id),
                     on_plan=on_plan,
                 )
+            finally:
+                if started:  # stopping a bar never started prints an empty line
+                    progress.stop()
         except KeyboardInterrupt:
             raise typer.Abort() from None
         s = summary
