@@ -72,6 +72,32 @@ def test_factorised_sums_equal_brute_force(x, seed, many_valued, kind, blockwise
         assert getattr(shared, name) == pytest.approx(value, rel=1e-8, abs=1e-8), name
 
 
+@pytest.mark.parametrize("spread", [1e-2, 1e-4])
+@pytest.mark.parametrize("single_precision", [False, True])
+def test_blockwise_sums_keep_their_digits_on_a_nearly_flat_kernel(
+    monkeypatch, spread, single_precision
+):
+    # y varies far less than the kernel's width, so every kernel value is ≈ 1 and the
+    # blockwise centred sums were differences of n²-sized terms: ‖Kyc‖² came out 100× off
+    # (and HSIC's p NaN) at spread 1e-4. The blockwise route now sums K − 1.
+    rng = np.random.default_rng(4)
+    n = 300
+    x = rng.integers(1, 4, n).astype(float)
+    y = spread * (rng.random(n) + 0.002 * x)
+    fx, fy = complete_pairs(factorise(x), factorise(y))
+    kx = GaussianKernel(0.7, single_precision_cross=single_precision)
+    ky = GaussianKernel(1 / np.sqrt(2), single_precision_cross=single_precision)
+    dense = centred_gram_sums(fx, fy, kx, ky, fourth=True)
+    monkeypatch.setattr(kernels, "DENSE_LIMIT", 2)
+    monkeypatch.setattr(kernels, "BLOCK_BYTES", 8 * 3 * n)
+    blockwise = centred_gram_sums(fx, fy, kx, ky, fourth=True)
+    shared = centred_gram_sums_shared_y([factorise(x)], factorise(y), [kx], ky, fourth=True)[0]
+    for name in ("cross", "trace_y", "frob_y", "offdiag_y", "fourth"):
+        reference = getattr(dense, name)
+        assert getattr(blockwise, name) == pytest.approx(reference, rel=1e-6), name
+        assert getattr(shared, name) == pytest.approx(reference, rel=1e-6), name
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(-5, 5), min_size=2, max_size=30))
 def test_median_sigma_matches_numpy(values) -> None:

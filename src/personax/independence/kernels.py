@@ -65,6 +65,20 @@ class GaussianKernel:
         )
         return np.exp((-gamma * u * u)[:, None] + (-gamma * v * v)[None, :] + cross.astype(float))
 
+    shift = 1.0
+    """The constant :meth:`shifted` takes off (centred sums do not depend on it)."""
+
+    def shifted(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """K(u, v) − 1, without rounding K first (``expm1``): on a nearly flat kernel (values
+        all near 1) the blockwise centred sums are differences of n²-sized terms, which lost
+        every digit; shifted, the terms are as small as the kernel's variation."""
+        if self.single_precision_cross:  # K's own rounding is the reference's; K − 1 is exact
+            return self(u, v) - 1.0
+        out = np.subtract.outer(np.asarray(u, dtype=float), np.asarray(v, dtype=float))
+        out *= out
+        out *= -1.0 / (2.0 * self.sigma**2)
+        return np.expm1(out, out=out)
+
 
 @dataclass(frozen=True)
 class DeltaKernel:
@@ -76,6 +90,11 @@ class DeltaKernel:
 
     def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.equal.outer(np.asarray(u, dtype=float), np.asarray(v, dtype=float)).astype(float)
+
+    shift = 0.0  # a 0/1 kernel is never flat: nothing to take off
+
+    def shifted(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return self(u, v)
 
 
 Kernel = GaussianKernel | DeltaKernel
@@ -299,7 +318,9 @@ def _blockwise_products(
     table_b2 = np.empty(stacked.shape) if fourth else None
     q_b2_q = np.zeros(len(tables))
     for s in range(0, ly, step):
-        block = ky(uy[s : s + step], uy)  # rows s.. of B (B is symmetric)
+        # Rows s.. of B − shift (B is symmetric): every product below is of B − shift, which
+        # leaves the centred ones unchanged and keeps their digits (GaussianKernel.shifted).
+        block = ky.shifted(uy[s : s + step], uy)
         r[s : s + step] = block @ qs
         diag_b[s : s + step] = np.diagonal(block, offset=s)
         table_b[:, s : s + step] = stacked @ block.T
@@ -314,7 +335,7 @@ def _blockwise_products(
         weighted = stacked * r.T[owner]
         table_rb = np.empty(stacked.shape)
         for s in range(0, ly, step):
-            table_rb[:, s : s + step] = weighted @ ky(uy[s : s + step], uy).T
+            table_rb[:, s : s + step] = weighted @ ky.shifted(uy[s : s + step], uy).T
     out = []
     for t in range(len(tables)):
         rows = slice(bounds[t], bounds[t + 1])
@@ -326,6 +347,7 @@ def _blockwise_products(
                 table_b2[rows] if fourth else None,
                 table_rb[rows] if fourth else None,
                 float(q_b2_q[t]),
+                ky.shift,
             )
         )
     return out
@@ -342,12 +364,14 @@ def _y_side(
     table_b2: np.ndarray | None,
     table_rb: np.ndarray | None,
     q_b2_q: float,
+    shift: float = 0.0,
 ) -> tuple:
     """N·Cy, N·(Cy∘Cy), diag Cy, ‖Kyc‖², Σ_{i≠j} Ky from products with B, never forming Cy
-    (Cy = B - r1ᵀ - 1rᵀ + m with r = Bq/n, m = qᵀr/n, expanded term by term)."""
+    (Cy = B - r1ᵀ - 1rᵀ + m with r = Bq/n, m = qᵀr/n, expanded term by term). B may be the
+    kernel minus ``shift``: Cy is the same, and Σ_{i≠j} Ky gets shift·(n² − n) back."""
     grand = float(q @ r / n)
     table_r = table @ r
-    offdiag_y = float(n * (q @ r) - q @ diag_b)
+    offdiag_y = float(n * (q @ r) - q @ diag_b) + shift * (n * n - n)
     frob_y = q_b2_q - 2 * n * float(q @ (r * r)) + n * n * grand**2
     table_cy = table_b - table_r[:, None] - np.outer(p, r) + grand * p[:, None]
     diag_cy = diag_b - 2.0 * r + grand
