@@ -73,7 +73,9 @@ class GaussianKernel:
         all near 1) the blockwise centred sums are differences of n²-sized terms, which lost
         every digit; shifted, the terms are as small as the kernel's variation."""
         if self.single_precision_cross:  # K's own rounding is the reference's; K − 1 is exact
-            return self(u, v) - 1.0
+            out = self(u, v)
+            out -= 1.0  # in place: this runs on every block of the pass
+            return out
         out = np.subtract.outer(np.asarray(u, dtype=float), np.asarray(v, dtype=float))
         out *= out
         out *= -1.0 / (2.0 * self.sigma**2)
