@@ -433,3 +433,60 @@ def test_the_score_check_of_an_empty_text_column_is_empty():
 
     values, bad = _as_numbers(pd.Series([], dtype=object))
     assert values.shape == bad.shape == (0,) and bad.dtype == bool
+
+
+@pytest.mark.parametrize("option", ["--forbid", "--require"])
+def test_a_blank_edge_list_is_refused_like_a_blank_roots(tmp_path, latents_csv, capsys, option):
+    # "--forbid ''" ran with no knowledge at all (exit 0) while "--roots ''" exits 2.
+    out = tmp_path / "out"
+    assert main(["discover", str(latents_csv), option, " ", "--out", str(out)]) == 2
+    assert f"{option} is empty" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("split", ["test", "zzz"])
+def test_a_split_column_with_empty_cells_is_bad_input_not_a_crash(tmp_path, capsys, split):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40)})
+    frame["split"] = [None] * 40
+    frame.loc[:19, "split"] = "train"
+    table = tmp_path / "t.csv"
+    frame.to_csv(table, index=False)
+    out = tmp_path / "out"
+    assert main(["discover", str(table), "--split", split, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"no row has split '{split}' (values present: train; 20 row(s) have an empty split)" in err
+    )
+    assert not out.exists()
+
+
+def test_a_column_constant_on_the_kci_subsample_is_bad_input(tmp_path, capsys):
+    # One non-zero value in 2,000 rows: constant on a 100-row subsample, where every KCI
+    # p-value of it was NaN, read as "dependent": a collider made of nothing, exit 0.
+    rng = np.random.default_rng(2)
+    n = 2000
+    a = rng.normal(size=n)
+    rare = np.zeros(n)
+    rare[7] = 1.0  # row 7 is not in the seed-0 subsample
+    table = tmp_path / "rare.csv"
+    pd.DataFrame({"a": a, "b": a + rng.normal(size=n), "rare": rare}).to_csv(table, index=False)
+    out = tmp_path / "out"
+    args = ["discover", str(table), "--test", "kci", "--max-rows-kci", "100", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "column 'rare' takes a single value on the seeded KCI subsample of 100" in err
+    assert not out.exists()
+
+
+def test_integer_column_names_work_for_every_kind_of_knowledge():
+    # roots were turned into text like the frame's column names; forbid/require/tiers not.
+    from personax.discovery import discover
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 3))
+    x[:, 1] += x[:, 0]
+    frame = pd.DataFrame(x)
+    graph = discover(frame, forbid=[(0, 1)])
+    assert all((e.source, e.target) != ("0", "1") for e in graph.edges)
+    assert any({e.source, e.target} == {"0", "1"} for e in discover(frame, require=[(0, 1)]).edges)
+    assert list(discover(frame, tiers=[[0], [1, 2]]).nodes) == ["0", "1", "2"]

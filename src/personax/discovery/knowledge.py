@@ -164,9 +164,12 @@ class Knowledge:
 
 
 def parse_edge_list(text: str | None, option: str) -> tuple[tuple[str, str], ...]:
-    """Parse ``a>b,c>d`` into pairs; raise BadInput naming the malformed token."""
-    if text is None or not text.strip():
+    """Parse ``a>b,c>d`` into pairs; raise BadInput naming the malformed token. Not given:
+    no pairs; given but blank: BadInput, as for an empty --roots (a lost value, not intent)."""
+    if text is None:
         return ()
+    if not text.strip():
+        raise BadInput(f"{option} is empty; give e.g. 'a>b'.")
     pairs = []
     for token in text.split(","):
         token = token.strip()

@@ -114,9 +114,10 @@ def pc(
 ) -> PCResult:
     """Run PC over ``nodes`` (names of the columns ``ci`` tests, in index order).
 
-    ``colliders``: how an unshielded triple x – z – y is judged. ``"sepset"`` (PC's rule, as
-    causal-learn's default): a collider when z is not in the separating set the skeleton found
-    first — which set is found first depends on the column order. ``"majority"`` (Colombo &
+    ``colliders``: how an unshielded triple x – z – y is judged. ``"sepset"`` (PC's rule, the one
+    the paper used): a collider when z is not in the separating set the skeleton found first —
+    which set is found first depends on the column order (causal-learn's stable search keeps
+    every separating set of the removal depth instead; see the README). ``"majority"`` (Colombo &
     Maathuis, 2014): x and y are tested given every subset of their neighbours (up to the
     largest conditioning size the skeleton used); a collider when z is in fewer than half of
     the separating subsets, undecided (left unoriented) at exactly half — the orientations then

@@ -44,10 +44,15 @@ def select_split(df: pd.DataFrame, split: str | None, source: str = "table") -> 
         return df
     if "split" not in df.columns:
         raise BadInput(f"{source}: --split {split} needs a 'split' column, which is missing.")
-    kept = df[df["split"].astype(str) == split]
+    # Empty cells are no split at all (astype(str) left them as floats: a TypeError).
+    labels = df["split"].map(lambda v: None if pd.isna(v) else str(v))
+    kept = df[(labels == split).to_numpy(dtype=bool)]
     if kept.empty:
-        values = ", ".join(sorted(df["split"].astype(str).unique()))
-        raise BadInput(f"{source}: no row has split '{split}' (values present: {values}).")
+        present = sorted({v for v in labels if isinstance(v, str)})
+        values = ", ".join(present) if present else "none"
+        empty = int(labels.isna().sum())
+        blank = f"; {empty} row(s) have an empty split" if empty else ""
+        raise BadInput(f"{source}: no row has split '{split}' (values present: {values}{blank}).")
     # Keep the original index so that errors name the row of the file, not of the split.
     return kept
 
@@ -157,6 +162,9 @@ def discover(
             raise BadInput(f"{source}: two columns are both named '{twice}' once read as text.")
         columns = None if columns is None else [str(c) for c in columns]
         roots = [str(r) for r in roots]
+        forbid = [(str(a), str(b)) for a, b in forbid]
+        require = [(str(a), str(b)) for a, b in require]
+        tiers = None if tiers is None else [[str(c) for c in tier] for tier in tiers]
     cols = list(columns) if columns is not None else default_columns(df, source)
     data = data_matrix(df, cols, source)
     knowledge = Knowledge.build(cols, roots=roots, forbid=forbid, require=require, tiers=tiers)
@@ -166,6 +174,15 @@ def discover(
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(n_rows, size=max_rows_kci, replace=False))
         data = data[keep]
+        # The constant check ran on every row; a rare value can be left out of the subsample,
+        # and a constant column gives NaN p-values, which PC reads as "dependent".
+        for k, name in enumerate(cols):
+            if np.ptp(data[:, k]) == 0:
+                raise BadInput(
+                    f"{source}: column '{name}' takes a single value on the seeded KCI "
+                    f"subsample of {max_rows_kci} of the {n_rows} rows (seed {seed}); raise "
+                    "--max-rows-kci, or use --test rcit, which uses all rows."
+                )
         notes.append(
             f"Conditional KCI costs O(n³): it ran on a seeded random subsample of "
             f"{max_rows_kci} of the {n_rows} rows (seed {seed}); use --test rcit to use all rows."
