@@ -157,9 +157,6 @@ def register(app: typer.Typer) -> None:
         def on_plan(planned: int, to_ask: int) -> None:
             progress.update(task_id, total=to_ask)
             progress.start()
-            started.append(True)
-
-        started: list[bool] = []
 
         # Raised as Abort so the root command maps Ctrl-C to exit code 130 (typer turns a bare
         # KeyboardInterrupt into a return value the non-standalone entry point would drop).
@@ -177,7 +174,7 @@ def register(app: typer.Typer) -> None:
                     on_plan=on_plan,
                 )
             finally:
-                if started:  # stopping a bar never started prints an empty line
+                if progress.live.is_started:  # stopping an unstarted bar prints a blank line
                     progress.stop()
         except KeyboardInterrupt:
             raise typer.Abort() from None

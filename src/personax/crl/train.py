@@ -119,12 +119,14 @@ def standardise(
     for key in keys:
         modality, k = key.rsplit(".", 1)
         x = np.asarray(dataset.measurements[modality][int(k)], dtype=np.float64)
-        mean = x[train].mean(axis=0)
-        # Relative to the measurement's magnitude (computed on x / magnitude so that values
-        # near 1e200 do not overflow the variance): data in tiny units are not "constant".
-        magnitude = float(np.abs(x[train]).max()) if x[train].size else 0.0
-        relative = x[train] / magnitude if magnitude > 0 else x[train]
-        scale = magnitude * float(np.sqrt(relative.var(axis=0).mean())) if magnitude > 0 else 0.0
+        rows = x[train]
+        mean = rows.mean(axis=0)
+        # Relative to the measurement's magnitude (the variance taken of rows / magnitude, so
+        # that values near 1e200 do not overflow it): data in tiny units are not "constant".
+        magnitude = float(np.abs(rows).max()) if rows.size else 0.0
+        scale = 0.0
+        if magnitude > 0:
+            scale = magnitude * float(np.sqrt((rows / magnitude).var(axis=0).mean()))
         if not scale > 1e-12 * magnitude:
             # Training on it would only teach the decoder a constant; say so instead.
             raise BadInput(

@@ -249,7 +249,8 @@ def kci_ci(
     from all of them (a relative difference in the p-value of about 1e-4 or less). The
     default mode also factorises the kernels of (x, z) and y (pivoted Cholesky, see
     ``LOW_RANK_TOL``), which is several times faster for n in the hundreds and above; a kernel
-    too rich for ``LOW_RANK_MAX`` columns stays exact. Unconditional (z empty): the Level I ``kci`` (with the same ``compat``).
+    too rich for ``LOW_RANK_MAX`` columns stays exact. Unconditional (z empty): the Level I
+    ``kci`` (with the same ``compat``).
     ``residual_operator``: the result of :func:`kci_residual_operator` for this z (optional).
     """
     _check_compat(compat)

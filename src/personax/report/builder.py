@@ -735,8 +735,7 @@ def _discovery(run_dir: Path, manifest: dict) -> str:
     folder = run_dir / "discovery"
     inner = _status_line(step, folder / "graph.json")
     with _step_file(folder / "graph.json") as graph:
-        # A β-VAE / MCL run's graph.json lists no edges by construction: nothing to draw.
-        if graph and graph.get("learned", True):
+        if graph:
             nodes, edges = _graph_edges(graph)
             inner += para(
                 "PC on the learned latents of the held-out people, with background knowledge: "

@@ -192,37 +192,32 @@ def parse_answer(content: str | None, fmt: PromptFormat) -> ParsedAnswer:
         )
     answer = valid[0]
     for obj in invalid:
-        changed = {
-            letter: score
-            for letter, score in _whole_scores(obj, fmt).items()
-            if score != answer.levels[letter]
-        }
-        if changed:
-            # A partial answer beside the full one that scores a trait otherwise (e.g.
-            # "Correction: openness 3"): the reply does not say which score is meant.
-            letter, score = next(iter(changed.items()))
-            trait = next(key for key, short in TRAIT_KEYS.items() if short == letter)
-            return ParsedAnswer(
-                FORMAT_FAILURE,
-                f"the reply holds a full answer and a partial one that scores '{trait}' "
-                f"{score} instead of {answer.levels[letter]}; which one counts is not guessed",
-            )
+        for trait, score in _whole_scores(obj, fmt).items():
+            given = answer.levels[TRAIT_KEYS[trait]]
+            if score != given:
+                # A partial answer beside the full one that scores a trait otherwise (e.g.
+                # "Correction: openness 3"): the reply does not say which score is meant.
+                return ParsedAnswer(
+                    FORMAT_FAILURE,
+                    f"the reply holds a full answer and a partial one that scores '{trait}' "
+                    f"{score} instead of {given}; which one counts is not guessed",
+                )
     return answer
 
 
 def _whole_scores(obj: dict, fmt: PromptFormat) -> dict[str, int]:
-    """The traits a contract object scores with a whole number, by trait letter (numeric
+    """The traits a contract object scores with a whole number, by trait name (numeric
     formats only, as in :func:`_is_scored_attempt`; placeholders are skipped)."""
     if fmt.answer != "number":
         return {}
     entries = {str(k).strip().lower(): v for k, v in obj.items()}
     scores = {}
-    for key, letter in TRAIT_KEYS.items():
+    for key in TRAIT_KEYS:
         entry = entries.get(key)
         if isinstance(entry, dict):
             score = {str(k).strip().lower(): v for k, v in entry.items()}.get("score")
             if (whole := _whole_number(score)) is not None:
-                scores[letter] = whole
+                scores[key] = whole
     return scores
 
 
